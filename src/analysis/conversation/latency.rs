@@ -1,0 +1,164 @@
+//! Latency samples with exact nearest-rank percentiles for small counts and hdrhistogram
+//! beyond.
+//!
+//! A connection's first [`EXACT_SAMPLES`] latencies are kept as they are, so the percentiles
+//! of a test-sized capture are exact nearest-rank values. Past that the samples move into an
+//! hdrhistogram (3 significant figures, relative error below 0.1%), so memory stays bounded
+//! whatever the capture's length. Values beyond the histogram's range are clamped to it and
+//! counted as outliers, never dropped.
+
+use hdrhistogram::Histogram;
+
+/// Samples kept exactly before switching to the histogram.
+pub const EXACT_SAMPLES: usize = 4096;
+/// Largest latency the histogram holds: one hour in microseconds.
+pub const MAX_LATENCY_US: u64 = 3_600_000_000;
+
+/// Latency statistics in microseconds.
+#[derive(Clone, Debug, Default)]
+pub struct Latency {
+    exact: Vec<u64>,
+    hist: Option<Histogram<u32>>,
+    count: u64,
+    min: u64,
+    max: u64,
+    /// Samples above [`MAX_LATENCY_US`], recorded as that maximum.
+    pub outliers: u64,
+}
+
+/// Percentile summary, as reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LatencySummary {
+    /// Number of samples.
+    pub count: u64,
+    /// Smallest sample.
+    pub min: Option<u64>,
+    /// Median (nearest rank).
+    pub p50: Option<u64>,
+    /// 90th percentile (nearest rank).
+    pub p90: Option<u64>,
+    /// 99th percentile (nearest rank).
+    pub p99: Option<u64>,
+    /// Largest sample.
+    pub max: Option<u64>,
+}
+
+impl Latency {
+    /// Records one latency (µs).
+    pub fn record(&mut self, us: u64) {
+        let v = if us > MAX_LATENCY_US {
+            self.outliers += 1;
+            MAX_LATENCY_US
+        } else {
+            us
+        };
+        if self.count == 0 {
+            self.min = v;
+            self.max = v;
+        } else {
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+        }
+        self.count += 1;
+        if let Some(h) = &mut self.hist {
+            h.saturating_record(v);
+            return;
+        }
+        self.exact.push(v);
+        if self.exact.len() > EXACT_SAMPLES {
+            if let Ok(mut h) = Histogram::<u32>::new_with_bounds(1, MAX_LATENCY_US, 3) {
+                for &s in &self.exact {
+                    h.saturating_record(s);
+                }
+                self.hist = Some(h);
+                self.exact = Vec::new();
+            }
+        }
+    }
+
+    /// Number of samples.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Nearest-rank percentile `p` in (0, 100].
+    pub fn percentile(&self, p: f64) -> Option<u64> {
+        if self.count == 0 {
+            return None;
+        }
+        if let Some(h) = &self.hist {
+            // hdrhistogram reports the highest value equivalent to the bucket; clamp it into
+            // the observed range so p100 equals the true maximum.
+            return Some(h.value_at_quantile(p / 100.0).clamp(self.min, self.max));
+        }
+        let mut v = self.exact.clone();
+        v.sort_unstable();
+        let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+        v.get(rank.clamp(1, v.len()) - 1).copied()
+    }
+
+    /// The reported summary (all `None` without samples).
+    pub fn summary(&self) -> LatencySummary {
+        if self.count == 0 {
+            return LatencySummary { count: 0, min: None, p50: None, p90: None, p99: None, max: None };
+        }
+        LatencySummary {
+            count: self.count,
+            min: Some(self.min),
+            p50: self.percentile(50.0),
+            p90: self.percentile(90.0),
+            p99: self.percentile(99.0),
+            max: Some(self.max),
+        }
+    }
+
+    /// Adds another set of samples into this one.
+    pub fn merge(&mut self, other: &Latency) {
+        if let Some(h) = &other.hist {
+            for v in h.iter_recorded() {
+                for _ in 0..v.count_at_value().min(1_000_000) {
+                    self.record(v.value_iterated_to());
+                }
+            }
+        } else {
+            for &v in &other.exact {
+                self.record(v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_is_exact_for_small_counts() {
+        let mut l = Latency::default();
+        for v in [15, 20, 35, 40, 50] {
+            l.record(v);
+        }
+        // Nearest rank: p50 -> rank ceil(2.5) = 3 -> 35; p90 -> rank 5 -> 50.
+        assert_eq!(l.percentile(50.0), Some(35));
+        assert_eq!(l.percentile(90.0), Some(50));
+        assert_eq!(l.summary().min, Some(15));
+    }
+
+    #[test]
+    fn large_counts_stay_within_a_tenth_of_a_percent() {
+        let mut l = Latency::default();
+        for v in 1..=100_000u64 {
+            l.record(v);
+        }
+        let p99 = l.percentile(99.0).unwrap_or(0) as f64;
+        assert!((p99 - 99_000.0).abs() / 99_000.0 < 0.001, "{p99}");
+        assert_eq!(l.summary().max, Some(100_000));
+    }
+
+    #[test]
+    fn no_samples_means_no_numbers() {
+        let s = Latency::default().summary();
+        assert_eq!(s.p50, None);
+        assert_eq!(s.count, 0);
+    }
+}

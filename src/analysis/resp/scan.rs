@@ -1,0 +1,806 @@
+//! The incremental RESP scanner: a push parser over bytes of one direction.
+//!
+//! Bytes arrive in arbitrary chunks (TCP segments). The scanner keeps all of its state in a
+//! small fixed-size struct, so cutting the stream at any point gives the same messages as
+//! feeding it whole: re-segmentation cannot change a result by construction. "Need more bytes"
+//! is the normal outcome ([`Outcome::Incomplete`]), not an error.
+//!
+//! Values are never stored: a bulk payload is skipped by its length, so `$999999999999` costs
+//! an integer and nothing else. Only a short prefix of the command name and, on request, a
+//! display preview are copied into fixed-size inline buffers.
+//!
+//! Requests follow Redis's own reader (`processMultibulkBuffer` / `processInlineBuffer`): a
+//! multibulk of `$` items with at most `INT_MAX` items and 512 MB per bulk, or an inline line
+//! ending in `\n`. `*0`, `*-1` and empty inline lines are not commands. Replies accept every
+//! RESP2 and RESP3 type; a top-level attribute (`|`) and the value after it form one reply.
+
+use super::redact::Redactor;
+
+/// Deepest aggregate nesting accepted; deeper input is a parse error, not a stack overflow.
+pub const MAX_DEPTH: usize = 32;
+/// Redis's `proto-max-bulk-len` default: a request bulk longer than this is invalid.
+pub const MAX_REQUEST_BULK: i64 = 512 * 1024 * 1024;
+/// Redis's `PROTO_INLINE_MAX_SIZE`: the longest inline request or header line.
+pub const MAX_LINE: u32 = 64 * 1024;
+/// Longest command name kept (bytes). Longer names are truncated for counting and display.
+pub const NAME_CAP: usize = 32;
+/// Size of the display preview buffer.
+pub const PREVIEW_CAP: usize = 96;
+/// Bytes of one argument shown in a preview before it is elided.
+const ARG_PREVIEW: usize = 24;
+/// Decimal digits accepted in a length or integer (i64 has 19).
+const MAX_DIGITS: u8 = 19;
+
+/// Which side of the conversation a byte stream carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Client to server: commands.
+    Requests,
+    /// Server to client: replies and pushes.
+    Replies,
+}
+
+/// Why a stream stopped parsing. Small and `Copy`: this is hit on garbage input in the hot path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParseError {
+    /// A byte that cannot start a value here.
+    UnexpectedType(u8),
+    /// A request item that does not start with `$` (Redis: "expected '$'").
+    ExpectedBulk(u8),
+    /// A length or integer line with a non-digit, no digits, or too many digits.
+    BadNumber,
+    /// A length outside what Redis accepts (negative other than -1, or over the limits).
+    LengthOutOfRange,
+    /// A line longer than 64 KiB.
+    LineTooLong,
+    /// A bulk payload or a header not followed by CRLF.
+    MissingCrlf,
+    /// Aggregates nested deeper than [`MAX_DEPTH`].
+    TooDeep,
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseError::UnexpectedType(b) => write!(f, "unexpected byte 0x{b:02x} where a value starts"),
+            ParseError::ExpectedBulk(b) => write!(f, "expected '$' in a multibulk request, got 0x{b:02x}"),
+            ParseError::BadNumber => f.write_str("malformed length or integer"),
+            ParseError::LengthOutOfRange => f.write_str("length out of range"),
+            ParseError::LineTooLong => f.write_str("line longer than 64 KiB"),
+            ParseError::MissingCrlf => f.write_str("missing CRLF"),
+            ParseError::TooDeep => f.write_str("aggregates nested too deep"),
+        }
+    }
+}
+
+/// Where inside a message the scanner stands: used to say at which token a command was split
+/// across TCP segments ("after `$5`, before CRLF").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Token {
+    /// Between two values: the cut fell on a clean token boundary.
+    Boundary,
+    /// Inside a length or integer (`$5` with more digits possibly to come).
+    Length,
+    /// Between the `\r` and the `\n` of a header line.
+    HeaderCrlf,
+    /// Inside a bulk payload.
+    Payload,
+    /// In the CRLF that ends a bulk payload.
+    PayloadCrlf,
+    /// Inside a simple or inline line.
+    Line,
+}
+
+impl Token {
+    /// Short human description of a cut at this token.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Token::Boundary => "between tokens",
+            Token::Length => "inside a length, before its CRLF",
+            Token::HeaderCrlf => "inside a header CRLF",
+            Token::Payload => "inside a bulk payload",
+            Token::PayloadCrlf => "before a bulk's trailing CRLF",
+            Token::Line => "inside a line",
+        }
+    }
+}
+
+/// A small inline byte buffer (command names, previews): no heap, `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InlineBytes<const N: usize> {
+    len: u8,
+    buf: [u8; N],
+}
+
+impl<const N: usize> Default for InlineBytes<N> {
+    fn default() -> Self {
+        InlineBytes { len: 0, buf: [0; N] }
+    }
+}
+
+impl<const N: usize> InlineBytes<N> {
+    /// The bytes held.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+    /// Appends as much of `b` as fits; returns how many bytes were taken.
+    pub fn push(&mut self, b: &[u8]) -> usize {
+        let room = N - self.len as usize;
+        let n = room.min(b.len());
+        self.buf[self.len as usize..self.len as usize + n].copy_from_slice(&b[..n]);
+        self.len += n as u8;
+        n
+    }
+    /// True when nothing more fits.
+    pub fn is_full(&self) -> bool {
+        self.len as usize == N
+    }
+    /// Number of bytes held.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// Lossy UTF-8 view for display.
+    pub fn to_string_lossy(&self) -> String {
+        String::from_utf8_lossy(self.as_bytes()).into_owned()
+    }
+}
+
+impl<const N: usize> std::fmt::Debug for InlineBytes<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+/// A command name, upper-cased, at most [`NAME_CAP`] bytes.
+pub type Name = InlineBytes<NAME_CAP>;
+/// A display preview with secrets already redacted.
+pub type Preview = InlineBytes<PREVIEW_CAP>;
+
+/// What a completed message was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A command (request).
+    Command {
+        /// First argument, upper-cased.
+        name: Name,
+        /// Number of arguments including the name.
+        argc: u32,
+        /// True for an inline (telnet-style) command.
+        inline: bool,
+    },
+    /// A reply or push (server to client).
+    Reply {
+        /// Type byte of the value (after any attribute).
+        ty: u8,
+        /// True for `-` and `!`.
+        error: bool,
+        /// True for a RESP3 push (`>`): out of band, not a reply.
+        push: bool,
+    },
+}
+
+/// A complete top-level message found by the scanner.
+#[derive(Clone, Copy, Debug)]
+pub struct Message {
+    /// Stream offset of its first byte.
+    pub start: u64,
+    /// Stream offset one past its last byte.
+    pub end: u64,
+    /// What it was.
+    pub kind: Kind,
+    /// Redacted display preview (empty unless previews were asked for).
+    pub preview: Preview,
+}
+
+/// The result of one [`Scanner::advance`] call.
+#[derive(Clone, Copy, Debug)]
+pub enum Outcome {
+    /// All input was consumed and no message completed.
+    Incomplete,
+    /// A message completed; the bytes after it were not consumed yet.
+    Message(Message),
+    /// The input is not RESP at this point; the scanner must be reset or resynchronised.
+    Error(ParseError),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Num {
+    /// Aggregate header with its type byte.
+    Aggregate(u8),
+    /// Bulk-like header (`$ ! =`) with its type byte.
+    Bulk(u8),
+    /// `:` integer.
+    Integer,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Expecting the first byte of a top-level value.
+    Start,
+    /// Expecting the type byte of an element inside an aggregate.
+    Type,
+    /// Reading the digits of a length or integer.
+    Number(Num),
+    /// Saw `\r` after a number; expecting `\n`.
+    NumberLf(Num),
+    /// Reading a simple line (`+ - _ # , (`) up to `\r`.
+    Line,
+    /// Saw `\r` of a simple line; expecting `\n`.
+    LineLf,
+    /// Reading an inline request up to `\n`.
+    Inline,
+    /// Skipping a bulk payload.
+    Bulk(u64),
+    /// Expecting the `\r` after a bulk payload.
+    BulkCr,
+    /// Expecting the `\n` after a bulk payload.
+    BulkLf,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Level {
+    left: u64,
+    attribute: bool,
+}
+
+/// Incremental RESP scanner for one direction of one connection.
+///
+/// Invariants: `depth <= MAX_DEPTH`; `in_msg` is false exactly when the next byte starts a new
+/// top-level message; `offset` counts every byte consumed since creation or [`Scanner::reset`].
+#[derive(Clone, Debug)]
+pub struct Scanner {
+    role: Role,
+    previews: bool,
+    state: State,
+    offset: u64,
+    // Number being read.
+    num: i64,
+    neg: bool,
+    digits: u8,
+    line_len: u32,
+    // Aggregate nesting.
+    stack: [Level; MAX_DEPTH],
+    depth: usize,
+    // The message in progress.
+    in_msg: bool,
+    msg_start: u64,
+    ty: u8,
+    argc: u32,
+    arg_idx: u32,
+    arg_len: u64,
+    arg_shown: usize,
+    name: Name,
+    preview: Preview,
+    redactor: Redactor,
+    /// Leading bytes of the current argument, kept only for commands that may carry secrets
+    /// (their keywords decide what to hide).
+    arg_head: InlineBytes<16>,
+    // Inline tokenizer state.
+    in_token: bool,
+}
+
+impl Scanner {
+    /// A scanner at the start of a stream. `previews` turns on display previews (a few copies
+    /// per message); counting needs none.
+    pub fn new(role: Role, previews: bool) -> Scanner {
+        Scanner {
+            role,
+            previews,
+            state: State::Start,
+            offset: 0,
+            num: 0,
+            neg: false,
+            digits: 0,
+            line_len: 0,
+            stack: [Level { left: 0, attribute: false }; MAX_DEPTH],
+            depth: 0,
+            in_msg: false,
+            msg_start: 0,
+            ty: 0,
+            argc: 0,
+            arg_idx: 0,
+            arg_len: 0,
+            arg_shown: 0,
+            name: Name::default(),
+            preview: Preview::default(),
+            redactor: Redactor::default(),
+            arg_head: InlineBytes::default(),
+            in_token: false,
+        }
+    }
+
+    /// Forgets any message in progress; the next byte (at `offset`) starts a new message.
+    pub fn reset(&mut self, offset: u64) {
+        let (role, previews) = (self.role, self.previews);
+        *self = Scanner::new(role, previews);
+        self.offset = offset;
+    }
+
+    /// Stream offset of the next byte to consume.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// True while a message has started but not completed.
+    pub fn in_message(&self) -> bool {
+        self.in_msg
+    }
+
+    /// Stream offset where the message in progress started.
+    pub fn message_start(&self) -> u64 {
+        self.msg_start
+    }
+
+    /// The token the scanner stands in (meaningful while [`Scanner::in_message`]).
+    pub fn token(&self) -> Token {
+        match self.state {
+            State::Start | State::Type => Token::Boundary,
+            State::Number(_) => Token::Length,
+            State::NumberLf(_) | State::LineLf => Token::HeaderCrlf,
+            State::Line | State::Inline => Token::Line,
+            State::Bulk(_) => Token::Payload,
+            State::BulkCr | State::BulkLf => Token::PayloadCrlf,
+        }
+    }
+
+    /// Consumes bytes from `data` until a message completes, the data runs out or an error is
+    /// found. Returns how many bytes were consumed and what happened.
+    ///
+    /// After [`Outcome::Error`] the scanner's state is undefined until [`Scanner::reset`].
+    pub fn advance(&mut self, data: &[u8]) -> (usize, Outcome) {
+        let mut i = 0;
+        let len = data.len();
+        macro_rules! fail {
+            ($e:expr) => {{
+                self.offset += i as u64;
+                return (i, Outcome::Error($e));
+            }};
+        }
+        while i < len {
+            match self.state {
+                State::Start => {
+                    let b = data[i];
+                    if !self.in_msg {
+                        self.begin_message(self.offset + i as u64);
+                    }
+                    match self.role {
+                        Role::Requests => {
+                            if b == b'*' {
+                                self.ty = b'*';
+                                self.begin_number(Num::Aggregate(b'*'));
+                                i += 1;
+                            } else {
+                                self.ty = b'i';
+                                self.state = State::Inline;
+                                self.line_len = 0;
+                                self.in_token = false;
+                            }
+                        }
+                        Role::Replies => {
+                            if let Err(e) = self.start_value(b) {
+                                fail!(e);
+                            }
+                            i += 1;
+                        }
+                    }
+                }
+                State::Type => {
+                    let b = data[i];
+                    match self.role {
+                        Role::Requests => {
+                            if b != b'$' {
+                                fail!(ParseError::ExpectedBulk(b));
+                            }
+                            self.begin_number(Num::Bulk(b'$'));
+                        }
+                        Role::Replies => {
+                            if let Err(e) = self.start_value(b) {
+                                fail!(e);
+                            }
+                        }
+                    }
+                    i += 1;
+                }
+                State::Number(kind) => {
+                    while i < len {
+                        let b = data[i];
+                        if b.is_ascii_digit() {
+                            let next =
+                                self.num.checked_mul(10).and_then(|n| n.checked_add(i64::from(b - b'0')));
+                            match next {
+                                Some(n) if self.digits < MAX_DIGITS => self.num = n,
+                                _ => fail!(ParseError::BadNumber),
+                            }
+                            self.digits += 1;
+                        } else if b == b'-' && self.digits == 0 && !self.neg {
+                            self.neg = true;
+                        } else if b == b'\r' {
+                            i += 1;
+                            self.state = State::NumberLf(kind);
+                            break;
+                        } else {
+                            fail!(ParseError::BadNumber);
+                        }
+                        i += 1;
+                    }
+                }
+                State::NumberLf(kind) => {
+                    if data[i] != b'\n' {
+                        fail!(ParseError::MissingCrlf);
+                    }
+                    i += 1;
+                    if self.digits == 0 {
+                        fail!(ParseError::BadNumber);
+                    }
+                    let v = if self.neg { -self.num } else { self.num };
+                    match self.finish_number(kind, v) {
+                        Err(e) => fail!(e),
+                        Ok(true) => return self.complete(i),
+                        Ok(false) => {}
+                    }
+                }
+                State::Line => {
+                    let rest = &data[i..];
+                    let (n, found) = match memchr::memchr(b'\r', rest) {
+                        Some(p) => (p, true),
+                        None => (rest.len(), false),
+                    };
+                    self.line_len = self.line_len.saturating_add(n as u32);
+                    if self.line_len > MAX_LINE {
+                        fail!(ParseError::LineTooLong);
+                    }
+                    if self.previews && self.depth == 0 {
+                        self.preview.push(&rest[..n]);
+                    }
+                    i += n;
+                    if found {
+                        i += 1;
+                        self.state = State::LineLf;
+                    }
+                }
+                State::LineLf => {
+                    if data[i] != b'\n' {
+                        fail!(ParseError::MissingCrlf);
+                    }
+                    i += 1;
+                    if self.value_done() {
+                        return self.complete(i);
+                    }
+                }
+                State::Inline => {
+                    let rest = &data[i..];
+                    let (n, found) = match memchr::memchr(b'\n', rest) {
+                        Some(p) => (p, true),
+                        None => (rest.len(), false),
+                    };
+                    self.line_len = self.line_len.saturating_add(n as u32);
+                    if self.line_len > MAX_LINE {
+                        fail!(ParseError::LineTooLong);
+                    }
+                    self.scan_inline(&rest[..n]);
+                    i += n;
+                    if found {
+                        i += 1;
+                        if self.argc == 0 {
+                            // An empty line: Redis skips it, so do we.
+                            self.in_msg = false;
+                            self.state = State::Start;
+                            continue;
+                        }
+                        return self.complete(i);
+                    }
+                }
+                State::Bulk(left) => {
+                    let take = (len - i).min(usize::try_from(left).unwrap_or(usize::MAX));
+                    self.capture_arg(&data[i..i + take]);
+                    i += take;
+                    let left = left - take as u64;
+                    self.state = if left == 0 { State::BulkCr } else { State::Bulk(left) };
+                }
+                State::BulkCr => {
+                    if data[i] != b'\r' {
+                        fail!(ParseError::MissingCrlf);
+                    }
+                    i += 1;
+                    self.state = State::BulkLf;
+                }
+                State::BulkLf => {
+                    if data[i] != b'\n' {
+                        fail!(ParseError::MissingCrlf);
+                    }
+                    i += 1;
+                    self.end_arg();
+                    if self.value_done() {
+                        return self.complete(i);
+                    }
+                }
+            }
+        }
+        self.offset += i as u64;
+        (i, Outcome::Incomplete)
+    }
+
+    fn begin_message(&mut self, at: u64) {
+        self.in_msg = true;
+        self.msg_start = at;
+        self.argc = 0;
+        self.arg_idx = 0;
+        self.arg_len = 0;
+        self.arg_shown = 0;
+        self.name = Name::default();
+        self.preview = Preview::default();
+        self.redactor = Redactor::default();
+        self.depth = 0;
+    }
+
+    fn begin_number(&mut self, kind: Num) {
+        self.num = 0;
+        self.neg = false;
+        self.digits = 0;
+        self.state = State::Number(kind);
+    }
+
+    /// Dispatches on a reply type byte.
+    fn start_value(&mut self, b: u8) -> Result<(), ParseError> {
+        if self.depth == 0 {
+            self.ty = b;
+            if self.previews {
+                self.preview.push(&[b]);
+            }
+        }
+        match b {
+            b'*' | b'%' | b'~' | b'>' | b'|' => self.begin_number(Num::Aggregate(b)),
+            b'$' | b'!' | b'=' => self.begin_number(Num::Bulk(b)),
+            b':' => self.begin_number(Num::Integer),
+            b'+' | b'-' | b'_' | b'#' | b',' | b'(' => {
+                self.line_len = 0;
+                self.state = State::Line;
+            }
+            _ => return Err(ParseError::UnexpectedType(b)),
+        }
+        Ok(())
+    }
+
+    /// Acts on a complete number line. Returns `Ok(true)` when the message is complete.
+    fn finish_number(&mut self, kind: Num, v: i64) -> Result<bool, ParseError> {
+        if self.previews && self.role == Role::Replies && self.depth == 0 {
+            let mut buf = itoa_buf(v);
+            self.preview.push(buf.as_bytes_mut());
+        }
+        match kind {
+            Num::Integer => Ok(self.value_done()),
+            Num::Aggregate(t) => {
+                if v < -1 {
+                    return Err(ParseError::LengthOutOfRange);
+                }
+                if self.role == Role::Requests {
+                    if v > i64::from(i32::MAX) {
+                        return Err(ParseError::LengthOutOfRange);
+                    }
+                    if v <= 0 {
+                        // `*0` and `*-1` are not commands: Redis resets and reads on.
+                        self.in_msg = false;
+                        self.state = State::Start;
+                        return Ok(false);
+                    }
+                    self.argc = v as u32;
+                }
+                if v <= 0 {
+                    // Null or empty aggregate: a complete value.
+                    return Ok(self.value_done());
+                }
+                if self.depth == MAX_DEPTH {
+                    return Err(ParseError::TooDeep);
+                }
+                let n = v as u64;
+                let left = if t == b'%' || t == b'|' { n.saturating_mul(2) } else { n };
+                self.stack[self.depth] = Level { left, attribute: t == b'|' };
+                self.depth += 1;
+                self.state = State::Type;
+                Ok(false)
+            }
+            Num::Bulk(_) => {
+                if v == -1 && self.role == Role::Replies {
+                    return Ok(self.value_done());
+                }
+                if v < 0 || (self.role == Role::Requests && v > MAX_REQUEST_BULK) {
+                    return Err(ParseError::LengthOutOfRange);
+                }
+                self.arg_len = v as u64;
+                self.arg_shown = 0;
+                self.state = if v == 0 { State::BulkCr } else { State::Bulk(v as u64) };
+                if self.previews && self.role == Role::Replies && self.depth == 0 {
+                    self.preview.push(b" ");
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    /// Records the end of one value; pops finished aggregates. Returns true when the top-level
+    /// message is complete.
+    fn value_done(&mut self) -> bool {
+        loop {
+            if self.depth == 0 {
+                self.state = State::Start;
+                return true;
+            }
+            let top = &mut self.stack[self.depth - 1];
+            top.left -= 1;
+            if top.left > 0 {
+                self.state = State::Type;
+                return false;
+            }
+            let attribute = top.attribute;
+            self.depth -= 1;
+            if attribute {
+                // An attribute annotates the value after it: that value takes the attribute's
+                // place, so the parent's count is not decremented.
+                self.state = if self.depth == 0 { State::Start } else { State::Type };
+                if self.depth == 0 && self.previews {
+                    self.preview = Preview::default();
+                }
+                return false;
+            }
+        }
+    }
+
+    fn capture_arg(&mut self, bytes: &[u8]) {
+        if self.role == Role::Requests && self.depth == 1 {
+            if self.arg_idx == 0 {
+                if !self.name.is_full() {
+                    self.name.push(bytes);
+                }
+            } else if self.redactor.hides_any() && !self.arg_head.is_full() {
+                self.arg_head.push(bytes);
+            }
+        }
+        if self.previews && self.arg_shown < ARG_PREVIEW {
+            let n = (ARG_PREVIEW - self.arg_shown).min(bytes.len());
+            let part = &bytes[..n];
+            if self.role == Role::Replies {
+                if self.depth == 0 {
+                    self.preview.push(part);
+                }
+            } else if !self.redactor.redacting(self.arg_idx) {
+                if self.arg_shown == 0 && self.arg_idx > 0 {
+                    self.preview.push(b" ");
+                }
+                if self.arg_idx == 0 {
+                    let mut up = [0u8; ARG_PREVIEW];
+                    up[..n].copy_from_slice(part);
+                    up[..n].make_ascii_uppercase();
+                    self.preview.push(&up[..n]);
+                } else {
+                    self.preview.push(part);
+                }
+            }
+            self.arg_shown += n;
+        }
+    }
+
+    fn end_arg(&mut self) {
+        if self.role != Role::Requests {
+            return;
+        }
+        if self.arg_idx == 0 {
+            self.name.buf[..self.name.len as usize].make_ascii_uppercase();
+            self.redactor.command(self.name.as_bytes());
+        } else {
+            let head = self.arg_head;
+            self.redactor.argument(self.arg_idx, head.as_bytes());
+            self.arg_head = InlineBytes::default();
+        }
+        if self.previews {
+            if self.redactor.redacting(self.arg_idx) {
+                self.preview.push(b" ***");
+            } else if self.arg_len as usize > self.arg_shown {
+                let mut note = [0u8; 32];
+                let n = write_elided(&mut note, self.arg_len);
+                self.preview.push(&note[..n]);
+            }
+        }
+        self.arg_idx += 1;
+        self.arg_shown = 0;
+    }
+
+    fn scan_inline(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if b == b' ' || b == b'\t' || b == b'\r' {
+                if self.in_token && self.argc == 1 {
+                    self.redactor.command(self.name.as_bytes());
+                }
+                self.in_token = false;
+                continue;
+            }
+            if !self.in_token {
+                self.in_token = true;
+                self.argc += 1;
+                if self.previews && self.argc > 1 {
+                    // Inline arguments are not tokenised by keyword: a command that carries a
+                    // secret anywhere has all of its inline arguments hidden.
+                    let hidden = self.redactor.hides_any();
+                    if !(hidden && self.argc > 2) {
+                        self.preview.push(if hidden { b" ***" } else { b" " });
+                    }
+                }
+            }
+            let b_up = if self.argc == 1 { b.to_ascii_uppercase() } else { b };
+            if self.argc == 1 && !self.name.is_full() {
+                self.name.push(&[b_up]);
+            }
+            if self.previews && (self.argc == 1 || !self.redactor.hides_any()) {
+                self.preview.push(&[b_up]);
+            }
+        }
+    }
+
+    /// Finishes a message whose last byte was `data[i - 1]`.
+    fn complete(&mut self, i: usize) -> (usize, Outcome) {
+        self.offset += i as u64;
+        self.in_msg = false;
+        self.state = State::Start;
+        let kind = match self.role {
+            Role::Requests => {
+                if self.ty == b'i' {
+                    self.name.buf[..self.name.len as usize].make_ascii_uppercase();
+                }
+                Kind::Command { name: self.name, argc: self.argc, inline: self.ty == b'i' }
+            }
+            Role::Replies => {
+                Kind::Reply { ty: self.ty, error: self.ty == b'-' || self.ty == b'!', push: self.ty == b'>' }
+            }
+        };
+        let msg = Message { start: self.msg_start, end: self.offset, kind, preview: self.preview };
+        (i, Outcome::Message(msg))
+    }
+}
+
+/// Writes `…(NB)` for an elided argument; returns the length. No allocation.
+fn write_elided(out: &mut [u8; 32], len: u64) -> usize {
+    const ELLIPSIS: &[u8] = "…(".as_bytes();
+    let mut n = ELLIPSIS.len();
+    out[..n].copy_from_slice(ELLIPSIS);
+    let mut digits = itoa_buf(i64::try_from(len).unwrap_or(i64::MAX));
+    let d = digits.as_bytes_mut();
+    out[n..n + d.len()].copy_from_slice(d);
+    n += d.len();
+    out[n..n + 2].copy_from_slice(b"B)");
+    n + 2
+}
+
+/// A tiny stack buffer holding the decimal form of an integer.
+struct ItoaBuf {
+    buf: [u8; 21],
+    start: usize,
+}
+
+impl ItoaBuf {
+    fn as_bytes_mut(&mut self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+fn itoa_buf(v: i64) -> ItoaBuf {
+    let mut buf = [0u8; 21];
+    let mut pos = buf.len();
+    let neg = v < 0;
+    let mut n = v.unsigned_abs();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if neg {
+        pos -= 1;
+        buf[pos] = b'-';
+    }
+    ItoaBuf { buf, start: pos }
+}

@@ -1,0 +1,648 @@
+//! The wire analyzer: frames in, Redis connections out.
+//!
+//! For each TCP segment on a Redis port: find (or start) its connection, orient it (the SYN's
+//! sender is the client; without a SYN, the side not on a Redis port; if both are, the lower
+//! port is the server), run tshark's TCP analysis, reassemble, parse RESP and fold the
+//! messages into the connection's [`Conversation`].
+//!
+//! Memory is bounded: a connection's live state is a fixed-size struct plus reassembly and
+//! resync buffers that are capped; the connection table itself is capped at
+//! [`MAX_CONNECTIONS`], beyond which new connections are counted in totals only.
+
+use std::net::{IpAddr, SocketAddr};
+
+use rustc_hash::FxHashMap;
+
+use crate::analysis::conversation::{Conversation, SegRef, Step};
+use crate::analysis::resp::{Event, Found, Kind, Name, ParseError, RespStream, Role};
+use crate::analysis::tcp::flags::{self, Analysis, Seg};
+use crate::analysis::tcp::{Delivery, Reassembler};
+use crate::sources::capture::decode::flags as tcpf;
+use crate::sources::capture::{decode, Frame, Link, Skip, TcpPacket};
+
+/// Connections kept with full detail.
+pub const MAX_CONNECTIONS: usize = 200_000;
+/// Window events kept per connection for the timeline (all are counted).
+pub const MAX_WINDOW_EVENTS: usize = 1000;
+/// Distinct command names counted one by one; the rest share `(other)`.
+pub const MAX_NAMES: usize = 4096;
+/// Parse errors kept per connection in detail.
+pub const MAX_ERROR_RECORDS: usize = 100;
+
+/// What to analyse and how much detail to keep.
+#[derive(Clone, Debug)]
+pub struct WireConfig {
+    /// Redis server ports.
+    pub ports: Vec<u16>,
+    /// Build display previews of commands and replies.
+    pub previews: bool,
+}
+
+impl Default for WireConfig {
+    fn default() -> Self {
+        WireConfig { ports: vec![6379], previews: false }
+    }
+}
+
+/// Whole-capture counters.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct CaptureCounts {
+    /// Every record read.
+    pub packets: u64,
+    /// TCP packets on a Redis port.
+    pub tcp_packets: u64,
+    /// First timestamp (µs).
+    pub first_ts: Option<i64>,
+    /// Last timestamp (µs).
+    pub last_ts: Option<i64>,
+    /// Records that were not IP/TCP.
+    pub not_tcp: u64,
+    /// Records too short to decode.
+    pub truncated: u64,
+    /// IP fragments (not reassembled).
+    pub fragments: u64,
+    /// TCP segments whose payload was cut by the snap length.
+    pub snapped: u64,
+    /// Connections beyond [`MAX_CONNECTIONS`], counted in totals only.
+    pub untracked_connections: u64,
+}
+
+/// Per-connection TCP analysis counts.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct TcpCounts {
+    /// Segments advertising a zero window.
+    pub zero_windows: u64,
+    /// Window updates.
+    pub window_updates: u64,
+    /// Segments that filled the receiver's window exactly.
+    pub window_full: u64,
+    /// Zero-window probes (tshark's and Linux's).
+    pub zero_window_probes: u64,
+    /// Retransmissions (plain, fast and spurious).
+    pub retransmissions: u64,
+    /// Out-of-order segments.
+    pub out_of_order: u64,
+    /// Previous segment not captured.
+    pub lost_segments: u64,
+    /// Segments tshark calls Keep-Alive (Linux window probes among them).
+    #[serde(skip)]
+    pub keep_alives: u64,
+    /// Duplicate ACKs.
+    #[serde(skip)]
+    pub duplicate_acks: u64,
+}
+
+impl TcpCounts {
+    fn add(&mut self, f: u32) {
+        let bump = |bit: u32, c: &mut u64| {
+            if f & bit != 0 {
+                *c += 1;
+            }
+        };
+        bump(flags::ZERO_WINDOW, &mut self.zero_windows);
+        bump(flags::WINDOW_UPDATE, &mut self.window_updates);
+        bump(flags::WINDOW_FULL, &mut self.window_full);
+        bump(flags::ANY_ZERO_WINDOW_PROBE, &mut self.zero_window_probes);
+        bump(flags::ANY_RETRANSMISSION, &mut self.retransmissions);
+        bump(flags::OUT_OF_ORDER, &mut self.out_of_order);
+        bump(flags::LOST_SEGMENT, &mut self.lost_segments);
+        bump(flags::KEEP_ALIVE, &mut self.keep_alives);
+        bump(flags::DUPLICATE_ACK, &mut self.duplicate_acks);
+    }
+}
+
+/// Direction of a segment within its connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Dir {
+    /// Client to server.
+    #[serde(rename = "to_server")]
+    ToServer,
+    /// Server to client.
+    #[serde(rename = "to_client")]
+    ToClient,
+}
+
+impl Dir {
+    fn index(self) -> usize {
+        match self {
+            Dir::ToServer => 0,
+            Dir::ToClient => 1,
+        }
+    }
+    /// Arrow for listings.
+    pub fn arrow(self) -> &'static str {
+        match self {
+            Dir::ToServer => "C→S",
+            Dir::ToClient => "S→C",
+        }
+    }
+}
+
+/// A flow-control or loss event for a connection's timeline.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct WindowEvent {
+    /// Frame number.
+    pub frame: u64,
+    /// Timestamp (µs).
+    pub ts: i64,
+    /// Direction of the segment.
+    pub dir: Dir,
+    /// Analysis flags ([`flags`]).
+    pub flags: u32,
+    /// Raw window advertised.
+    pub window: u16,
+}
+
+/// A parse error, where it happened.
+#[derive(Clone, Copy, Debug)]
+pub struct ParseErrorRecord {
+    /// Frame in which it was found.
+    pub frame: u64,
+    /// Direction.
+    pub dir: Dir,
+    /// Stream offset.
+    pub offset: u64,
+    /// What was wrong.
+    pub error: ParseError,
+}
+
+/// One message completed in a segment (for the per-segment listing).
+#[derive(Clone, Debug)]
+pub struct SegmentItem {
+    /// The message.
+    pub found: Found<SegRef>,
+    /// What the conversation made of it.
+    pub step: Step,
+}
+
+/// One analysed segment (only built when a listing asks for it).
+#[derive(Clone, Debug)]
+pub struct SegmentRecord {
+    /// Frame number.
+    pub frame: u64,
+    /// Timestamp (µs).
+    pub ts: i64,
+    /// Connection index.
+    pub conn: usize,
+    /// Direction.
+    pub dir: Dir,
+    /// Payload length.
+    pub len: u32,
+    /// TCP flag bits.
+    pub tcp_flags: u8,
+    /// Raw window.
+    pub window: u16,
+    /// Analysis flags.
+    pub analysis: u32,
+    /// Messages completed here.
+    pub items: Vec<SegmentItem>,
+    /// A message that starts here and continues in a later segment: its start offset, the
+    /// bytes it has here and the token at the cut.
+    pub split_start: Option<(u64, u64, crate::analysis::resp::Token)>,
+    /// Gaps declared while processing this segment (stream offset, length).
+    pub gaps: Vec<(u64, u64)>,
+    /// Parse errors found here.
+    pub errors: Vec<ParseError>,
+}
+
+/// Folds one stream event into the connection; returns what to list for the segment.
+fn apply_event(
+    ev: Event<SegRef>,
+    dir: Dir,
+    conv: &mut Conversation,
+    names: &mut NameTable,
+    errors: &mut Vec<ParseErrorRecord>,
+    rec: Option<&mut SegmentRecord>,
+) {
+    match ev {
+        Event::Message(found) => {
+            let step = match found.msg.kind {
+                Kind::Command { name, .. } => {
+                    let id = names.count(&name);
+                    conv.command(&found, id)
+                }
+                Kind::Reply { .. } => conv.reply(&found).0,
+            };
+            if let Some(r) = rec {
+                r.items.push(SegmentItem { found, step });
+            }
+        }
+        Event::ParseError { offset, error, owner } => {
+            if errors.len() < MAX_ERROR_RECORDS {
+                errors.push(ParseErrorRecord { frame: owner.frame, dir, offset, error });
+            }
+            if let Some(r) = rec {
+                r.errors.push(error);
+            }
+        }
+        Event::Resumed { .. } => {}
+    }
+}
+
+struct Live {
+    analysis: Analysis,
+    reasm: [Reassembler<SegRef>; 2],
+    resp: [RespStream<SegRef>; 2],
+    synack_seen: bool,
+}
+
+/// One TCP connection to a Redis port.
+pub struct Connection {
+    /// The client side.
+    pub client: SocketAddr,
+    /// The server side.
+    pub server: SocketAddr,
+    /// First frame number.
+    pub first_frame: u64,
+    /// First timestamp (µs).
+    pub first_ts: i64,
+    /// Last timestamp (µs).
+    pub last_ts: i64,
+    /// Packets seen.
+    pub packets: u64,
+    /// Handshake RTT (µs): the client's ACK completing the handshake minus the SYN.
+    pub handshake_rtt_us: Option<i64>,
+    /// TCP analysis counts.
+    pub tcp: TcpCounts,
+    /// Unique payload bytes per direction (0: to server, 1: to client).
+    pub bytes: [u64; 2],
+    /// The Redis conversation.
+    pub conv: Conversation,
+    /// Flow-control and loss events (first [`MAX_WINDOW_EVENTS`]).
+    pub events: Vec<WindowEvent>,
+    /// Parse errors (first [`MAX_ERROR_RECORDS`]).
+    pub error_records: Vec<ParseErrorRecord>,
+    /// Gaps in either direction.
+    pub gaps: u64,
+    /// Parse errors in either direction.
+    pub parse_errors: u64,
+    /// The capture started after this connection did.
+    pub joined_midstream: bool,
+    /// FIN or RST seen.
+    pub closed: bool,
+    live: Option<Box<Live>>,
+}
+
+/// Interned command names with their counts.
+#[derive(Default)]
+pub struct NameTable {
+    ids: FxHashMap<Name, u32>,
+    /// Names by id.
+    pub names: Vec<Name>,
+    /// Command counts by id.
+    pub counts: Vec<u64>,
+    other: Option<u32>,
+}
+
+impl NameTable {
+    /// Counts one command and returns its name's id.
+    pub fn count(&mut self, name: &Name) -> u32 {
+        let id = match self.ids.get(name) {
+            Some(&id) => id,
+            None => self.intern(name),
+        };
+        if let Some(c) = self.counts.get_mut(id as usize) {
+            *c += 1;
+        }
+        id
+    }
+
+    fn intern(&mut self, name: &Name) -> u32 {
+        if self.names.len() >= MAX_NAMES {
+            if let Some(o) = self.other {
+                return o;
+            }
+            let mut n = Name::default();
+            n.push(b"(other)");
+            let id = self.names.len() as u32;
+            self.names.push(n);
+            self.counts.push(0);
+            self.other = Some(id);
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.ids.insert(*name, id);
+        self.names.push(*name);
+        self.counts.push(0);
+        id
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    a: (IpAddr, u16),
+    b: (IpAddr, u16),
+}
+
+impl Key {
+    fn new(x: (IpAddr, u16), y: (IpAddr, u16)) -> Key {
+        if x <= y {
+            Key { a: x, b: y }
+        } else {
+            Key { a: y, b: x }
+        }
+    }
+}
+
+/// Folds frames into connections. Pure: time comes from frame timestamps only.
+pub struct WireAnalyzer {
+    cfg: WireConfig,
+    link: Link,
+    table: FxHashMap<Key, usize>,
+    /// Connections in order of first appearance.
+    pub conns: Vec<Connection>,
+    /// Command names and counts.
+    pub names: NameTable,
+    /// Capture counters.
+    pub counts: CaptureCounts,
+    frame_no: u64,
+    finished: bool,
+}
+
+impl WireAnalyzer {
+    /// An analyzer for frames of `link` framing.
+    pub fn new(cfg: WireConfig, link: Link) -> Self {
+        WireAnalyzer {
+            cfg,
+            link,
+            table: FxHashMap::default(),
+            conns: Vec::new(),
+            names: NameTable::default(),
+            counts: CaptureCounts::default(),
+            frame_no: 0,
+            finished: false,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &WireConfig {
+        &self.cfg
+    }
+
+    fn is_redis_port(&self, p: u16) -> bool {
+        self.cfg.ports.contains(&p)
+    }
+
+    /// Processes one frame. With `listing`, returns what the segment carried.
+    pub fn frame(&mut self, frame: &Frame<'_>, listing: bool) -> Option<SegmentRecord> {
+        self.frame_no += 1;
+        let c = &mut self.counts;
+        c.packets += 1;
+        c.first_ts.get_or_insert(frame.ts_us);
+        c.last_ts = Some(frame.ts_us);
+        let p = match decode(self.link, frame.data) {
+            Ok(p) => p,
+            Err(Skip::NotTcp) => {
+                c.not_tcp += 1;
+                return None;
+            }
+            Err(Skip::Fragment) => {
+                c.fragments += 1;
+                return None;
+            }
+            Err(Skip::Truncated) => {
+                c.truncated += 1;
+                return None;
+            }
+        };
+        if !self.is_redis_port(p.sport) && !self.is_redis_port(p.dport) {
+            return None;
+        }
+        self.counts.tcp_packets += 1;
+        if (p.payload.len() as u32) < p.seglen {
+            self.counts.snapped += 1;
+        }
+        let idx = self.connection_for(&p, frame.ts_us)?;
+        let frame_no = self.frame_no;
+        let conn = &mut self.conns[idx];
+        Some(conn.segment(&p, frame_no, frame.ts_us, &mut self.names, listing, idx)).flatten()
+    }
+
+    fn connection_for(&mut self, p: &TcpPacket<'_>, ts: i64) -> Option<usize> {
+        let key = Key::new((p.src, p.sport), (p.dst, p.dport));
+        let fresh_syn = p.has(tcpf::SYN) && !p.has(tcpf::ACK);
+        if let Some(&i) = self.table.get(&key) {
+            let reused = fresh_syn && {
+                let c = &self.conns[i];
+                let d = c.dir_of(p).index();
+                c.live.as_ref().is_none_or(|l| l.analysis.is_new_syn(d, p.seq))
+            };
+            if !reused {
+                return Some(i);
+            }
+            // Same ports, new SYN: a new connection (the old one ends here).
+            self.conns[i].finish(&mut self.names);
+        }
+        if self.conns.len() >= MAX_CONNECTIONS {
+            if !self.table.contains_key(&key) {
+                self.counts.untracked_connections += 1;
+            }
+            return None;
+        }
+        let (client, server) = self.orient(p);
+        let idx = self.conns.len();
+        self.conns.push(Connection::new(client, server, self.frame_no, ts, self.cfg.previews, p));
+        self.table.insert(key, idx);
+        Some(idx)
+    }
+
+    fn orient(&self, p: &TcpPacket<'_>) -> (SocketAddr, SocketAddr) {
+        let src = SocketAddr::new(p.src, p.sport);
+        let dst = SocketAddr::new(p.dst, p.dport);
+        if p.has(tcpf::SYN) {
+            return if p.has(tcpf::ACK) { (dst, src) } else { (src, dst) };
+        }
+        match (self.is_redis_port(p.sport), self.is_redis_port(p.dport)) {
+            (false, true) => (src, dst),
+            (true, false) => (dst, src),
+            _ => {
+                if p.sport < p.dport {
+                    (dst, src)
+                } else {
+                    (src, dst)
+                }
+            }
+        }
+    }
+
+    /// Ends the capture: holes left are gaps, unfinished messages are dropped.
+    pub fn finish(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        for c in &mut self.conns {
+            c.finish(&mut self.names);
+        }
+    }
+}
+
+impl Connection {
+    fn new(
+        client: SocketAddr,
+        server: SocketAddr,
+        frame: u64,
+        ts: i64,
+        previews: bool,
+        first: &TcpPacket<'_>,
+    ) -> Connection {
+        // Without the handshake the first bytes may be the tail of a message.
+        let handshake = first.has(tcpf::SYN);
+        let stream = |role| {
+            if handshake {
+                RespStream::new(role, previews)
+            } else {
+                RespStream::joined(role, previews, 0)
+            }
+        };
+        Connection {
+            client,
+            server,
+            first_frame: frame,
+            first_ts: ts,
+            last_ts: ts,
+            packets: 0,
+            handshake_rtt_us: None,
+            tcp: TcpCounts::default(),
+            bytes: [0, 0],
+            conv: Conversation::default(),
+            events: Vec::new(),
+            error_records: Vec::new(),
+            gaps: 0,
+            parse_errors: 0,
+            joined_midstream: !handshake,
+            closed: false,
+            live: Some(Box::new(Live {
+                analysis: Analysis::default(),
+                reasm: [Reassembler::default(), Reassembler::default()],
+                resp: [stream(Role::Requests), stream(Role::Replies)],
+                synack_seen: false,
+            })),
+        }
+    }
+
+    fn dir_of(&self, p: &TcpPacket<'_>) -> Dir {
+        if p.src == self.client.ip() && p.sport == self.client.port() {
+            Dir::ToServer
+        } else {
+            Dir::ToClient
+        }
+    }
+
+    fn segment(
+        &mut self,
+        p: &TcpPacket<'_>,
+        frame: u64,
+        ts: i64,
+        names: &mut NameTable,
+        listing: bool,
+        conn_idx: usize,
+    ) -> Option<SegmentRecord> {
+        self.packets += 1;
+        self.last_ts = ts;
+        let dir = self.dir_of(p);
+        let d = dir.index();
+        let live = self.live.as_mut()?;
+
+        let syn = p.has(tcpf::SYN);
+        if syn && p.has(tcpf::ACK) && dir == Dir::ToClient {
+            live.synack_seen = true;
+        }
+        if p.has(tcpf::FIN) || p.has(tcpf::RST) {
+            self.closed = true;
+        }
+
+        let seg = Seg {
+            seq: p.seq,
+            ack: p.ack,
+            flags: p.flags,
+            window: p.window,
+            len: p.seglen,
+            wscale: p.wscale,
+            ts,
+        };
+        let af = live.analysis.segment(d, &seg);
+        self.tcp.add(af);
+        // The contract wants all three handshake packets; tshark's rule gives the number.
+        if self.handshake_rtt_us.is_none() && live.synack_seen && !self.joined_midstream {
+            self.handshake_rtt_us = live.analysis.irtt_us;
+        }
+        const TIMELINE: u32 = flags::ZERO_WINDOW
+            | flags::WINDOW_FULL
+            | flags::WINDOW_UPDATE
+            | flags::ANY_ZERO_WINDOW_PROBE
+            | flags::ANY_RETRANSMISSION
+            | flags::OUT_OF_ORDER
+            | flags::LOST_SEGMENT;
+        if af & TIMELINE != 0 && self.events.len() < MAX_WINDOW_EVENTS {
+            self.events.push(WindowEvent { frame, ts, dir, flags: af, window: p.window });
+        }
+
+        let owner = SegRef { frame, ts, batch: self.conv.batches.current() };
+        let mut record = listing.then(|| SegmentRecord {
+            frame,
+            ts,
+            conn: conn_idx,
+            dir,
+            len: p.seglen,
+            tcp_flags: p.flags,
+            window: p.window,
+            analysis: af,
+            items: Vec::new(),
+            split_start: None,
+            gaps: Vec::new(),
+            errors: Vec::new(),
+        });
+
+        let Live { reasm, resp, .. } = &mut **live;
+        let stream = &mut resp[d];
+        let conv = &mut self.conv;
+        let errors = &mut self.error_records;
+        let new = reasm[d].segment(p.seq, syn, p.has(tcpf::FIN), p.payload, owner, &mut |dl| match dl {
+            Delivery::Data { bytes, owner, .. } => {
+                stream.feed(bytes, owner, &mut |ev| {
+                    apply_event(ev, dir, conv, names, errors, record.as_mut());
+                });
+            }
+            Delivery::Gap { offset, len } => {
+                stream.gap(len);
+                if let Some(r) = record.as_mut() {
+                    r.gaps.push((offset, len));
+                }
+            }
+        });
+        self.bytes[d] += new;
+        if dir == Dir::ToServer {
+            self.conv.batches.segment(new, p.has(tcpf::PSH));
+        }
+        if let Some(r) = record.as_mut() {
+            r.split_start = stream
+                .pending_split()
+                .filter(|(first, ..)| first.frame == frame)
+                .map(|(_, bytes, token)| (stream.partial_start(), bytes, token));
+        }
+        self.gaps = resp[0].gaps + resp[1].gaps;
+        self.parse_errors = resp[0].parse_errors + resp[1].parse_errors;
+        record
+    }
+
+    /// Ends this connection's analysis: remaining holes become gaps.
+    fn finish(&mut self, names: &mut NameTable) {
+        let Some(mut live) = self.live.take() else { return };
+        let Live { reasm, resp, .. } = &mut *live;
+        for (d, (r, stream)) in reasm.iter_mut().zip(resp.iter_mut()).enumerate() {
+            let dir = if d == 0 { Dir::ToServer } else { Dir::ToClient };
+            let conv = &mut self.conv;
+            let errors = &mut self.error_records;
+            r.finish(&mut |dl| match dl {
+                Delivery::Data { bytes, owner, .. } => {
+                    stream.feed(bytes, owner, &mut |ev| apply_event(ev, dir, conv, names, errors, None));
+                }
+                Delivery::Gap { len, .. } => stream.gap(len),
+            });
+            stream.finish();
+        }
+        self.gaps = resp[0].gaps + resp[1].gaps;
+        self.parse_errors = resp[0].parse_errors + resp[1].parse_errors;
+    }
+}

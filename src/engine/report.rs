@@ -1,0 +1,309 @@
+//! The analysis model of a whole capture: contract v1 of `docs/METRICS.md`.
+//!
+//! Built once from a finished [`WireAnalyzer`]; every headless view renders this and nothing
+//! else, so text, markdown and JSON can never disagree.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::analysis::conversation::{LatencySummary, SplitCommand};
+use crate::analysis::tcp::flags;
+use crate::analysis::wire::{CaptureCounts, Connection, Dir, WireAnalyzer};
+
+/// Schema name of the JSON output.
+pub const SCHEMA: &str = "respscope.analysis.v1";
+
+/// The whole analysis.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// Capture-wide counts.
+    pub capture: CaptureSection,
+    /// Sums over connections.
+    pub totals: Totals,
+    /// Commands by upper-cased name.
+    pub commands_by_name: BTreeMap<String, u64>,
+    /// One entry per connection, in order of first appearance.
+    pub connections: Vec<ConnReport>,
+}
+
+/// Capture-wide counts.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaptureSection {
+    /// Every record in the file.
+    pub packets: u64,
+    /// TCP packets on Redis ports.
+    pub tcp_packets: u64,
+    /// Last minus first timestamp (µs).
+    pub duration_us: i64,
+    /// Redis ports analysed.
+    pub ports: Vec<u16>,
+    /// Records that were not IP/TCP, too short, or fragments.
+    pub skipped_packets: u64,
+    /// TCP segments cut short by the snap length.
+    pub snapped_segments: u64,
+    /// Connections beyond the table cap, counted in totals only.
+    pub untracked_connections: u64,
+    /// Problems with the input, in words.
+    pub warnings: Vec<String>,
+}
+
+/// Sums over connections.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Totals {
+    /// Connections.
+    pub connections: u64,
+    /// Commands.
+    pub commands: u64,
+    /// Replies (pushes excluded).
+    pub replies: u64,
+    /// Split commands.
+    pub split_commands: u64,
+    /// Batches.
+    pub batches: u64,
+    /// Zero-window segments.
+    pub zero_windows: u64,
+    /// Window updates.
+    pub window_updates: u64,
+    /// Window full.
+    pub window_full: u64,
+    /// Zero-window probes.
+    pub zero_window_probes: u64,
+    /// Retransmissions.
+    pub retransmissions: u64,
+    /// Parse errors.
+    pub parse_errors: u64,
+    /// Gaps.
+    pub gaps: u64,
+    /// Error replies.
+    pub errors: u64,
+    /// RESP3 pushes.
+    pub pushes: u64,
+}
+
+/// TCP analysis counts of a connection.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct TcpSection {
+    /// Zero-window segments.
+    pub zero_windows: u64,
+    /// Window updates.
+    pub window_updates: u64,
+    /// Window full.
+    pub window_full: u64,
+    /// Zero-window probes (tshark's and Linux's).
+    pub zero_window_probes: u64,
+    /// Retransmissions (plain, fast, spurious).
+    pub retransmissions: u64,
+    /// Out-of-order segments.
+    pub out_of_order: u64,
+    /// Previous segment not captured.
+    pub lost_segments: u64,
+    /// What tshark labels Keep-Alive (Linux zero-window probes are among them).
+    pub keep_alives_tshark: u64,
+}
+
+/// A window or loss event on the timeline.
+#[derive(Clone, Debug, Serialize)]
+pub struct EventEntry {
+    /// Frame number.
+    pub frame: u64,
+    /// Microseconds since the connection's first packet.
+    pub t_us: i64,
+    /// Direction.
+    pub dir: Dir,
+    /// Raw window.
+    pub window: u16,
+    /// Flag names.
+    pub flags: Vec<&'static str>,
+}
+
+/// One connection.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConnReport {
+    /// Client address.
+    pub client: String,
+    /// Server address.
+    pub server: String,
+    /// Handshake RTT (µs), null without the whole handshake.
+    pub handshake_rtt_us: Option<i64>,
+    /// Commands.
+    pub commands: u64,
+    /// Replies.
+    pub replies: u64,
+    /// Error replies.
+    pub errors: u64,
+    /// max(0, commands - replies).
+    pub unanswered: u64,
+    /// Commands that straddled segments.
+    pub split_commands: u64,
+    /// Write batches.
+    pub batches: u64,
+    /// Most commands in one batch.
+    pub max_batch_commands: u64,
+    /// Deepest pipeline.
+    pub max_pipeline_depth: i64,
+    /// Unique payload bytes client to server.
+    pub bytes_to_server: u64,
+    /// Unique payload bytes server to client.
+    pub bytes_to_client: u64,
+    /// Command latency percentiles (µs).
+    pub latency_us: LatencySummary,
+    /// TCP analysis.
+    pub tcp: TcpSection,
+    /// Gaps.
+    pub gaps: u64,
+    /// Parse errors.
+    pub parse_errors: u64,
+    /// First frame number.
+    pub first_frame: u64,
+    /// Packets.
+    pub packets: u64,
+    /// Capture started after this connection did.
+    pub joined_midstream: bool,
+    /// RESP3 pushes.
+    pub pushes: u64,
+    /// Replies that straddled segments.
+    pub split_replies: u64,
+    /// Batches by number of commands.
+    pub batch_sizes: BTreeMap<u32, u64>,
+    /// Split commands in detail (first 1000).
+    pub splits: Vec<SplitCommand>,
+    /// Window and loss events (first 1000).
+    pub window_events: Vec<EventEntry>,
+    /// Parse errors in detail (first 100): frame, direction, offset, what.
+    pub parse_error_details: Vec<String>,
+}
+
+impl Report {
+    /// Builds the report from a finished analyzer.
+    pub fn build(w: &WireAnalyzer, warnings: Vec<String>) -> Report {
+        let c: &CaptureCounts = &w.counts;
+        let duration_us = match (c.first_ts, c.last_ts) {
+            (Some(a), Some(b)) => b - a,
+            _ => 0,
+        };
+        let connections: Vec<ConnReport> = w.conns.iter().map(conn_report).collect();
+        let mut t = Totals { connections: connections.len() as u64, ..Totals::default() };
+        for r in &connections {
+            t.commands += r.commands;
+            t.replies += r.replies;
+            t.split_commands += r.split_commands;
+            t.batches += r.batches;
+            t.zero_windows += r.tcp.zero_windows;
+            t.window_updates += r.tcp.window_updates;
+            t.window_full += r.tcp.window_full;
+            t.zero_window_probes += r.tcp.zero_window_probes;
+            t.retransmissions += r.tcp.retransmissions;
+            t.parse_errors += r.parse_errors;
+            t.gaps += r.gaps;
+            t.errors += r.errors;
+            t.pushes += r.pushes;
+        }
+        let mut commands_by_name = BTreeMap::new();
+        for (name, &n) in w.names.names.iter().zip(&w.names.counts) {
+            if n > 0 {
+                commands_by_name.insert(name.to_string_lossy(), n);
+            }
+        }
+        let mut warnings = warnings;
+        if c.untracked_connections > 0 {
+            warnings.push(format!(
+                "{} connections beyond the first {} were not analysed",
+                c.untracked_connections,
+                crate::analysis::wire::MAX_CONNECTIONS
+            ));
+        }
+        if c.snapped > 0 {
+            warnings.push(format!(
+                "{} segments were cut short by the capture's snap length; record with `-s 0` to keep whole payloads",
+                c.snapped
+            ));
+        }
+        if t.gaps > 0 {
+            warnings.push(format!(
+                "{} gaps: bytes the capture never saw; messages across them are lost and FIFO pairing after them may be shifted",
+                t.gaps
+            ));
+        }
+        Report {
+            schema: SCHEMA,
+            capture: CaptureSection {
+                packets: c.packets,
+                tcp_packets: c.tcp_packets,
+                duration_us,
+                ports: w.config().ports.clone(),
+                skipped_packets: c.not_tcp + c.truncated + c.fragments,
+                snapped_segments: c.snapped,
+                untracked_connections: c.untracked_connections,
+                warnings,
+            },
+            totals: t,
+            commands_by_name,
+            connections,
+        }
+    }
+}
+
+fn conn_report(c: &Connection) -> ConnReport {
+    let v = &c.conv;
+    ConnReport {
+        client: c.client.to_string(),
+        server: c.server.to_string(),
+        handshake_rtt_us: c.handshake_rtt_us,
+        commands: v.commands,
+        replies: v.replies,
+        errors: v.errors,
+        unanswered: v.unanswered(),
+        split_commands: v.split_commands,
+        batches: v.batches.count,
+        max_batch_commands: u64::from(v.batches.max_commands),
+        max_pipeline_depth: v.max_depth,
+        bytes_to_server: c.bytes[0],
+        bytes_to_client: c.bytes[1],
+        latency_us: v.latency.summary(),
+        tcp: TcpSection {
+            zero_windows: c.tcp.zero_windows,
+            window_updates: c.tcp.window_updates,
+            window_full: c.tcp.window_full,
+            zero_window_probes: c.tcp.zero_window_probes,
+            retransmissions: c.tcp.retransmissions,
+            out_of_order: c.tcp.out_of_order,
+            lost_segments: c.tcp.lost_segments,
+            keep_alives_tshark: c.tcp.keep_alives,
+        },
+        gaps: c.gaps,
+        parse_errors: c.parse_errors,
+        first_frame: c.first_frame,
+        packets: c.packets,
+        joined_midstream: c.joined_midstream,
+        pushes: v.pushes,
+        split_replies: v.split_replies,
+        batch_sizes: v.batches.sizes.clone(),
+        splits: v.splits.clone(),
+        window_events: c
+            .events
+            .iter()
+            .map(|e| EventEntry {
+                frame: e.frame,
+                t_us: e.ts - c.first_ts,
+                dir: e.dir,
+                window: e.window,
+                flags: event_names(e.flags),
+            })
+            .collect(),
+        parse_error_details: c
+            .error_records
+            .iter()
+            .map(|e| format!("frame {} {} offset {}: {}", e.frame, e.dir.arrow(), e.offset, e.error))
+            .collect(),
+    }
+}
+
+/// Flag names for an event, without tshark's Keep-Alive on a Linux probe (named once, as a
+/// probe).
+pub fn event_names(f: u32) -> Vec<&'static str> {
+    let f = if f & flags::LINUX_ZERO_WINDOW_PROBE != 0 { f & !flags::KEEP_ALIVE } else { f };
+    flags::names(f).collect()
+}

@@ -1,0 +1,29 @@
+//! respscope: see what really happens between Redis clients and a Redis server.
+//!
+//! One binary watches Redis from three sides: the wire (a libpcap capture reassembled into
+//! RESP conversations), the server (INFO, SLOWLOG, CLIENT LIST, LATENCY, MONITOR) and the
+//! operator's prompt. This crate is its library; `src/main.rs` is a thin command line.
+//!
+//! # Layout
+//!
+//! The folders follow the data flow, one direction only:
+//!
+//! ```text
+//! sources/            where data comes from
+//!   capture/          pcap files (and live interfaces): read + decode link/IP/TCP
+//! analysis/           pure: packets in, conversations out; no clock, no I/O
+//!   tcp/              sequence arithmetic, reassembly, tshark's analysis flags
+//!   resp/             incremental RESP scanner, per-direction streams, redaction
+//!   conversation/     pairing, latency, pipeline depth, batches, split commands
+//!   wire.rs           the connection table that ties them together
+//! engine/             folds analysis results into the model every view reads
+//! views/              what a person or a script sees
+//!   report/           `analyze` outputs: text, markdown, JSON (contract v1), segments
+//! ```
+//!
+//! Numbers mean exactly what `docs/METRICS.md` (contract v1) says.
+
+pub mod analysis;
+pub mod engine;
+pub mod sources;
+pub mod views;

@@ -1,0 +1,242 @@
+//! Link, IP and TCP decoding of one captured frame into a borrowed [`TcpPacket`].
+//!
+//! Pure and allocation-free. Decoding is lax (etherparse `Lax*`): a frame cut short by the
+//! snap length still yields its TCP header and the payload bytes that were captured, plus how
+//! many the segment really carried, so sequence analysis stays right while reassembly sees a
+//! hole.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+
+/// Link-layer framings we decode (libpcap DLT / LINKTYPE values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    /// Ethernet II, with any 802.1Q / QinQ tags (DLT_EN10MB = 1).
+    Ethernet,
+    /// BSD loopback: 4-byte address family in host byte order (DLT_NULL = 0).
+    Null,
+    /// OpenBSD loopback: 4-byte address family in network byte order (DLT_LOOP = 108).
+    Loop,
+    /// Bare IPv4 or IPv6 (DLT_RAW = 12/14, LINKTYPE_RAW = 101, IPV4 = 228, IPV6 = 229).
+    Raw,
+    /// Linux cooked capture v1, 16-byte header (LINUX_SLL = 113).
+    LinuxSll,
+    /// Linux cooked capture v2, 20-byte header (LINUX_SLL2 = 276).
+    LinuxSll2,
+}
+
+impl Link {
+    /// Maps a libpcap link type; `None` for framings we do not decode.
+    pub fn from_linktype(linktype: i32) -> Option<Link> {
+        Some(match linktype {
+            1 => Link::Ethernet,
+            0 => Link::Null,
+            108 => Link::Loop,
+            12 | 14 | 101 | 228 | 229 => Link::Raw,
+            113 => Link::LinuxSll,
+            276 => Link::LinuxSll2,
+            _ => return None,
+        })
+    }
+}
+
+/// TCP flag bits as in the header.
+pub mod flags {
+    /// FIN.
+    pub const FIN: u8 = 0x01;
+    /// SYN.
+    pub const SYN: u8 = 0x02;
+    /// RST.
+    pub const RST: u8 = 0x04;
+    /// PSH.
+    pub const PSH: u8 = 0x08;
+    /// ACK.
+    pub const ACK: u8 = 0x10;
+}
+
+/// One decoded TCP segment, borrowing the frame.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpPacket<'a> {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Source port.
+    pub sport: u16,
+    /// Destination port.
+    pub dport: u16,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number.
+    pub ack: u32,
+    /// Flag bits (see [`flags`]).
+    pub flags: u8,
+    /// Raw (unscaled) window.
+    pub window: u16,
+    /// Window scale option, when present (SYN segments).
+    pub wscale: Option<u8>,
+    /// Payload bytes captured.
+    pub payload: &'a [u8],
+    /// Payload length the segment carried by its IP header (>= `payload.len()`).
+    pub seglen: u32,
+}
+
+impl TcpPacket<'_> {
+    /// True when the flag is set.
+    #[inline]
+    pub fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+}
+
+/// Why a frame yielded no TCP segment. Not an error: most are simply other traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// Not IP, or not TCP.
+    NotTcp,
+    /// An IP fragment (not reassembled).
+    Fragment,
+    /// Too short to hold the headers.
+    Truncated,
+}
+
+/// Decodes one frame.
+///
+/// # Errors
+/// Returns why the frame carries no usable TCP segment.
+pub fn decode(link: Link, frame: &[u8]) -> Result<TcpPacket<'_>, Skip> {
+    let sliced = match link {
+        Link::Ethernet => LaxSlicedPacket::from_ethernet(frame).map_err(|_| Skip::Truncated)?,
+        Link::Raw => LaxSlicedPacket::from_ip(frame).map_err(|_| Skip::Truncated)?,
+        Link::Null | Link::Loop => {
+            let rest = frame.get(4..).ok_or(Skip::Truncated)?;
+            LaxSlicedPacket::from_ip(rest).map_err(|_| Skip::Truncated)?
+        }
+        Link::LinuxSll => {
+            let proto = frame.get(14..16).ok_or(Skip::Truncated)?;
+            let rest = frame.get(16..).ok_or(Skip::Truncated)?;
+            LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([proto[0], proto[1]])), rest)
+        }
+        Link::LinuxSll2 => {
+            let proto = frame.get(0..2).ok_or(Skip::Truncated)?;
+            let rest = frame.get(20..).ok_or(Skip::Truncated)?;
+            LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([proto[0], proto[1]])), rest)
+        }
+    };
+    let (src, dst, declared, captured, fragmented) = match &sliced.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            let p = v4.payload();
+            let declared = usize::from(h.total_len()).saturating_sub(usize::from(h.ihl()) * 4);
+            (
+                IpAddr::V4(Ipv4Addr::from(h.source())),
+                IpAddr::V4(Ipv4Addr::from(h.destination())),
+                declared,
+                p.payload.len(),
+                p.fragmented,
+            )
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            let p = v6.payload();
+            let exts = v6.extensions().slice().len();
+            let declared = usize::from(h.payload_length()).saturating_sub(exts);
+            (
+                IpAddr::V6(Ipv6Addr::from(h.source())),
+                IpAddr::V6(Ipv6Addr::from(h.destination())),
+                declared,
+                p.payload.len(),
+                p.fragmented,
+            )
+        }
+        _ => return Err(Skip::NotTcp),
+    };
+    if fragmented {
+        return Err(Skip::Fragment);
+    }
+    let tcp = match &sliced.transport {
+        Some(TransportSlice::Tcp(t)) => t,
+        _ => {
+            return Err(if sliced.stop_err.is_some() { Skip::Truncated } else { Skip::NotTcp });
+        }
+    };
+    let header_len = tcp.header_slice().len();
+    let payload = tcp.payload();
+    // A jumbo or TSO frame can claim 0 length in its IP header; trust what was captured then.
+    let declared_payload = declared.saturating_sub(header_len).max(payload.len());
+    let _ = captured;
+    let wscale = if tcp.syn() { window_scale(tcp.options()) } else { None };
+    let mut flag_bits = 0u8;
+    for (on, bit) in [
+        (tcp.fin(), flags::FIN),
+        (tcp.syn(), flags::SYN),
+        (tcp.rst(), flags::RST),
+        (tcp.psh(), flags::PSH),
+        (tcp.ack(), flags::ACK),
+    ] {
+        if on {
+            flag_bits |= bit;
+        }
+    }
+    Ok(TcpPacket {
+        src,
+        dst,
+        sport: tcp.source_port(),
+        dport: tcp.destination_port(),
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        flags: flag_bits,
+        window: tcp.window_size(),
+        wscale,
+        payload,
+        seglen: u32::try_from(declared_payload).unwrap_or(u32::MAX),
+    })
+}
+
+/// Finds the window scale option (kind 3, length 3) in raw TCP options.
+fn window_scale(opts: &[u8]) -> Option<u8> {
+    let mut i = 0;
+    while i < opts.len() {
+        match opts[i] {
+            0 => return None,
+            1 => i += 1,
+            kind => {
+                let len = usize::from(*opts.get(i + 1)?);
+                if len < 2 {
+                    return None;
+                }
+                if kind == 3 && len == 3 {
+                    return opts.get(i + 2).copied();
+                }
+                i += len;
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_scale_option_is_found_among_others() {
+        // MSS, SACK permitted, timestamps, NOP, window scale 7.
+        let opts = [2, 4, 0xff, 0xd7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7];
+        assert_eq!(window_scale(&opts), Some(7));
+        assert_eq!(window_scale(&[1, 1, 0]), None);
+        // A zero length must not loop forever.
+        assert_eq!(window_scale(&[5, 0, 3, 3, 1]), None);
+    }
+
+    #[test]
+    fn garbage_frames_are_skipped_not_fatal() {
+        for link in [Link::Ethernet, Link::Raw, Link::Null, Link::LinuxSll, Link::LinuxSll2] {
+            for len in 0..80 {
+                let frame: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+                let _ = decode(link, &frame);
+            }
+        }
+    }
+}

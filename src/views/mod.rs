@@ -1,0 +1,3 @@
+//! What a person or a script sees.
+
+pub mod report;

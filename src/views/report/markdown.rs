@@ -1,0 +1,111 @@
+//! Markdown output: the report as tables, for issues, wikis and workshop notes.
+
+use std::fmt::Write;
+
+use super::{bytes, opt_us, us};
+use crate::engine::report::Report;
+
+/// Renders the report as markdown.
+pub fn render(r: &Report, source: &str) -> String {
+    let mut o = String::new();
+    let c = &r.capture;
+    let t = &r.totals;
+    let _ = writeln!(o, "# respscope analysis of `{source}`\n");
+    let _ = writeln!(
+        o,
+        "{} packets ({} TCP on Redis ports) over {}, {} connection(s).\n",
+        c.packets,
+        c.tcp_packets,
+        us(c.duration_us),
+        t.connections
+    );
+    for w in &c.warnings {
+        let _ = writeln!(o, "> **warning:** {w}\n");
+    }
+    let _ = writeln!(o, "| commands | replies | errors | batches | split commands | zero windows | window full | window updates | zero-window probes | retransmissions | gaps | parse errors |");
+    let _ = writeln!(o, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        o,
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        t.commands,
+        t.replies,
+        t.errors,
+        t.batches,
+        t.split_commands,
+        t.zero_windows,
+        t.window_full,
+        t.window_updates,
+        t.zero_window_probes,
+        t.retransmissions,
+        t.gaps,
+        t.parse_errors
+    );
+    if !r.commands_by_name.is_empty() {
+        let _ = writeln!(o, "## Commands by name\n\n| command | count |\n|---|---:|");
+        let mut v: Vec<_> = r.commands_by_name.iter().collect();
+        v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (name, n) in v {
+            let _ = writeln!(o, "| `{}` | {n} |", name.replace('|', "\\|").replace('`', "'"));
+        }
+        let _ = writeln!(o);
+    }
+    let _ = writeln!(o, "## Connections\n");
+    let _ = writeln!(o, "| # | client | server | RTT | commands | replies | errors | batches | max/batch | max depth | splits | p50 | p99 | max | to server | to client | zero win | win full | win upd | probes | retrans | gaps |");
+    let _ = writeln!(o, "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (i, c) in r.connections.iter().enumerate() {
+        let l = &c.latency_us;
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            i + 1,
+            c.client,
+            c.server,
+            c.handshake_rtt_us.map_or_else(|| "-".into(), us),
+            c.commands,
+            c.replies,
+            c.errors,
+            c.batches,
+            c.max_batch_commands,
+            c.max_pipeline_depth,
+            c.split_commands,
+            opt_us(l.p50),
+            opt_us(l.p99),
+            opt_us(l.max),
+            bytes(c.bytes_to_server),
+            bytes(c.bytes_to_client),
+            c.tcp.zero_windows,
+            c.tcp.window_full,
+            c.tcp.window_updates,
+            c.tcp.zero_window_probes,
+            c.tcp.retransmissions,
+            c.gaps
+        );
+    }
+    for (i, c) in r.connections.iter().enumerate() {
+        if c.splits.is_empty() {
+            continue;
+        }
+        let _ = writeln!(o, "\n### Split commands of connection {}\n", i + 1);
+        let _ = writeln!(
+            o,
+            "| command # | preview | bytes | first frame (bytes) | last frame (bytes) | segments | cut |"
+        );
+        let _ = writeln!(o, "|---:|---|---:|---|---|---:|---|");
+        for s in c.splits.iter().take(50) {
+            let _ = writeln!(
+                o,
+                "| {} | `{}` | {} | #{} ({}) | #{} ({}) | {} | {} |",
+                s.index,
+                s.preview.to_string_lossy().replace('|', "\\|").replace('`', "'"),
+                s.len,
+                s.first_frame,
+                s.first_bytes,
+                s.last_frame,
+                s.last_bytes,
+                s.segments,
+                s.cut.describe()
+            );
+        }
+    }
+    o
+}

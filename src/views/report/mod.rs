@@ -1,0 +1,35 @@
+//! Headless outputs of `respscope analyze`: a text report for people, markdown for issues and
+//! wikis, JSON (contract v1) for scripts, and the RESP-aware segment listing.
+
+pub mod json;
+pub mod markdown;
+pub mod segments;
+pub mod text;
+
+/// Formats microseconds for people: `850µs`, `12.3ms`, `2.05s`.
+pub fn us(v: i64) -> String {
+    let a = v.unsigned_abs();
+    if a < 1_000 {
+        format!("{v}µs")
+    } else if a < 1_000_000 {
+        format!("{:.1}ms", v as f64 / 1e3)
+    } else {
+        format!("{:.2}s", v as f64 / 1e6)
+    }
+}
+
+/// Formats an optional microsecond value, `-` when absent.
+pub fn opt_us(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| us(i64::try_from(v).unwrap_or(i64::MAX)))
+}
+
+/// Formats a byte count: `812 B`, `8.0 KiB`, `1.2 MiB`.
+pub fn bytes(v: u64) -> String {
+    if v < 1024 {
+        format!("{v} B")
+    } else if v < 1024 * 1024 {
+        format!("{:.1} KiB", v as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", v as f64 / (1024.0 * 1024.0))
+    }
+}

@@ -1,0 +1,175 @@
+//! The text report: what a person reads first.
+
+use std::fmt::Write;
+
+use super::{bytes, opt_us, us};
+use crate::engine::report::{ConnReport, Report};
+
+/// Longest bar in the distributions.
+const BAR: u64 = 30;
+/// Split commands and events listed per connection in text (all are in JSON).
+const LIST: usize = 20;
+
+/// Renders the report for a terminal.
+pub fn render(r: &Report, source: &str) -> String {
+    let mut o = String::new();
+    let c = &r.capture;
+    let t = &r.totals;
+    let _ = writeln!(o, "respscope analyze {source}");
+    let _ = writeln!(
+        o,
+        "capture: {} packets, {} TCP on port {}, over {}; {} connection(s)",
+        c.packets,
+        c.tcp_packets,
+        ports(&c.ports),
+        us(c.duration_us),
+        t.connections
+    );
+    for w in &c.warnings {
+        let _ = writeln!(o, "warning: {w}");
+    }
+    let _ = writeln!(
+        o,
+        "totals: {} commands, {} replies ({} errors, {} pushes), {} batches, {} split commands, {} gaps, {} parse errors",
+        t.commands, t.replies, t.errors, t.pushes, t.batches, t.split_commands, t.gaps, t.parse_errors
+    );
+    let _ = writeln!(
+        o,
+        "tcp: {} zero windows, {} window full, {} window updates, {} zero-window probes, {} retransmissions",
+        t.zero_windows, t.window_full, t.window_updates, t.zero_window_probes, t.retransmissions
+    );
+    if !r.commands_by_name.is_empty() {
+        let _ = writeln!(o, "\ncommands by name:");
+        let mut v: Vec<_> = r.commands_by_name.iter().collect();
+        v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let max = v.first().map_or(1, |x| *x.1).max(1);
+        let w = v.iter().map(|x| x.0.chars().count()).max().unwrap_or(4);
+        for (name, n) in v.iter().take(30) {
+            let _ = writeln!(o, "  {name:<w$} {n:>9}  {}", bar(**n, max));
+        }
+        if v.len() > 30 {
+            let _ = writeln!(o, "  … {} more names (see --format json)", v.len() - 30);
+        }
+    }
+    for (i, conn) in r.connections.iter().enumerate() {
+        connection(&mut o, i + 1, conn);
+    }
+    o
+}
+
+fn ports(p: &[u16]) -> String {
+    p.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
+}
+
+fn bar(n: u64, max: u64) -> String {
+    let len = if n == 0 { 0 } else { (n * BAR).div_ceil(max).max(1) };
+    "█".repeat(len as usize)
+}
+
+fn connection(o: &mut String, n: usize, c: &ConnReport) {
+    let _ = writeln!(o, "\nconnection {n}: {} → {}", c.client, c.server);
+    let rtt = c.handshake_rtt_us.map_or_else(|| "not captured".to_string(), us);
+    let _ = writeln!(
+        o,
+        "  from frame #{}, {} packets, handshake RTT {rtt}{}",
+        c.first_frame,
+        c.packets,
+        if c.joined_midstream { " (capture joined mid-connection)" } else { "" }
+    );
+    let _ = writeln!(
+        o,
+        "  commands {}  replies {}  errors {}  unanswered {}  pushes {}",
+        c.commands, c.replies, c.errors, c.unanswered, c.pushes
+    );
+    let _ = writeln!(
+        o,
+        "  bytes: {} to server, {} to client",
+        bytes(c.bytes_to_server),
+        bytes(c.bytes_to_client)
+    );
+    let l = &c.latency_us;
+    if l.count > 0 {
+        let _ = writeln!(
+            o,
+            "  latency (last byte of command → last byte of reply, n={}): min {}  p50 {}  p90 {}  p99 {}  max {}",
+            l.count,
+            opt_us(l.min),
+            opt_us(l.p50),
+            opt_us(l.p90),
+            opt_us(l.p99),
+            opt_us(l.max)
+        );
+    } else {
+        let _ = writeln!(o, "  latency: no command/reply pair");
+    }
+    let _ = writeln!(o, "  pipeline: max depth {}", c.max_pipeline_depth);
+    let _ = writeln!(o, "  batches: {}, at most {} commands in one", c.batches, c.max_batch_commands);
+    if !c.batch_sizes.is_empty() {
+        let max = c.batch_sizes.values().copied().max().unwrap_or(1).max(1);
+        let _ = writeln!(o, "    commands/batch    batches");
+        for (size, count) in &c.batch_sizes {
+            let _ = writeln!(o, "    {size:>14} {count:>10}  {}", bar(*count, max));
+        }
+    }
+    if c.split_commands > 0 {
+        let _ = writeln!(
+            o,
+            "  split commands: {} (a command whose bytes came in more than one segment)",
+            c.split_commands
+        );
+        for s in c.splits.iter().take(LIST) {
+            let _ = writeln!(
+                o,
+                "    #{} {} ({} B at offset {}): frame #{} ({} B) → frame #{} ({} B), {} segment(s), cut {}",
+                s.index,
+                s.preview.to_string_lossy().trim(),
+                s.len,
+                s.offset,
+                s.first_frame,
+                s.first_bytes,
+                s.last_frame,
+                s.last_bytes,
+                s.segments,
+                s.cut.describe()
+            );
+        }
+        if c.splits.len() > LIST {
+            let _ = writeln!(o, "    … {} more (see --format json)", c.split_commands as usize - LIST);
+        }
+    }
+    let tc = &c.tcp;
+    let _ = writeln!(
+        o,
+        "  tcp: {} zero windows, {} window full, {} window updates, {} zero-window probes, {} retransmissions, {} out-of-order, {} lost segments",
+        tc.zero_windows,
+        tc.window_full,
+        tc.window_updates,
+        tc.zero_window_probes,
+        tc.retransmissions,
+        tc.out_of_order,
+        tc.lost_segments
+    );
+    if !c.window_events.is_empty() {
+        let _ = writeln!(o, "  window timeline:");
+        for e in c.window_events.iter().take(LIST) {
+            let _ = writeln!(
+                o,
+                "    {:>10}  #{:<7} {}  win {:<6} {}",
+                format!("+{}", us(e.t_us)),
+                e.frame,
+                e.dir.arrow(),
+                e.window,
+                e.flags.join(", ")
+            );
+        }
+        if c.window_events.len() > LIST {
+            let _ = writeln!(o, "    … {} more events (see --format json)", c.window_events.len() - LIST);
+        }
+    }
+    if c.gaps > 0 || c.parse_errors > 0 {
+        let _ = writeln!(o, "  damage: {} gaps, {} parse errors", c.gaps, c.parse_errors);
+        for d in c.parse_error_details.iter().take(5) {
+            let _ = writeln!(o, "    {d}");
+        }
+    }
+}
