@@ -105,13 +105,13 @@ pub fn redact_args<S: AsRef<[u8]>>(args: &[S]) -> Vec<String> {
         let idx = u32::try_from(i).unwrap_or(u32::MAX);
         if idx == 0 {
             r.command(&a.to_ascii_uppercase());
-            out.push(String::from_utf8_lossy(a).into_owned());
+            out.push(crate::analysis::resp::scan::escape(a));
             continue;
         }
         if r.redacting(idx) {
             out.push("***".to_string());
         } else {
-            out.push(String::from_utf8_lossy(a).into_owned());
+            out.push(crate::analysis::resp::scan::escape(a));
         }
         r.argument(idx, a);
     }

@@ -37,6 +37,7 @@ pub fn line(rec: &SegmentRecord, w: &WireAnalyzer) -> String {
     let mut plain: Vec<String> = Vec::new();
     let mut cmds = 0usize;
     let mut reps = 0usize;
+    let mut pushes = 0usize;
     for it in &rec.items {
         let p = it.found.msg.preview.to_string_lossy();
         let p = p.trim();
@@ -58,12 +59,12 @@ pub fn line(rec: &SegmentRecord, w: &WireAnalyzer) -> String {
         }
         match it.found.msg.kind {
             Kind::Command { .. } => cmds += 1,
+            Kind::Reply { push: true, .. } => pushes += 1,
             Kind::Reply { .. } => reps += 1,
         }
         if plain.len() < SHOWN {
             let tag = match (it.found.msg.kind, it.step) {
                 (_, Step::Reply { latency_us: Some(l), .. }) => format!("{p} ({l}µs)"),
-                (Kind::Reply { push: true, .. }, _) => format!("push {p}"),
                 _ => p.to_string(),
             };
             plain.push(tag);
