@@ -44,7 +44,8 @@ pub struct AnalyzeArgs {
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// List every Redis segment first (frame, time, direction, length, flags, window, what
-    /// it carries), like a packet list that understands RESP.
+    /// it carries), like a packet list that understands RESP. With `--format json` the
+    /// output is JSON Lines: one object per segment, then the report on the last line.
     #[arg(long)]
     pub segments: bool,
 }

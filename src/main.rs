@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{AnalyzeArgs, Cli, Command, Format};
-use respscope::analysis::wire::WireConfig;
+use respscope::analysis::wire::{SegmentRecord, WireAnalyzer, WireConfig};
 use respscope::engine;
 use respscope::views::report;
 
@@ -45,12 +45,19 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut write_err: Option<std::io::Error> = None;
+    let json_lines = args.format == Format::Json;
     let result = if args.segments {
-        writeln!(out, "{}", report::segments::header())?;
-        let mut each = |rec: &respscope::analysis::wire::SegmentRecord,
-                        w: &respscope::analysis::wire::WireAnalyzer| {
+        if !json_lines {
+            writeln!(out, "{}", report::segments::header())?;
+        }
+        let mut each = |rec: &SegmentRecord, w: &WireAnalyzer| {
             if write_err.is_none() {
-                if let Err(e) = writeln!(out, "{}", report::segments::line(rec, w)) {
+                let line = if json_lines {
+                    report::segments::json_line(rec, w)
+                } else {
+                    report::segments::line(rec, w)
+                };
+                if let Err(e) = writeln!(out, "{line}") {
                     write_err = Some(e);
                 }
             }
@@ -65,12 +72,14 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let analysis = result?;
     let r = analysis.report();
     let source = args.file.display().to_string();
-    if args.segments {
+    if args.segments && !json_lines {
         writeln!(out)?;
     }
     match args.format {
         Format::Text => write!(out, "{}", report::text::render(&r, &source))?,
         Format::Markdown => write!(out, "{}", report::markdown::render(&r, &source))?,
+        // With --segments the output is JSON Lines: the segments, then the report on one line.
+        Format::Json if json_lines && args.segments => writeln!(out, "{}", serde_json::to_string(&r)?)?,
         Format::Json => writeln!(out, "{}", report::json::render(&r)?)?,
     }
     out.flush()?;

@@ -175,6 +175,19 @@ pub struct SegmentItem {
     pub step: Step,
 }
 
+/// A message that starts in a segment and continues in a later one.
+#[derive(Clone, Copy, Debug)]
+pub struct SplitStart {
+    /// Stream offset of its first byte.
+    pub offset: u64,
+    /// Its bytes in this segment.
+    pub bytes: u64,
+    /// Token at the cut.
+    pub cut: crate::analysis::resp::Token,
+    /// Its top-level header line (`*N\r\n`) is complete in this segment.
+    pub header_done: bool,
+}
+
 /// One analysed segment (only built when a listing asks for it).
 #[derive(Clone, Debug)]
 pub struct SegmentRecord {
@@ -198,7 +211,7 @@ pub struct SegmentRecord {
     pub items: Vec<SegmentItem>,
     /// A message that starts here and continues in a later segment: its start offset, the
     /// bytes it has here and the token at the cut.
-    pub split_start: Option<(u64, u64, crate::analysis::resp::Token)>,
+    pub split_start: Option<SplitStart>,
     /// Gaps declared while processing this segment (stream offset, length).
     pub gaps: Vec<(u64, u64)>,
     /// Parse errors found here.
@@ -616,10 +629,15 @@ impl Connection {
             self.conv.batches.segment(new, p.has(tcpf::PSH));
         }
         if let Some(r) = record.as_mut() {
-            r.split_start = stream
-                .pending_split()
-                .filter(|(first, ..)| first.frame == frame)
-                .map(|(_, bytes, token)| (stream.partial_start(), bytes, token));
+            r.split_start =
+                stream.pending_split().filter(|(first, ..)| first.frame == frame).map(|(_, bytes, cut)| {
+                    SplitStart {
+                        offset: stream.partial_start(),
+                        bytes,
+                        cut,
+                        header_done: stream.partial_header_done(),
+                    }
+                });
         }
         self.gaps = resp[0].gaps + resp[1].gaps;
         self.parse_errors = resp[0].parse_errors + resp[1].parse_errors;

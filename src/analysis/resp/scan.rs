@@ -354,6 +354,11 @@ impl Scanner {
         self.in_msg
     }
 
+    /// True inside an aggregate: the top-level header line is complete.
+    pub fn in_aggregate(&self) -> bool {
+        self.depth > 0
+    }
+
     /// Stream offset where the message in progress started.
     pub fn message_start(&self) -> u64 {
         self.msg_start

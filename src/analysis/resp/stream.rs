@@ -277,6 +277,11 @@ impl<O: Copy> RespStream<O> {
         self.pending.map(|p| (p.first, p.first_bytes, p.token))
     }
 
+    /// True when the message in progress has its top-level header (`*N\r\n`) complete.
+    pub fn partial_header_done(&self) -> bool {
+        self.scanner.in_aggregate()
+    }
+
     /// Stream offset where the message in progress started.
     pub fn partial_start(&self) -> u64 {
         self.scanner.message_start()

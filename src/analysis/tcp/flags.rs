@@ -68,6 +68,28 @@ pub fn names(f: u32) -> impl Iterator<Item = &'static str> {
     })
 }
 
+/// The `tcp.analysis.*` field names tshark would set on a segment with these flags
+/// (a fast or spurious retransmission also sets `retransmission`, as tshark prints it; a
+/// Linux probe is only `keep_alive` there).
+pub fn tshark_fields(f: u32) -> Vec<&'static str> {
+    const ALL: [(u32, &str); 13] = [
+        (ZERO_WINDOW_PROBE, "zero_window_probe"),
+        (ZERO_WINDOW, "zero_window"),
+        (LOST_SEGMENT, "lost_segment"),
+        (KEEP_ALIVE, "keep_alive"),
+        (WINDOW_UPDATE, "window_update"),
+        (WINDOW_FULL, "window_full"),
+        (KEEP_ALIVE_ACK, "keep_alive_ack"),
+        (ZERO_WINDOW_PROBE_ACK, "zero_window_probe_ack"),
+        (DUPLICATE_ACK, "duplicate_ack"),
+        (ANY_RETRANSMISSION, "retransmission"),
+        (FAST_RETRANSMISSION, "fast_retransmission"),
+        (SPURIOUS_RETRANSMISSION, "spurious_retransmission"),
+        (OUT_OF_ORDER, "out_of_order"),
+    ];
+    ALL.into_iter().filter(|(b, _)| f & b != 0).map(|(_, n)| n).collect()
+}
+
 /// Window scale of a direction, as tshark keeps it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scale {

@@ -70,28 +70,27 @@ pub fn line(rec: &SegmentRecord, w: &WireAnalyzer) -> String {
             plain.push(tag);
         }
     }
-    let n = cmds + reps;
+    let n = cmds + reps + pushes;
     if n > 0 {
-        let kind = if cmds > 0 && reps == 0 {
-            if cmds == 1 {
-                "command"
-            } else {
-                "commands"
-            }
-        } else if reps > 0 && cmds == 0 {
-            if reps == 1 {
-                "reply"
-            } else {
-                "replies"
-            }
-        } else {
-            "messages"
+        let kind = match (cmds, reps, pushes) {
+            (1, 0, 0) => "command",
+            (_, 0, 0) => "commands",
+            (0, 1, 0) => "reply",
+            (0, _, 0) => "replies",
+            (0, 0, 1) => "push",
+            (0, 0, _) => "pushes",
+            _ => "messages",
         };
         let more = if n > plain.len() { format!(", … ({} more)", n - plain.len()) } else { String::new() };
         what.push(format!("{n} {kind}: {}{more}", plain.join(", ")));
     }
-    if let Some((off, b, token)) = rec.split_start {
-        what.push(format!("split starts: a message at offset {off}, {b} B here, cut {}", token.describe()));
+    if let Some(s) = rec.split_start {
+        what.push(format!(
+            "split starts: a message at offset {}, {} B here, cut {}",
+            s.offset,
+            s.bytes,
+            s.cut.describe()
+        ));
     }
     let mut o = String::new();
     let _ = write!(
@@ -107,6 +106,60 @@ pub fn line(rec: &SegmentRecord, w: &WireAnalyzer) -> String {
         what.join("; ")
     );
     o
+}
+
+/// One JSON object (a line of JSON Lines) for a segment: for scripts and for checking against
+/// tshark frame by frame.
+pub fn json_line(rec: &SegmentRecord, w: &WireAnalyzer) -> String {
+    let t0 = w.counts.first_ts.unwrap_or(rec.ts);
+    let items: Vec<serde_json::Value> = rec
+        .items
+        .iter()
+        .map(|it| {
+            let (kind, name) = match it.found.msg.kind {
+                Kind::Command { name, .. } => ("command", name.to_string_lossy()),
+                Kind::Reply { push: true, .. } => ("push", String::new()),
+                Kind::Reply { error: true, .. } => ("error", String::new()),
+                Kind::Reply { .. } => ("reply", String::new()),
+            };
+            let latency = match it.step {
+                Step::Reply { latency_us, .. } => latency_us,
+                _ => None,
+            };
+            serde_json::json!({
+                "kind": kind,
+                "name": name,
+                "preview": it.found.msg.preview.to_string_lossy(),
+                "offset": it.found.msg.start,
+                "len": it.found.msg.end - it.found.msg.start,
+                "first_frame": it.found.first.frame,
+                "latency_us": latency,
+                "split": it.found.split.map(|s| serde_json::json!({
+                    "first_frame": s.first.frame, "first_bytes": s.first_bytes, "last_bytes": s.last_bytes,
+                    "segments": s.chunks, "cut": s.token.describe(),
+                })),
+            })
+        })
+        .collect();
+    let v = serde_json::json!({
+        "type": "segment",
+        "frame": rec.frame,
+        "t_us": rec.ts - t0,
+        "conn": rec.conn + 1,
+        "dir": rec.dir,
+        "len": rec.len,
+        "flags": tcp_flags(rec.tcp_flags),
+        "window": rec.window,
+        "analysis": event_names(rec.analysis),
+        "tshark_analysis": crate::analysis::tcp::flags::tshark_fields(rec.analysis),
+        "messages": items,
+        "split_start": rec.split_start.map(|s| serde_json::json!({
+            "offset": s.offset, "bytes_here": s.bytes, "cut": s.cut.describe(), "header_done": s.header_done,
+        })),
+        "gaps": rec.gaps,
+        "parse_errors": rec.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    });
+    v.to_string()
 }
 
 fn tcp_flags(f: u8) -> String {

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what respscope needs on a fresh Debian machine, only what is missing:
+# libpcap-dev to build; redis-server/redis-tools, tcpdump and tshark for the tests (real
+# servers, real captures, tshark as the reference); tmux for driving the console as a person.
+set -euo pipefail
+
+want=(libpcap-dev pkg-config redis-server redis-tools tcpdump tshark tmux)
+[ "${1:-}" = "--build-only" ] && want=(libpcap-dev pkg-config)
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust (rustup) first" >&2; exit 1; }

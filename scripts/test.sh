@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sets up and runs every check respscope has: formatting, lints, unit, property, fixture,
+# tshark-oracle and live-capture tests. CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cargo fmt --all -- --check
+cargo clippy --all-targets --quiet -- -D warnings
+# Release mode: the fixture and oracle tests run the binary over real captures.
+cargo test --release
