@@ -370,3 +370,21 @@ fn segments_listing_shows_where_a_split_starts_and_ends() {
     assert!(out.contains("split ends: #343 GET jedis (24 B"), "{out}");
     assert!(out.contains("341 commands"), "{out}");
 }
+
+#[test]
+fn parallel_analysis_gives_the_same_report_as_one_analyzer() {
+    for f in ["bench_p16.pcap", "multi_client.pcap", "resp3.pcap", "slow_reader.pcap", "garbage.pcap"] {
+        let p = fixture(f);
+        let run = |n: &str| {
+            let out = Command::new(env!("CARGO_BIN_EXE_respscope"))
+                .args(["analyze", p.to_str().unwrap_or_default(), "--format", "json"])
+                .env("RESPSCOPE_ANALYZERS", n)
+                .output()
+                .expect("run respscope");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let one = run("1");
+        assert!(one.contains("respscope.analysis.v1"));
+        assert_eq!(run("3"), one, "{f}");
+    }
+}

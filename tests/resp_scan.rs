@@ -172,18 +172,24 @@ fn previews_redact_auth_secrets() {
         ),
     ] {
         let (_, o) = s.advance(data);
-        let Outcome::Message(m) = o else { panic!("{o:?}") };
-        assert_eq!(m.preview.to_string_lossy(), want);
+        assert!(matches!(o, Outcome::Message(_)), "{o:?}");
+        assert_eq!(s.preview().to_string_lossy(), want);
     }
 }
 
 /// Messages of a stream fed in the given chunks, as (start, end, kind) with owners.
 fn stream_messages(role: Role, chunks: &[&[u8]]) -> (Vec<(u64, u64, Kind)>, u64) {
-    let mut s: RespStream<usize> = RespStream::new(role, false);
+    stream_messages_with(role, chunks, false)
+}
+
+/// With `previews`, every message goes through the byte-by-byte state machine; without, whole
+/// messages take the fast path. Both must agree.
+fn stream_messages_with(role: Role, chunks: &[&[u8]], previews: bool) -> (Vec<(u64, u64, Kind)>, u64) {
+    let mut s: RespStream<usize> = RespStream::new(role, previews);
     let mut out = Vec::new();
     for (i, c) in chunks.iter().enumerate() {
         s.feed(c, i, &mut |e| {
-            if let Event::Message(f) = e {
+            if let Event::Message { found: f, .. } = e {
                 out.push((f.msg.start, f.msg.end, f.msg.kind));
             }
         });
@@ -278,7 +284,7 @@ proptest! {
         let mut gaps = 0;
         let mut sink = |d: Delivery<'_, usize>| match d {
             Delivery::Data { bytes, owner, .. } => s.feed(bytes, owner, &mut |e| {
-                if let Event::Message(f) = e { got.push((f.msg.start, f.msg.end, f.msg.kind)); }
+                if let Event::Message { found: f, .. } = e { got.push((f.msg.start, f.msg.end, f.msg.kind)); }
             }),
             Delivery::Gap { .. } => gaps += 1,
         };
@@ -289,6 +295,21 @@ proptest! {
         r.finish(&mut sink);
         prop_assert_eq!(gaps, 0);
         prop_assert_eq!(got, whole.0);
+    }
+
+    #[test]
+    fn fast_path_and_state_machine_agree(role in prop_oneof![Just(Role::Requests), Just(Role::Replies)],
+                                         valid in message_strategy(Role::Replies),
+                                         valid_req in message_strategy(Role::Requests),
+                                         noise in prop::collection::vec(any::<u8>(), 0..64),
+                                         at in any::<prop::sample::Index>(),
+                                         c in cuts(3000)) {
+        let mut data = if role == Role::Replies { valid } else { valid_req };
+        let k = at.index(data.len() + 1);
+        data.splice(k..k, noise);
+        let c: Vec<usize> = c.into_iter().filter(|&x| x <= data.len()).collect();
+        let pieces = split_at(&data, &c);
+        prop_assert_eq!(stream_messages_with(role, &pieces, true), stream_messages_with(role, &pieces, false));
     }
 
     #[test]
@@ -318,8 +339,8 @@ fn after_a_gap_parsing_resumes_without_guessing() {
     let cmd = b"*2\r\n$3\r\nGET\r\n$5\r\njedis\r\n";
     let mut s: RespStream<usize> = RespStream::new(Role::Requests, false);
     let mut n = 0;
-    let mut count = |e: Event<usize>| {
-        if let Event::Message(_) = e {
+    let mut count = |e: &Event<'_, usize>| {
+        if let Event::Message { .. } = e {
             n += 1;
         }
     };

@@ -171,6 +171,8 @@ pub struct ParseErrorRecord {
 pub struct SegmentItem {
     /// The message.
     pub found: Found<SegRef>,
+    /// Its redacted preview.
+    pub preview: crate::analysis::resp::Preview,
     /// What the conversation made of it.
     pub step: Step,
 }
@@ -220,7 +222,7 @@ pub struct SegmentRecord {
 
 /// Folds one stream event into the connection; returns what to list for the segment.
 fn apply_event(
-    ev: Event<SegRef>,
+    ev: &Event<'_, SegRef>,
     dir: Dir,
     conv: &mut Conversation,
     names: &mut NameTable,
@@ -228,19 +230,19 @@ fn apply_event(
     rec: Option<&mut SegmentRecord>,
 ) {
     match ev {
-        Event::Message(found) => {
-            let step = match found.msg.kind {
+        Event::Message { found, preview } => {
+            let step = match &found.msg.kind {
                 Kind::Command { name, .. } => {
-                    let id = names.count(&name);
-                    conv.command(&found, id)
+                    let id = names.count(name);
+                    conv.command(found, preview, id)
                 }
-                Kind::Reply { .. } => conv.reply(&found).0,
+                Kind::Reply { .. } => conv.reply(found).0,
             };
             if let Some(r) = rec {
-                r.items.push(SegmentItem { found, step });
+                r.items.push(SegmentItem { found: *found, preview: **preview, step });
             }
         }
-        Event::ParseError { offset, error, owner } => {
+        &Event::ParseError { offset, error, owner } => {
             if errors.len() < MAX_ERROR_RECORDS {
                 errors.push(ParseErrorRecord { frame: owner.frame, dir, offset, error });
             }
@@ -299,6 +301,9 @@ pub struct Connection {
 /// Interned command names with their counts.
 #[derive(Default)]
 pub struct NameTable {
+    /// The last name counted: a connection usually repeats a few commands, so this saves
+    /// most hash lookups.
+    last: Option<(Name, u32)>,
     ids: FxHashMap<Name, u32>,
     /// Names by id.
     pub names: Vec<Name>,
@@ -310,9 +315,16 @@ pub struct NameTable {
 impl NameTable {
     /// Counts one command and returns its name's id.
     pub fn count(&mut self, name: &Name) -> u32 {
-        let id = match self.ids.get(name) {
-            Some(&id) => id,
-            None => self.intern(name),
+        let id = match self.last {
+            Some((n, id)) if n.as_bytes() == name.as_bytes() => id,
+            _ => {
+                let id = match self.ids.get(name) {
+                    Some(&id) => id,
+                    None => self.intern(name),
+                };
+                self.last = Some((*name, id));
+                id
+            }
         };
         if let Some(c) = self.counts.get_mut(id as usize) {
             *c += 1;
@@ -368,7 +380,6 @@ pub struct WireAnalyzer {
     pub names: NameTable,
     /// Capture counters.
     pub counts: CaptureCounts,
-    frame_no: u64,
     finished: bool,
 }
 
@@ -382,7 +393,6 @@ impl WireAnalyzer {
             conns: Vec::new(),
             names: NameTable::default(),
             counts: CaptureCounts::default(),
-            frame_no: 0,
             finished: false,
         }
     }
@@ -398,7 +408,6 @@ impl WireAnalyzer {
 
     /// Processes one frame. With `listing`, returns what the segment carried.
     pub fn frame(&mut self, frame: &Frame<'_>, listing: bool) -> Option<SegmentRecord> {
-        self.frame_no += 1;
         let c = &mut self.counts;
         c.packets += 1;
         c.first_ts.get_or_insert(frame.ts_us);
@@ -425,13 +434,13 @@ impl WireAnalyzer {
         if (p.payload.len() as u32) < p.seglen {
             self.counts.snapped += 1;
         }
-        let idx = self.connection_for(&p, frame.ts_us)?;
-        let frame_no = self.frame_no;
+        let idx = self.connection_for(&p, frame.no, frame.ts_us)?;
+        let frame_no = frame.no;
         let conn = &mut self.conns[idx];
         Some(conn.segment(&p, frame_no, frame.ts_us, &mut self.names, listing, idx)).flatten()
     }
 
-    fn connection_for(&mut self, p: &TcpPacket<'_>, ts: i64) -> Option<usize> {
+    fn connection_for(&mut self, p: &TcpPacket<'_>, frame_no: u64, ts: i64) -> Option<usize> {
         let key = Key::new((p.src, p.sport), (p.dst, p.dport));
         let fresh_syn = p.has(tcpf::SYN) && !p.has(tcpf::ACK);
         if let Some(&i) = self.table.get(&key) {
@@ -454,7 +463,7 @@ impl WireAnalyzer {
         }
         let (client, server) = self.orient(p);
         let idx = self.conns.len();
-        self.conns.push(Connection::new(client, server, self.frame_no, ts, self.cfg.previews, p));
+        self.conns.push(Connection::new(client, server, frame_no, ts, self.cfg.previews, p));
         self.table.insert(key, idx);
         Some(idx)
     }
@@ -476,6 +485,54 @@ impl WireAnalyzer {
                 }
             }
         }
+    }
+
+    /// Which of `n` analyzers a frame belongs to: all frames of one connection (both
+    /// directions) go to the same one, so connections can be analysed in parallel.
+    pub fn shard_of(link: Link, frame: &Frame<'_>, n: usize) -> usize {
+        if n <= 1 {
+            return 0;
+        }
+        match decode(link, frame.data) {
+            Ok(p) => {
+                use std::hash::{Hash, Hasher};
+                let mut h = rustc_hash::FxHasher::default();
+                Key::new((p.src, p.sport), (p.dst, p.dport)).hash(&mut h);
+                (h.finish() % n as u64) as usize
+            }
+            Err(_) => 0,
+        }
+    }
+
+    /// Joins finished analyzers of disjoint connection sets into one, as if one analyzer had
+    /// seen every frame: connections in order of first frame, counts summed, names merged.
+    pub fn merge(mut parts: Vec<WireAnalyzer>) -> Option<WireAnalyzer> {
+        let mut first = parts.pop()?;
+        for mut other in parts {
+            let c = &mut first.counts;
+            let o = &other.counts;
+            c.packets += o.packets;
+            c.tcp_packets += o.tcp_packets;
+            c.not_tcp += o.not_tcp;
+            c.truncated += o.truncated;
+            c.fragments += o.fragments;
+            c.snapped += o.snapped;
+            c.untracked_connections += o.untracked_connections;
+            c.first_ts = [c.first_ts, o.first_ts].into_iter().flatten().min();
+            c.last_ts = [c.last_ts, o.last_ts].into_iter().flatten().max();
+            for (name, &n) in other.names.names.iter().zip(&other.names.counts) {
+                if n > 0 {
+                    let id = first.names.count(name) as usize;
+                    if let Some(slot) = first.names.counts.get_mut(id) {
+                        *slot += n - 1;
+                    }
+                }
+            }
+            first.conns.append(&mut other.conns);
+        }
+        first.conns.sort_by_key(|c| c.first_frame);
+        first.table.clear();
+        Some(first)
     }
 
     /// Ends the capture: holes left are gaps, unfinished messages are dropped.

@@ -8,10 +8,38 @@ pub mod report;
 use std::path::Path;
 
 use crate::analysis::wire::{SegmentRecord, WireAnalyzer, WireConfig};
+use crate::sources::capture::file::BatchReader;
 use crate::sources::capture::{CaptureFile, CaptureFileError};
 
 /// Sees each Redis segment as it is analysed (for listings).
 pub type SegmentSink<'a> = dyn FnMut(&SegmentRecord, &WireAnalyzer) + 'a;
+
+/// Analysers to run in parallel: one per core left after the reading thread, at most 4
+/// (beyond that reading is the limit). On two cores that is one: measured, a second analyzer
+/// only makes the three threads fight for the two cores.
+/// `RESPSCOPE_ANALYZERS` overrides the choice (for benchmarks).
+fn workers() -> usize {
+    if let Some(n) = std::env::var("RESPSCOPE_ANALYZERS").ok().and_then(|v| v.parse::<usize>().ok()) {
+        return n.clamp(1, 16);
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).clamp(1, 4))
+}
+
+/// The single-analyzer path, feeding each segment to `sink` in frame order.
+fn one_analyzer(
+    mut file: CaptureFile,
+    cfg: WireConfig,
+    sink: &mut SegmentSink<'_>,
+) -> Result<(WireAnalyzer, crate::sources::capture::file::ReadEnd), CaptureFileError> {
+    let mut wire = WireAnalyzer::new(cfg, file.link());
+    let end = file.for_each(|frame| {
+        if let Some(rec) = wire.frame(&frame, true) {
+            sink(&rec, &wire);
+        }
+    });
+    wire.finish();
+    Ok((wire, end))
+}
 
 /// A finished analysis of one file.
 pub struct FileAnalysis {
@@ -36,18 +64,49 @@ impl FileAnalysis {
 pub fn analyze_file(
     path: &Path,
     cfg: WireConfig,
-    mut on_segment: Option<&mut SegmentSink<'_>>,
+    on_segment: Option<&mut SegmentSink<'_>>,
 ) -> Result<FileAnalysis, CaptureFileError> {
-    let mut file = CaptureFile::open(path)?;
-    let mut wire = WireAnalyzer::new(cfg, file.link());
-    let listing = on_segment.is_some();
-    let end = file.for_each(|frame| {
-        let rec = wire.frame(&frame, listing);
-        if let (Some(rec), Some(f)) = (rec, on_segment.as_mut()) {
-            f(&rec, &wire);
+    let file = CaptureFile::open(path)?;
+    let link = file.link();
+    // A listing must come out in frame order, so it stays on one analyzer; otherwise
+    // connections are dealt out to one analyzer per core.
+    let n = if on_segment.is_some() { 1 } else { workers() };
+    let (wire, end) = match on_segment {
+        Some(sink) => one_analyzer(file, cfg, sink)?,
+        None => {
+            let mut reader = BatchReader::spawn(file, n, move |f| WireAnalyzer::shard_of(link, f, n))
+                .map_err(|e| CaptureFileError::Thread(e.to_string()))?;
+            let mut parts = Vec::with_capacity(n);
+            let shards = std::mem::take(&mut reader.shards);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = shards
+                    .into_iter()
+                    .map(|shard| {
+                        let cfg = cfg.clone();
+                        s.spawn(move || {
+                            let mut wire = WireAnalyzer::new(cfg, link);
+                            for batch in &shard.batches {
+                                batch.frames().for_each(|f| {
+                                    wire.frame(&f, false);
+                                });
+                                let _ = shard.recycle.send(batch);
+                            }
+                            wire.finish();
+                            wire
+                        })
+                    })
+                    .collect();
+                for h in handles {
+                    if let Ok(w) = h.join() {
+                        parts.push(w);
+                    }
+                }
+            });
+            let end = reader.finish();
+            let wire = WireAnalyzer::merge(parts).unwrap_or_else(|| WireAnalyzer::new(cfg, link));
+            (wire, end)
         }
-    });
-    wire.finish();
+    };
     let mut warnings = Vec::new();
     if let Some(w) = end.warning {
         warnings.push(w);

@@ -9,7 +9,8 @@
 
 use hdrhistogram::Histogram;
 
-/// Samples kept exactly before switching to the histogram.
+/// Samples kept exactly before switching to the histogram (an auto-sizing one: it only
+/// grows as far as the largest latency seen).
 pub const EXACT_SAMPLES: usize = 4096;
 /// Largest latency the histogram holds: one hour in microseconds.
 pub const MAX_LATENCY_US: u64 = 3_600_000_000;
@@ -61,14 +62,14 @@ impl Latency {
         }
         self.count += 1;
         if let Some(h) = &mut self.hist {
-            h.saturating_record(v);
+            record_into(h, v);
             return;
         }
         self.exact.push(v);
         if self.exact.len() > EXACT_SAMPLES {
-            if let Ok(mut h) = Histogram::<u32>::new_with_bounds(1, MAX_LATENCY_US, 3) {
+            if let Ok(mut h) = Histogram::<u32>::new(3) {
                 for &s in &self.exact {
-                    h.saturating_record(s);
+                    record_into(&mut h, s);
                 }
                 self.hist = Some(h);
                 self.exact = Vec::new();
@@ -83,18 +84,30 @@ impl Latency {
 
     /// Nearest-rank percentile `p` in (0, 100].
     pub fn percentile(&self, p: f64) -> Option<u64> {
+        self.percentiles(&[p]).first().copied().flatten()
+    }
+
+    /// Several nearest-rank percentiles at once (one sort).
+    pub fn percentiles(&self, ps: &[f64]) -> Vec<Option<u64>> {
         if self.count == 0 {
-            return None;
+            return vec![None; ps.len()];
         }
         if let Some(h) = &self.hist {
             // hdrhistogram reports the highest value equivalent to the bucket; clamp it into
             // the observed range so p100 equals the true maximum.
-            return Some(h.value_at_quantile(p / 100.0).clamp(self.min, self.max));
+            return ps
+                .iter()
+                .map(|p| Some(h.value_at_quantile(p / 100.0).clamp(self.min, self.max)))
+                .collect();
         }
         let mut v = self.exact.clone();
         v.sort_unstable();
-        let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
-        v.get(rank.clamp(1, v.len()) - 1).copied()
+        ps.iter()
+            .map(|p| {
+                let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+                v.get(rank.clamp(1, v.len()) - 1).copied()
+            })
+            .collect()
     }
 
     /// The reported summary (all `None` without samples).
@@ -102,12 +115,13 @@ impl Latency {
         if self.count == 0 {
             return LatencySummary { count: 0, min: None, p50: None, p90: None, p99: None, max: None };
         }
+        let p = self.percentiles(&[50.0, 90.0, 99.0]);
         LatencySummary {
             count: self.count,
             min: Some(self.min),
-            p50: self.percentile(50.0),
-            p90: self.percentile(90.0),
-            p99: self.percentile(99.0),
+            p50: p[0],
+            p90: p[1],
+            p99: p[2],
             max: Some(self.max),
         }
     }
@@ -125,6 +139,14 @@ impl Latency {
                 self.record(v);
             }
         }
+    }
+}
+
+/// Records into an auto-sizing histogram: `record` grows it; only a failure to grow (a count
+/// overflow) falls back to clamping.
+fn record_into(h: &mut Histogram<u32>, v: u64) {
+    if h.record(v).is_err() {
+        h.saturating_record(v);
     }
 }
 

@@ -131,7 +131,7 @@ pub enum Step {
 
 impl Conversation {
     /// A command completed. `name_id` identifies its name in the analyzer's name table.
-    pub fn command(&mut self, f: &Found<SegRef>, name_id: u32) -> Step {
+    pub fn command(&mut self, f: &Found<SegRef>, preview: &Preview, name_id: u32) -> Step {
         self.commands += 1;
         self.depth += 1;
         self.max_depth = self.max_depth.max(self.depth);
@@ -144,7 +144,7 @@ impl Conversation {
         if let Some(split) = &f.split {
             self.split_commands += 1;
             if self.splits.len() < MAX_SPLIT_RECORDS {
-                self.splits.push(split_record(self.commands, f, split));
+                self.splits.push(split_record(self.commands, f, preview, split));
             }
         }
         Step::Command(self.commands)
@@ -188,7 +188,7 @@ impl Conversation {
     }
 }
 
-fn split_record(index: u64, f: &Found<SegRef>, s: &Split<SegRef>) -> SplitCommand {
+fn split_record(index: u64, f: &Found<SegRef>, preview: &Preview, s: &Split<SegRef>) -> SplitCommand {
     let name = match f.msg.kind {
         Kind::Command { name, .. } => name,
         Kind::Reply { .. } => Name::default(),
@@ -196,7 +196,7 @@ fn split_record(index: u64, f: &Found<SegRef>, s: &Split<SegRef>) -> SplitComman
     SplitCommand {
         index,
         name,
-        preview: f.msg.preview,
+        preview: *preview,
         offset: f.msg.start,
         len: f.msg.end - f.msg.start,
         first_frame: s.first.frame,

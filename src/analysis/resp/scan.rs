@@ -25,7 +25,7 @@ pub const MAX_LINE: u32 = 64 * 1024;
 /// Longest command name kept (bytes). Longer names are truncated for counting and display.
 pub const NAME_CAP: usize = 32;
 /// Size of the display preview buffer.
-pub const PREVIEW_CAP: usize = 96;
+pub const PREVIEW_CAP: usize = 64;
 /// Bytes of one argument shown in a preview before it is elided.
 const ARG_PREVIEW: usize = 24;
 /// Decimal digits accepted in a length or integer (i64 has 19).
@@ -105,11 +105,26 @@ impl Token {
     }
 }
 
-/// A small inline byte buffer (command names, previews): no heap, `Copy`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// A small inline byte buffer (command names, previews): no heap, `Copy`. Equality and
+/// hashing look at the held bytes only.
+#[derive(Clone, Copy)]
 pub struct InlineBytes<const N: usize> {
     len: u8,
     buf: [u8; N],
+}
+
+impl<const N: usize> PartialEq for InlineBytes<N> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl<const N: usize> Eq for InlineBytes<N> {}
+
+impl<const N: usize> std::hash::Hash for InlineBytes<N> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_bytes().hash(h);
+    }
 }
 
 impl<const N: usize> Default for InlineBytes<N> {
@@ -216,8 +231,6 @@ pub struct Message {
     pub end: u64,
     /// What it was.
     pub kind: Kind,
-    /// Redacted display preview (empty unless previews were asked for).
-    pub preview: Preview,
 }
 
 /// The result of one [`Scanner::advance`] call.
@@ -354,6 +367,12 @@ impl Scanner {
         self.in_msg
     }
 
+    /// Redacted display preview of the message just completed (empty without previews);
+    /// valid until the next call to [`Scanner::advance`].
+    pub fn preview(&self) -> &Preview {
+        &self.preview
+    }
+
     /// True inside an aggregate: the top-level header line is complete.
     pub fn in_aggregate(&self) -> bool {
         self.depth > 0
@@ -389,7 +408,64 @@ impl Scanner {
                 return (i, Outcome::Error($e));
             }};
         }
+        // Fast path, taken right after a type byte: when the rest of the element (its number
+        // line, and for a bulk its payload and CRLF) is already in `data`, do in one step what
+        // the state machine below does one state at a time. The same methods run in the same
+        // order, so results are identical; anything unusual falls through to the slow path.
+        macro_rules! fast_value {
+            () => {
+                if let State::Number(kind) = self.state {
+                    if let Some((v, j)) = fast_number(data, i) {
+                        i = j;
+                        match self.finish_number(kind, v) {
+                            Err(e) => fail!(e),
+                            Ok(true) => return self.complete(i),
+                            Ok(false) => {}
+                        }
+                        if let State::Bulk(left) = self.state {
+                            let end = usize::try_from(left).ok().and_then(|l| i.checked_add(l));
+                            if let Some(end) = end.filter(|&e| e + 2 <= len) {
+                                if data[end] == b'\r' && data[end + 1] == b'\n' {
+                                    self.capture_arg(&data[i..end]);
+                                    i = end + 2;
+                                    self.end_arg();
+                                    if self.value_done() {
+                                        return self.complete(i);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                } else if self.state == State::Line {
+                    if let Some(p) = memchr::memchr(b'\r', &data[i..]) {
+                        if p < MAX_LINE as usize && data.get(i + p + 1) == Some(&b'\n') {
+                            if self.previews && self.depth == 0 {
+                                self.preview.push(&data[i..i + p]);
+                            }
+                            i += p + 2;
+                            if self.value_done() {
+                                return self.complete(i);
+                            }
+                        }
+                    }
+                }
+            };
+        }
         while i < len {
+            // Whole-message fast path: most segments hold many complete messages. Without
+            // previews nothing but the name, the argument count and the type is needed, and a
+            // message that is entirely in `data` can be walked in one tight loop. Anything
+            // incomplete or unusual returns `None` and the state machine below handles it.
+            if self.state == State::Start && !self.in_msg && !self.previews {
+                if let Some((end, kind)) = whole_message(self.role, &data[i..]) {
+                    let start = self.offset + i as u64;
+                    i += end;
+                    self.offset += i as u64;
+                    self.preview.len = 0;
+                    let msg = Message { start, end: self.offset, kind };
+                    return (i, Outcome::Message(msg));
+                }
+            }
             match self.state {
                 State::Start => {
                     let b = data[i];
@@ -402,6 +478,7 @@ impl Scanner {
                                 self.ty = b'*';
                                 self.begin_number(Num::Aggregate(b'*'));
                                 i += 1;
+                                fast_value!();
                             } else {
                                 self.ty = b'i';
                                 self.state = State::Inline;
@@ -414,6 +491,7 @@ impl Scanner {
                                 fail!(e);
                             }
                             i += 1;
+                            fast_value!();
                         }
                     }
                 }
@@ -433,6 +511,7 @@ impl Scanner {
                         }
                     }
                     i += 1;
+                    fast_value!();
                 }
                 State::Number(kind) => {
                     while i < len {
@@ -553,6 +632,7 @@ impl Scanner {
         (i, Outcome::Incomplete)
     }
 
+    #[inline]
     fn begin_message(&mut self, at: u64) {
         self.in_msg = true;
         self.msg_start = at;
@@ -560,12 +640,14 @@ impl Scanner {
         self.arg_idx = 0;
         self.arg_len = 0;
         self.arg_shown = 0;
-        self.name = Name::default();
-        self.preview = Preview::default();
+        // Only lengths are reset: the bytes behind them are never read past `len`.
+        self.name.len = 0;
+        self.preview.len = 0;
         self.redactor = Redactor::default();
         self.depth = 0;
     }
 
+    #[inline]
     fn begin_number(&mut self, kind: Num) {
         self.num = 0;
         self.neg = false;
@@ -574,6 +656,7 @@ impl Scanner {
     }
 
     /// Dispatches on a reply type byte.
+    #[inline]
     fn start_value(&mut self, b: u8) -> Result<(), ParseError> {
         if self.depth == 0 {
             self.ty = b;
@@ -595,6 +678,7 @@ impl Scanner {
     }
 
     /// Acts on a complete number line. Returns `Ok(true)` when the message is complete.
+    #[inline]
     fn finish_number(&mut self, kind: Num, v: i64) -> Result<bool, ParseError> {
         if self.previews && self.role == Role::Replies && self.depth == 0 {
             let mut buf = itoa_buf(v);
@@ -652,6 +736,7 @@ impl Scanner {
 
     /// Records the end of one value; pops finished aggregates. Returns true when the top-level
     /// message is complete.
+    #[inline]
     fn value_done(&mut self) -> bool {
         loop {
             if self.depth == 0 {
@@ -678,6 +763,7 @@ impl Scanner {
         }
     }
 
+    #[inline]
     fn capture_arg(&mut self, bytes: &[u8]) {
         if self.role == Role::Requests && self.depth == 1 {
             if self.arg_idx == 0 {
@@ -712,17 +798,19 @@ impl Scanner {
         }
     }
 
+    #[inline]
     fn end_arg(&mut self) {
         if self.role != Role::Requests {
             return;
         }
         if self.arg_idx == 0 {
-            self.name.buf[..self.name.len as usize].make_ascii_uppercase();
+            let n = self.name.len as usize;
+            self.name.buf[..n].make_ascii_uppercase();
             self.redactor.command(self.name.as_bytes());
-        } else {
+        } else if self.redactor.hides_any() {
             let head = self.arg_head;
             self.redactor.argument(self.arg_idx, head.as_bytes());
-            self.arg_head = InlineBytes::default();
+            self.arg_head.len = 0;
         }
         if self.previews {
             if self.redactor.redacting(self.arg_idx) {
@@ -769,6 +857,7 @@ impl Scanner {
     }
 
     /// Finishes a message whose last byte was `data[i - 1]`.
+    #[inline]
     fn complete(&mut self, i: usize) -> (usize, Outcome) {
         self.offset += i as u64;
         self.in_msg = false;
@@ -784,9 +873,123 @@ impl Scanner {
                 Kind::Reply { ty: self.ty, error: self.ty == b'-' || self.ty == b'!', push: self.ty == b'>' }
             }
         };
-        let msg = Message { start: self.msg_start, end: self.offset, kind, preview: self.preview };
+        let msg = Message { start: self.msg_start, end: self.offset, kind };
         (i, Outcome::Message(msg))
     }
+}
+
+/// A complete, well-formed message at the start of `data`: its length and kind. `None` when it
+/// is incomplete, malformed, inline, empty (`*0`), carries an attribute, or nests deeply: the
+/// state machine then decides, so this only ever agrees with it.
+#[inline]
+fn whole_message(role: Role, data: &[u8]) -> Option<(usize, Kind)> {
+    match role {
+        Role::Requests => {
+            if data.first() != Some(&b'*') {
+                return None;
+            }
+            let (n, mut j) = fast_number(data, 1)?;
+            if !(1..=i64::from(i32::MAX)).contains(&n) {
+                return None;
+            }
+            let mut name = Name::default();
+            for k in 0..n {
+                if data.get(j) != Some(&b'$') {
+                    return None;
+                }
+                let (l, p) = fast_number(data, j + 1)?;
+                if !(0..=MAX_REQUEST_BULK).contains(&l) {
+                    return None;
+                }
+                let end = p.checked_add(usize::try_from(l).ok()?)?;
+                if data.get(end) != Some(&b'\r') || data.get(end + 1) != Some(&b'\n') {
+                    return None;
+                }
+                if k == 0 {
+                    name.push(&data[p..end]);
+                    let nl = name.len();
+                    name.buf[..nl].make_ascii_uppercase();
+                }
+                j = end + 2;
+            }
+            Some((j, Kind::Command { name, argc: u32::try_from(n).ok()?, inline: false }))
+        }
+        Role::Replies => {
+            let ty = *data.first()?;
+            if ty == b'|' {
+                return None;
+            }
+            let end = skip_value(data, 0, 0)?;
+            Some((end, Kind::Reply { ty, error: ty == b'-' || ty == b'!', push: ty == b'>' }))
+        }
+    }
+}
+
+/// Skips one complete reply value starting at `data[i]`; returns the index after it.
+fn skip_value(data: &[u8], i: usize, depth: usize) -> Option<usize> {
+    let ty = *data.get(i)?;
+    match ty {
+        b'+' | b'-' | b'_' | b'#' | b',' | b'(' => {
+            let p = memchr::memchr(b'\r', data.get(i + 1..)?)?;
+            if p > MAX_LINE as usize || data.get(i + 1 + p + 1) != Some(&b'\n') {
+                return None;
+            }
+            Some(i + 1 + p + 2)
+        }
+        b':' => fast_number(data, i + 1).map(|(_, j)| j),
+        b'$' | b'!' | b'=' => {
+            let (l, p) = fast_number(data, i + 1)?;
+            if l == -1 && ty == b'$' {
+                return Some(p);
+            }
+            let end = p.checked_add(usize::try_from(l).ok()?)?;
+            if data.get(end) != Some(&b'\r') || data.get(end + 1) != Some(&b'\n') {
+                return None;
+            }
+            Some(end + 2)
+        }
+        b'*' | b'%' | b'~' | b'>' => {
+            let (n, mut j) = fast_number(data, i + 1)?;
+            if n == -1 && (ty == b'*' || ty == b'%') || n == 0 {
+                return Some(j);
+            }
+            if n < 0 || depth + 1 >= MAX_DEPTH {
+                return None;
+            }
+            let count = if ty == b'%' { n.checked_mul(2)? } else { n };
+            for _ in 0..count {
+                if data.get(j) == Some(&b'|') {
+                    return None;
+                }
+                j = skip_value(data, j, depth + 1)?;
+            }
+            Some(j)
+        }
+        _ => None,
+    }
+}
+
+/// Reads `[-]digits\r\n` at `data[i..]` when all of it is there and plain (1 to 18 digits, so
+/// no overflow is possible). Returns the value and the index after the `\n`.
+#[inline(always)]
+fn fast_number(data: &[u8], i: usize) -> Option<(i64, usize)> {
+    let (neg, start) = if data.get(i) == Some(&b'-') { (true, i + 1) } else { (false, i) };
+    let mut j = start;
+    let mut v: i64 = 0;
+    while let Some(&b) = data.get(j) {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        v = v * 10 + i64::from(b - b'0');
+        j += 1;
+        if j - start > 18 {
+            return None;
+        }
+    }
+    if j == start || data.get(j) != Some(&b'\r') || data.get(j + 1) != Some(&b'\n') {
+        return None;
+    }
+    Some((if neg { -v } else { v }, j + 2))
 }
 
 /// Writes `…(NB)` for an elided argument; returns the length. No allocation.

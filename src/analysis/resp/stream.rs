@@ -10,7 +10,7 @@
 //! message parses. A capture that starts mid-connection begins in the same mode, without
 //! counting a gap.
 
-use super::scan::{Message, Outcome, ParseError, Role, Scanner, Token};
+use super::scan::{Message, Outcome, ParseError, Preview, Role, Scanner, Token};
 
 /// Bytes kept while looking for a point to resume after a gap or error. A candidate still
 /// incomplete after this many bytes is accepted: it has parsed cleanly through 64 KiB.
@@ -46,9 +46,15 @@ pub struct Found<O> {
 
 /// What the stream tells its consumer.
 #[derive(Clone, Copy, Debug)]
-pub enum Event<O> {
+pub enum Event<'a, O> {
     /// A complete message.
-    Message(Found<O>),
+    Message {
+        /// The message and its owners.
+        found: Found<O>,
+        /// Its redacted preview (empty without previews), borrowed from the scanner so the
+        /// hot path copies no display bytes.
+        preview: &'a Preview,
+    },
     /// The bytes at `offset` are not RESP; parsing will resume at the next message.
     ParseError {
         /// Stream offset of the offending byte.
@@ -159,7 +165,7 @@ impl<O: Copy> RespStream<O> {
     }
 
     /// Feeds the next contiguous chunk, owned by `owner`.
-    pub fn feed(&mut self, data: &[u8], owner: O, out: &mut impl FnMut(Event<O>)) {
+    pub fn feed(&mut self, data: &[u8], owner: O, out: &mut impl FnMut(&Event<'_, O>)) {
         let mut data = data;
         while !data.is_empty() {
             if self.resync.is_some() {
@@ -173,7 +179,7 @@ impl<O: Copy> RespStream<O> {
     }
 
     /// Normal parsing. Returns bytes consumed (all, unless an error switched to resync).
-    fn feed_normal(&mut self, data: &[u8], owner: O, out: &mut impl FnMut(Event<O>)) -> usize {
+    fn feed_normal(&mut self, data: &[u8], owner: O, out: &mut impl FnMut(&Event<'_, O>)) -> usize {
         let chunk_start = self.scanner.offset();
         let continuing = self.scanner.in_message();
         if continuing {
@@ -200,7 +206,10 @@ impl<O: Copy> RespStream<O> {
                         ),
                         _ => (owner, None),
                     };
-                    out(Event::Message(Found { msg, first, last: owner, split }));
+                    out(&Event::Message {
+                        found: Found { msg, first, last: owner, split },
+                        preview: self.scanner.preview(),
+                    });
                 }
                 Outcome::Incomplete => {
                     if self.scanner.in_message() && self.pending.is_none() {
@@ -217,7 +226,7 @@ impl<O: Copy> RespStream<O> {
                 Outcome::Error(error) => {
                     let offset = self.scanner.offset();
                     self.parse_errors += 1;
-                    out(Event::ParseError { offset, error, owner });
+                    out(&Event::ParseError { offset, error, owner });
                     self.pending = None;
                     // A value that cannot start here stands at a line start and may itself
                     // begin the next message; any other error resumes after the next `\n`.
@@ -231,7 +240,7 @@ impl<O: Copy> RespStream<O> {
     }
 
     /// Resync mode: buffer bytes and look for a point where a whole message parses.
-    fn feed_resync(&mut self, data: &[u8], owner: O, out: &mut impl FnMut(Event<O>)) -> usize {
+    fn feed_resync(&mut self, data: &[u8], owner: O, out: &mut impl FnMut(&Event<'_, O>)) -> usize {
         let Some(r) = self.resync.as_mut() else { return 0 };
         let take = RESYNC_WINDOW.saturating_sub(r.held()).min(data.len());
         if take > 0 {
@@ -249,7 +258,7 @@ impl<O: Copy> RespStream<O> {
         }
         let Some(r) = self.resync.take() else { return take };
         self.skipped_bytes += r.skipped;
-        out(Event::Resumed { offset: r.base, skipped: r.skipped });
+        out(&Event::Resumed { offset: r.base, skipped: r.skipped });
         self.scanner.reset(r.base);
         self.pending = None;
         // Replay the held bytes through normal parsing, piece by piece so each keeps its owner.

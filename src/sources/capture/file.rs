@@ -25,6 +25,9 @@ pub enum CaptureFileError {
         /// libpcap's words.
         reason: String,
     },
+    /// No thread could be started to read the file.
+    #[error("cannot start the capture reading thread: {0}")]
+    Thread(String),
     /// The file uses a link type respscope does not decode.
     #[error("{path}: link type {linktype} is not supported (Ethernet, Linux cooked v1/v2, BSD loopback and raw IP are)")]
     UnsupportedLink {
@@ -73,6 +76,7 @@ impl CaptureFile {
 
     /// Calls `f` for every record in file order.
     pub fn for_each(&mut self, mut f: impl FnMut(Frame<'_>)) -> ReadEnd {
+        let mut no = 0u64;
         loop {
             match self.cap.next_packet() {
                 Ok(p) => {
@@ -80,7 +84,8 @@ impl CaptureFile {
                     // time_t and suseconds_t are narrower than i64 on some platforms.
                     #[allow(clippy::useless_conversion)]
                     let ts_us = i64::from(ts.tv_sec) * 1_000_000 + i64::from(ts.tv_usec);
-                    f(Frame { ts_us, data: p.data, wire_len: p.header.len });
+                    no += 1;
+                    f(Frame { no, ts_us, data: p.data, wire_len: p.header.len });
                 }
                 Err(pcap::Error::NoMorePackets) => return ReadEnd::default(),
                 Err(e) => {
@@ -93,5 +98,116 @@ impl CaptureFile {
                 }
             }
         }
+    }
+}
+
+/// Frames copied out of libpcap's buffer so another thread can analyse them.
+#[derive(Default)]
+pub struct FrameBatch {
+    data: Vec<u8>,
+    recs: Vec<(u64, i64, usize, usize, u32)>,
+}
+
+/// Bytes gathered before a batch is handed over: large enough that hand-overs are rare,
+/// small enough that a few in flight stay a few megabytes.
+const BATCH_BYTES: usize = 1 << 20;
+/// Batches in flight per consumer between the reading thread and the analysis.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+impl FrameBatch {
+    /// The frames, in file order.
+    pub fn frames(&self) -> impl Iterator<Item = Frame<'_>> {
+        self.recs.iter().map(|&(no, ts_us, start, len, wire_len)| Frame {
+            no,
+            ts_us,
+            data: &self.data[start..start + len],
+            wire_len,
+        })
+    }
+
+    fn push(&mut self, f: &Frame<'_>) {
+        let start = self.data.len();
+        self.data.extend_from_slice(f.data);
+        self.recs.push((f.no, f.ts_us, start, f.data.len(), f.wire_len));
+    }
+
+    fn clear(&mut self) {
+        self.data.clear();
+        self.recs.clear();
+    }
+}
+
+/// One consumer's side of a [`BatchReader`].
+pub struct Shard {
+    /// Full batches, in file order.
+    pub batches: std::sync::mpsc::Receiver<FrameBatch>,
+    /// Give emptied batches back here to be reused.
+    pub recycle: std::sync::mpsc::Sender<FrameBatch>,
+}
+
+/// Reads a capture on its own thread and deals its frames out to `n` consumers by
+/// `shard_of(frame)`; each consumer sees its frames in file order. libpcap reads block and
+/// cost about as much as analysing small packets, so reading and analysis overlap on separate
+/// cores, and analysis itself can be split by connection. Memory stays at a few batches per
+/// consumer whatever the file's size.
+pub struct BatchReader {
+    /// The consumers' ends, one per shard.
+    pub shards: Vec<Shard>,
+    handle: std::thread::JoinHandle<ReadEnd>,
+}
+
+impl BatchReader {
+    /// Starts reading `file` on a thread named `capture-file`.
+    ///
+    /// # Errors
+    /// Only if the thread cannot be started.
+    pub fn spawn(
+        mut file: CaptureFile,
+        n: usize,
+        shard_of: impl Fn(&Frame<'_>) -> usize + Send + 'static,
+    ) -> std::io::Result<BatchReader> {
+        let n = n.max(1);
+        let mut txs = Vec::with_capacity(n);
+        let mut spares = Vec::with_capacity(n);
+        let mut shards = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (tx, batches) = std::sync::mpsc::sync_channel::<FrameBatch>(BATCHES_IN_FLIGHT);
+            let (recycle, spare) = std::sync::mpsc::channel::<FrameBatch>();
+            txs.push(tx);
+            spares.push(spare);
+            shards.push(Shard { batches, recycle });
+        }
+        let handle = std::thread::Builder::new().name("capture-file".into()).spawn(move || {
+            let mut open: Vec<FrameBatch> = (0..n).map(|_| FrameBatch::default()).collect();
+            let mut gone = false;
+            let end = file.for_each(|f| {
+                if gone {
+                    return;
+                }
+                let k = shard_of(&f).min(n - 1);
+                open[k].push(&f);
+                if open[k].data.len() >= BATCH_BYTES {
+                    let mut next = spares[k].try_recv().unwrap_or_default();
+                    next.clear();
+                    let full = std::mem::replace(&mut open[k], next);
+                    gone = txs[k].send(full).is_err();
+                }
+            });
+            for (k, b) in open.into_iter().enumerate() {
+                if !b.recs.is_empty() && !gone {
+                    let _ = txs[k].send(b);
+                }
+            }
+            end
+        })?;
+        Ok(BatchReader { shards, handle })
+    }
+
+    /// Waits for the reading thread and returns how the read ended.
+    pub fn finish(self) -> ReadEnd {
+        drop(self.shards);
+        self.handle.join().unwrap_or_else(|_| ReadEnd {
+            warning: Some("the capture reading thread failed; the report covers what was read".into()),
+        })
     }
 }

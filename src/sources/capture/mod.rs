@@ -11,6 +11,8 @@ pub use file::{CaptureFile, CaptureFileError};
 /// One captured record, borrowed from the source's buffer.
 #[derive(Clone, Copy, Debug)]
 pub struct Frame<'a> {
+    /// Frame number in the capture, from 1 (as Wireshark counts).
+    pub no: u64,
     /// Capture timestamp, microseconds since the Unix epoch.
     pub ts_us: i64,
     /// Captured bytes (may be shorter than the frame on the wire).

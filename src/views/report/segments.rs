@@ -39,7 +39,7 @@ pub fn line(rec: &SegmentRecord, w: &WireAnalyzer) -> String {
     let mut reps = 0usize;
     let mut pushes = 0usize;
     for it in &rec.items {
-        let p = it.found.msg.preview.to_string_lossy();
+        let p = it.preview.to_string_lossy();
         let p = p.trim();
         if let Some(s) = &it.found.split {
             let idx = match it.step {
@@ -129,7 +129,7 @@ pub fn json_line(rec: &SegmentRecord, w: &WireAnalyzer) -> String {
             serde_json::json!({
                 "kind": kind,
                 "name": name,
-                "preview": it.found.msg.preview.to_string_lossy(),
+                "preview": it.preview.to_string_lossy(),
                 "offset": it.found.msg.start,
                 "len": it.found.msg.end - it.found.msg.start,
                 "first_frame": it.found.first.frame,
