@@ -388,3 +388,16 @@ fn parallel_analysis_gives_the_same_report_as_one_analyzer() {
         assert_eq!(run("3"), one, "{f}");
     }
 }
+
+#[test]
+fn a_small_snap_length_gives_gaps_and_a_warning_not_nonsense() {
+    let r = analyze("jedis_8192_snaplen300.pcap");
+    let c = only(&r);
+    // The three 8192-byte writes and the replies lost their tails: holes, counted as gaps.
+    assert!(c.gaps >= 3, "{}", c.gaps);
+    assert!(r.capture.snapped_segments >= 3);
+    assert!(r.capture.warnings.iter().any(|w| w.contains("snap length")), "{:?}", r.capture.warnings);
+    assert_eq!(c.parse_errors, 0, "a hole is a gap, not garbage");
+    // Sequence analysis uses the IP lengths, so no segment looks lost.
+    assert_eq!(c.tcp.lost_segments, 0);
+}
