@@ -19,6 +19,75 @@ pub enum Command {
     /// Analyse a pcap or pcapng capture: connections, commands, batches, splits, latency and
     /// TCP window events.
     Analyze(AnalyzeArgs),
+    /// Watch a live server headless: capture its traffic and poll it, printing one JSON
+    /// snapshot per interval (for scripts and tests).
+    #[command(disable_help_flag = true)]
+    Watch(WatchArgs),
+}
+
+/// Where the server is and how to log in, as redis-cli takes it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnArgs {
+    /// Server host name or address.
+    #[arg(short = 'h', long = "host", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Server port.
+    #[arg(short = 'p', long = "port", default_value_t = 6379)]
+    pub port: u16,
+    /// Password (or set REDISCLI_AUTH, which keeps it out of the process list).
+    #[arg(short = 'a', long = "pass", env = "REDISCLI_AUTH", hide_env_values = true)]
+    pub password: Option<String>,
+    /// ACL user name.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Database number.
+    #[arg(short = 'n', default_value_t = 0)]
+    pub db: u32,
+    /// Server URI: redis://[user[:password]@]host[:port][/db].
+    #[arg(short = 'u', long = "uri")]
+    pub uri: Option<String>,
+    /// Speak RESP3 to the server.
+    #[arg(short = '3')]
+    pub resp3: bool,
+    /// Use TLS (not supported yet).
+    #[arg(long)]
+    pub tls: bool,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// `respscope watch`.
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    /// The server.
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// Stop after this many seconds (default: run until interrupted).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Seconds between snapshots.
+    #[arg(long, default_value_t = 1.0)]
+    pub interval: f64,
+    /// Output format (one JSON object per line).
+    #[arg(long, value_enum, default_value_t = WatchFormat::Json)]
+    pub format: WatchFormat,
+    /// Interface to capture on (default: the one that reaches the server; `lo` for a local one).
+    #[arg(short = 'i', long)]
+    pub interface: Option<String>,
+    /// Capture filter (default: `tcp port <port>`).
+    #[arg(short = 'f', long)]
+    pub filter: Option<String>,
+    /// Do not capture; poll the server only.
+    #[arg(long)]
+    pub no_capture: bool,
+}
+
+/// Output formats of `watch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WatchFormat {
+    /// JSON Lines.
+    Json,
 }
 
 /// Output formats of `analyze`.

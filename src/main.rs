@@ -8,9 +8,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{AnalyzeArgs, Cli, Command, Format};
+use cli::{AnalyzeArgs, Cli, Command, ConnArgs, Format, WatchArgs};
 use respscope::analysis::wire::{SegmentRecord, WireAnalyzer, WireConfig};
 use respscope::engine;
+use respscope::engine::live::LiveWire;
+use respscope::sources::capture::live::{interface_for, LiveConfig};
+use respscope::sources::server::client::ConnectOptions;
+use respscope::sources::server::poller::Poller;
 use respscope::views::report;
 
 fn main() -> ExitCode {
@@ -36,7 +40,128 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => analyze(&args),
+        Command::Watch(args) => watch(&args),
     }
+}
+
+/// Connection options from redis-cli style arguments (a URI wins over -h/-p/-a/-n).
+fn connect_options(c: &ConnArgs) -> anyhow::Result<ConnectOptions> {
+    if c.tls {
+        anyhow::bail!(
+            "TLS is not supported yet: connect without --tls (for example through a local stunnel)"
+        );
+    }
+    let mut o = ConnectOptions {
+        host: c.host.clone(),
+        port: c.port,
+        user: c.user.clone(),
+        password: c.password.clone(),
+        db: c.db,
+        resp3: c.resp3,
+        timeout: std::time::Duration::from_secs(3),
+    };
+    if let Some(uri) = &c.uri {
+        let rest = if let Some(r) = uri.strip_prefix("redis://") {
+            r
+        } else if uri.starts_with("rediss://") {
+            anyhow::bail!("TLS (rediss://) is not supported yet: use redis://");
+        } else {
+            anyhow::bail!("{uri}: a URI starts with redis://");
+        };
+        let (auth, hostpart) = match rest.rsplit_once('@') {
+            Some((a, h)) => (Some(a), h),
+            None => (None, rest),
+        };
+        if let Some(a) = auth {
+            match a.split_once(':') {
+                Some((u, p)) => {
+                    if !u.is_empty() {
+                        o.user = Some(u.to_string());
+                    }
+                    o.password = Some(p.to_string());
+                }
+                None => o.password = Some(a.to_string()),
+            }
+        }
+        let (hp, db) = match hostpart.split_once('/') {
+            Some((h, d)) => (h, Some(d)),
+            None => (hostpart, None),
+        };
+        if let Some(d) = db.filter(|d| !d.is_empty()) {
+            o.db = d.parse().map_err(|_| anyhow::anyhow!("{d}: the database in a URI is a number"))?;
+        }
+        let (h, p) = if let Some(v6) = hp.strip_prefix('[') {
+            match v6.split_once(']') {
+                Some((h, p)) => (h.to_string(), p.strip_prefix(':')),
+                None => anyhow::bail!("{uri}: unclosed '[' in the host"),
+            }
+        } else {
+            match hp.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (hp.to_string(), None),
+            }
+        };
+        if !h.is_empty() {
+            o.host = h;
+        }
+        if let Some(p) = p {
+            o.port = p.parse().map_err(|_| anyhow::anyhow!("{p}: the port in a URI is a number"))?;
+        }
+    }
+    Ok(o)
+}
+
+fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
+    let opts = connect_options(&args.conn)?;
+    let interval = std::time::Duration::from_secs_f64(args.interval.max(0.05));
+    let deadline =
+        args.duration.map(|d| std::time::Instant::now() + std::time::Duration::from_secs_f64(d.max(0.0)));
+    let live = if args.no_capture {
+        Err("capture off (--no-capture)".to_string())
+    } else {
+        let cfg = LiveConfig {
+            interface: args.interface.clone().unwrap_or_else(|| interface_for(&opts.host, opts.port)),
+            filter: args.filter.clone().unwrap_or_else(|| format!("tcp port {}", opts.port)),
+            buffer_mib: 32,
+        };
+        let wire = WireConfig { ports: vec![opts.port], previews: false };
+        LiveWire::start(&cfg, wire).map_err(|e| e.to_string())
+    };
+    if let Err(why) = &live {
+        eprintln!("respscope: {why}; watching the server only");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let start = std::time::Instant::now();
+    let stdout = std::io::stdout();
+    rt.block_on(async {
+        let mut poller = Poller::new(opts);
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            let server = poller.poll().await;
+            let wire = match &live {
+                Ok(l) => match l.snapshot(std::time::Duration::from_secs(2)) {
+                    Some(s) => serde_json::json!({ "status": "capturing", "snapshot": s }),
+                    None => serde_json::json!({ "status": "the capture thread did not answer" }),
+                },
+                Err(why) => serde_json::json!({ "status": format!("unavailable: {why}") }),
+            };
+            let line = serde_json::json!({
+                "schema": "respscope.watch.v1",
+                "t_ms": start.elapsed().as_millis() as u64,
+                "server": server,
+                "wire": wire,
+            });
+            let mut out = stdout.lock();
+            writeln!(out, "{line}")?;
+            out.flush()?;
+            if deadline.is_some_and(|d| std::time::Instant::now() + interval / 2 >= d) {
+                return Ok::<(), anyhow::Error>(());
+            }
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {

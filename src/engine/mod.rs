@@ -3,6 +3,7 @@
 //! For `analyze` the model is the whole-capture [`report::Report`]; [`analyze_file`] is the one
 //! code path from a file to it.
 
+pub mod live;
 pub mod report;
 
 use std::path::Path;

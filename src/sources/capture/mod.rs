@@ -4,6 +4,7 @@
 
 pub mod decode;
 pub mod file;
+pub mod live;
 
 pub use decode::{decode, Link, Skip, TcpPacket};
 pub use file::{CaptureFile, CaptureFileError};
