@@ -973,23 +973,26 @@ fn skip_value(data: &[u8], i: usize, depth: usize) -> Option<usize> {
 /// no overflow is possible). Returns the value and the index after the `\n`.
 #[inline(always)]
 fn fast_number(data: &[u8], i: usize) -> Option<(i64, usize)> {
-    let (neg, start) = if data.get(i) == Some(&b'-') { (true, i + 1) } else { (false, i) };
-    let mut j = start;
+    let s = data.get(i..)?;
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, s.get(1..)?),
+        _ => (false, s),
+    };
     let mut v: i64 = 0;
-    while let Some(&b) = data.get(j) {
-        if !b.is_ascii_digit() {
-            break;
+    // At most 18 digits: no overflow is possible, so no checked arithmetic in the loop.
+    for (k, &b) in digits.iter().take(19).enumerate() {
+        let d = b.wrapping_sub(b'0');
+        if d < 10 {
+            v = v * 10 + i64::from(d);
+            continue;
         }
-        v = v * 10 + i64::from(b - b'0');
-        j += 1;
-        if j - start > 18 {
+        if k == 0 || k > 18 || b != b'\r' || digits.get(k + 1) != Some(&b'\n') {
             return None;
         }
+        let used = usize::from(neg) + k + 2;
+        return Some((if neg { -v } else { v }, i + used));
     }
-    if j == start || data.get(j) != Some(&b'\r') || data.get(j + 1) != Some(&b'\n') {
-        return None;
-    }
-    Some((if neg { -v } else { v }, j + 2))
+    None
 }
 
 /// Writes `…(NB)` for an elided argument; returns the length. No allocation.
