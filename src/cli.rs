@@ -5,12 +5,35 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// See what really happens between Redis clients and a Redis server.
+///
+/// Without a subcommand, opens the console on the server given by -h/-p (redis-cli's
+/// options), capturing its traffic on the interface that reaches it.
 #[derive(Debug, Parser)]
-#[command(name = "respscope", version, about, long_about = None)]
+#[command(name = "respscope", version, about, long_about = None, disable_help_flag = true, args_conflicts_with_subcommands = true)]
 pub struct Cli {
-    /// What to do.
+    /// What to do (default: the console).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// The console's options.
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+}
+
+/// The console: a server to poll and a wire to capture.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConsoleArgs {
+    /// The server.
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// Interface to capture on (default: the one that reaches the server; `lo` for a local one).
+    #[arg(short = 'i', long)]
+    pub interface: Option<String>,
+    /// Capture filter (default: `tcp port <port>`).
+    #[arg(short = 'f', long)]
+    pub filter: Option<String>,
+    /// Do not capture; show the server panes only.
+    #[arg(long)]
+    pub no_capture: bool,
 }
 
 /// Subcommands.
@@ -23,6 +46,22 @@ pub enum Command {
     /// snapshot per interval (for scripts and tests).
     #[command(disable_help_flag = true)]
     Watch(WatchArgs),
+    /// Replay a capture through the console on its own timestamps (pause, step, speed,
+    /// restart).
+    Replay(ReplayArgs),
+}
+
+/// `respscope replay`.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The capture file (.pcap or .pcapng).
+    pub file: PathBuf,
+    /// Redis server port in the capture; repeat for several.
+    #[arg(short, long = "port", default_value = "6379")]
+    pub ports: Vec<u16>,
+    /// Speed over capture time: 1, 10, 100, or `max`.
+    #[arg(long, default_value = "1")]
+    pub speed: String,
 }
 
 /// Where the server is and how to log in, as redis-cli takes it.

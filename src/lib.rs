@@ -10,20 +10,26 @@
 //!
 //! ```text
 //! sources/            where data comes from
-//!   capture/          pcap files (and live interfaces): read + decode link/IP/TCP
+//!   capture/          pcap files and live interfaces: read + decode link/IP/TCP
+//!   server/           RESP client, reconnecting pollers, parsers of INFO, SLOWLOG, ...
 //! analysis/           pure: packets in, conversations out; no clock, no I/O
 //!   tcp/              sequence arithmetic, reassembly, tshark's analysis flags
 //!   resp/             incremental RESP scanner, per-direction streams, redaction
 //!   conversation/     pairing, latency, pipeline depth, batches, split commands
 //!   wire.rs           the connection table that ties them together
 //! engine/             folds analysis results into the model every view reads
+//!   live.rs           wire feeds (live capture, replay) answering snapshot requests
+//!   model.rs          the console's model, folded from snapshots and server polls
 //! views/              what a person or a script sees
 //!   report/           `analyze` outputs: text, markdown, JSON (contract v1), segments
+//!   tui/              the console's panes, pure functions of (&Model, &UiState)
+//! app/                the console's event loop: keys, polls and a frame tick
 //! ```
 //!
 //! Numbers mean exactly what `docs/METRICS.md` (contract v1) says.
 
 pub mod analysis;
+pub mod app;
 pub mod engine;
 pub mod sources;
 pub mod views;

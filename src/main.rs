@@ -8,8 +8,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{AnalyzeArgs, Cli, Command, ConnArgs, Format, WatchArgs};
+use cli::{AnalyzeArgs, Cli, Command, ConnArgs, ConsoleArgs, Format, ReplayArgs, WatchArgs};
 use respscope::analysis::wire::{SegmentRecord, WireAnalyzer, WireConfig};
+use respscope::app::{ConsoleConfig, Feed};
 use respscope::engine;
 use respscope::engine::live::LiveWire;
 use respscope::sources::capture::live::{interface_for, LiveConfig};
@@ -39,9 +40,43 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Analyze(args) => analyze(&args),
-        Command::Watch(args) => watch(&args),
+        Some(Command::Analyze(args)) => analyze(&args),
+        Some(Command::Watch(args)) => watch(&args),
+        Some(Command::Replay(args)) => replay(&args),
+        None => console(&cli.console),
     }
+}
+
+fn console(args: &ConsoleArgs) -> anyhow::Result<ExitCode> {
+    let opts = connect_options(&args.conn)?;
+    let feed = if args.no_capture {
+        Feed::None("capture off (--no-capture)".into())
+    } else {
+        Feed::Live(LiveConfig {
+            interface: args.interface.clone().unwrap_or_else(|| interface_for(&opts.host, opts.port)),
+            filter: args.filter.clone().unwrap_or_else(|| format!("tcp port {}", opts.port)),
+            buffer_mib: 32,
+        })
+    };
+    let ports = vec![opts.port];
+    respscope::app::run(ConsoleConfig { server: Some(opts), feed, ports })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let speed = match args.speed.as_str() {
+        "max" => 0.0,
+        s => s
+            .parse::<f64>()
+            .map_err(|_| anyhow::anyhow!("--speed {s}: a number (1, 10, 100) or max"))?
+            .max(0.0),
+    };
+    respscope::app::run(ConsoleConfig {
+        server: None,
+        feed: Feed::Replay { path: args.file.clone(), speed },
+        ports: args.ports.clone(),
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Connection options from redis-cli style arguments (a URI wins over -h/-p/-a/-n).

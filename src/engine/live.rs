@@ -1,4 +1,5 @@
-//! The live wire: a capture thread that owns the analyzer and answers snapshot requests.
+//! The wire feeds of the console: a live capture or a replayed file, each on a thread that
+//! owns the analyzer and answers snapshot requests.
 //!
 //! pcap reads block, so capture and analysis run on their own OS thread. Nothing is shared:
 //! the engine asks for a snapshot over a channel and the capture thread answers between
@@ -14,7 +15,7 @@ use std::time::Duration;
 use crate::analysis::wire::{WireAnalyzer, WireConfig};
 use crate::engine::report::Report;
 use crate::sources::capture::live::{LiveCapture, LiveCaptureError, LiveConfig, LiveHandler, LiveStats};
-use crate::sources::capture::Frame;
+use crate::sources::capture::{CaptureFile, CaptureFileError, Frame};
 
 /// What the wire looked like at one moment.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -25,13 +26,35 @@ pub struct WireSnapshot {
     pub report: Report,
     /// Kernel and interface drops.
     pub loss: LiveStats,
-    /// Set when the capture stopped by itself (interface gone, error).
+    /// Set when the capture stopped by itself (interface gone, error, end of a replay).
     pub stopped: Option<String>,
+    /// Seconds of wire time: since the capture started (live) or the replay position in
+    /// capture time.
+    pub clock_s: f64,
 }
 
-/// A running live capture.
+/// Requests to a feed thread.
+enum Req {
+    Snapshot(Sender<WireSnapshot>),
+    Replay(ReplayCtl),
+}
+
+/// Replay controls.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ReplayCtl {
+    /// Speed factor over capture time; 0 means as fast as possible.
+    Speed(f64),
+    /// Pause or resume.
+    Pause(bool),
+    /// One packet while paused.
+    Step,
+    /// From the first packet, with a fresh analysis.
+    Restart,
+}
+
+/// A running wire feed (live capture or replay).
 pub struct LiveWire {
-    requests: Sender<Sender<WireSnapshot>>,
+    requests: Sender<Req>,
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
     /// The interface captured on.
@@ -40,18 +63,20 @@ pub struct LiveWire {
 
 struct Handler {
     wire: WireAnalyzer,
-    requests: Receiver<Sender<WireSnapshot>>,
+    requests: Receiver<Req>,
     loss: LiveStats,
     interface: String,
+    started: std::time::Instant,
 }
 
 impl Handler {
-    fn snapshot(&self, stopped: Option<String>) -> WireSnapshot {
+    fn snapshot(&self, stopped: Option<String>, clock_s: f64) -> WireSnapshot {
         WireSnapshot {
             interface: self.interface.clone(),
             report: Report::build(&self.wire, Vec::new()),
             loss: self.loss,
             stopped,
+            clock_s,
         }
     }
 }
@@ -63,8 +88,10 @@ impl LiveHandler for Handler {
 
     fn idle(&mut self, stats: LiveStats) {
         self.loss = stats;
-        while let Ok(reply) = self.requests.try_recv() {
-            let _ = reply.send(self.snapshot(None));
+        while let Ok(req) = self.requests.try_recv() {
+            if let Req::Snapshot(reply) = req {
+                let _ = reply.send(self.snapshot(None, self.started.elapsed().as_secs_f64()));
+            }
         }
     }
 }
@@ -76,7 +103,7 @@ impl LiveWire {
     /// The capture could not be opened (rights, interface, filter).
     pub fn start(cfg: &LiveConfig, wire: WireConfig) -> Result<LiveWire, LiveCaptureError> {
         let mut cap = LiveCapture::open(cfg)?;
-        let (requests, rx) = channel::<Sender<WireSnapshot>>();
+        let (requests, rx) = channel::<Req>();
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
         let interface = cap.interface.clone();
@@ -85,6 +112,7 @@ impl LiveWire {
             requests: rx,
             loss: LiveStats::default(),
             interface: interface.clone(),
+            started: std::time::Instant::now(),
         };
         let handle = std::thread::Builder::new()
             .name(format!("capture-{interface}"))
@@ -93,9 +121,10 @@ impl LiveWire {
                 // Keep answering after a failure, so the views can say why the wire went quiet.
                 while !stop2.load(Ordering::Relaxed) {
                     match h.requests.recv_timeout(Duration::from_millis(100)) {
-                        Ok(reply) => {
-                            let _ = reply.send(h.snapshot(ended.clone()));
+                        Ok(Req::Snapshot(reply)) => {
+                            let _ = reply.send(h.snapshot(ended.clone(), h.started.elapsed().as_secs_f64()));
                         }
+                        Ok(Req::Replay(_)) => {}
                         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                     }
@@ -105,11 +134,145 @@ impl LiveWire {
         Ok(LiveWire { requests, stop, handle: Some(handle), interface })
     }
 
-    /// Asks the capture thread for a snapshot; `None` if it does not answer within `wait`.
+    /// Asks the feed thread for a snapshot; `None` if it does not answer within `wait`.
     pub fn snapshot(&self, wait: Duration) -> Option<WireSnapshot> {
+        self.request_snapshot()?.recv_timeout(wait).ok()
+    }
+
+    /// Asks for a snapshot without waiting: the answer arrives on the returned receiver.
+    pub fn request_snapshot(&self) -> Option<Receiver<WireSnapshot>> {
         let (tx, rx) = channel();
-        self.requests.send(tx).ok()?;
-        rx.recv_timeout(wait).ok()
+        self.requests.send(Req::Snapshot(tx)).ok()?;
+        Some(rx)
+    }
+
+    /// Sends a replay control (ignored by a live capture).
+    pub fn control(&self, c: ReplayCtl) {
+        let _ = self.requests.send(Req::Replay(c));
+    }
+
+    /// Replays `path` on its own timestamps at `speed` (0: as fast as possible), on a thread
+    /// named `replay`, through the same analysis as live capture.
+    ///
+    /// # Errors
+    /// The file is missing or not a capture.
+    pub fn replay(
+        path: &std::path::Path,
+        wire: WireConfig,
+        speed: f64,
+    ) -> Result<LiveWire, CaptureFileError> {
+        // Open once here so a bad file is reported before the console starts.
+        let first = CaptureFile::open(path)?;
+        let (requests, rx) = channel::<Req>();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = Arc::clone(&stop);
+        let name = path.display().to_string();
+        let path = path.to_path_buf();
+        let handle = std::thread::Builder::new()
+            .name("replay".into())
+            .spawn(move || replay_loop(first, &path, wire, speed, &rx, &stop2))
+            .map_err(|e| CaptureFileError::Thread(e.to_string()))?;
+        Ok(LiveWire { requests, stop, handle: Some(handle), interface: name })
+    }
+}
+
+/// The replay thread: paces frames by their timestamps, answering requests between them.
+fn replay_loop(
+    first: CaptureFile,
+    path: &std::path::Path,
+    cfg: WireConfig,
+    mut speed: f64,
+    rx: &Receiver<Req>,
+    stop: &Arc<AtomicBool>,
+) {
+    let mut file = Some(first);
+    let mut paused = false;
+    'restart: while !stop.load(Ordering::Relaxed) {
+        let Some(mut f) = file.take().or_else(|| CaptureFile::open(path).ok()) else { return };
+        let mut h = Handler {
+            wire: WireAnalyzer::new(cfg.clone(), f.link()),
+            requests: channel().1,
+            loss: LiveStats::default(),
+            interface: path.display().to_string(),
+            started: std::time::Instant::now(),
+        };
+        // Capture time (µs since the first packet) that lines up with `base_wall`.
+        let mut base_pos = 0.0f64;
+        let mut base_wall = std::time::Instant::now();
+        let mut first_ts: Option<i64> = None;
+        let mut pos_us = 0.0f64;
+        let mut no = 0u64;
+        let mut ended: Option<String> = None;
+        let mut step = false;
+        loop {
+            // Answer everything waiting.
+            while let Ok(req) = rx.try_recv() {
+                match req {
+                    Req::Snapshot(reply) => {
+                        let _ = reply.send(h.snapshot(ended.clone(), pos_us / 1e6));
+                    }
+                    Req::Replay(ReplayCtl::Restart) => continue 'restart,
+                    Req::Replay(ReplayCtl::Speed(s)) => {
+                        base_pos = pos_us;
+                        base_wall = std::time::Instant::now();
+                        speed = s.max(0.0);
+                    }
+                    Req::Replay(ReplayCtl::Pause(p)) => {
+                        paused = p;
+                        base_pos = pos_us;
+                        base_wall = std::time::Instant::now();
+                    }
+                    Req::Replay(ReplayCtl::Step) => step = true,
+                }
+            }
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            if ended.is_some() || (paused && !step) {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            // Read and pace a burst of frames, then look at the requests again.
+            let burst_end = std::time::Instant::now() + Duration::from_millis(20);
+            loop {
+                no += 1;
+                match f.next_frame(no) {
+                    Ok(Some(frame)) => {
+                        let t0 = *first_ts.get_or_insert(frame.ts_us);
+                        let target = (frame.ts_us - t0) as f64;
+                        if speed > 0.0 && !step {
+                            let now_pos = base_pos + base_wall.elapsed().as_secs_f64() * 1e6 * speed;
+                            if target > now_pos {
+                                let wait = ((target - now_pos) / speed / 1e6).min(0.02);
+                                std::thread::sleep(Duration::from_secs_f64(wait));
+                            }
+                        }
+                        pos_us = pos_us.max(target);
+                        h.wire.frame(&frame, false);
+                    }
+                    Ok(None) => {
+                        ended = Some("end of the capture (r to replay again)".into());
+                        break;
+                    }
+                    Err(w) => {
+                        ended = Some(w);
+                        break;
+                    }
+                }
+                if step {
+                    step = false;
+                    base_pos = pos_us;
+                    base_wall = std::time::Instant::now();
+                    break;
+                }
+                if std::time::Instant::now() >= burst_end {
+                    break;
+                }
+            }
+            if ended.is_some() {
+                h.wire.finish();
+            }
+        }
     }
 }
 

@@ -1,3 +1,4 @@
 //! What a person or a script sees.
 
 pub mod report;
+pub mod tui;

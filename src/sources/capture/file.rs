@@ -74,6 +74,24 @@ impl CaptureFile {
         self.link
     }
 
+    /// The next record, `Ok(None)` at the end, `Err` with a warning for a damaged record.
+    ///
+    /// # Errors
+    /// A damaged record, in words (everything before it was read).
+    pub fn next_frame(&mut self, no: u64) -> Result<Option<Frame<'_>>, String> {
+        match self.cap.next_packet() {
+            Ok(p) => {
+                let ts = p.header.ts;
+                // time_t and suseconds_t are narrower than i64 on some platforms.
+                #[allow(clippy::useless_conversion)]
+                let ts_us = i64::from(ts.tv_sec) * 1_000_000 + i64::from(ts.tv_usec);
+                Ok(Some(Frame { no, ts_us, data: p.data, wire_len: p.header.len }))
+            }
+            Err(pcap::Error::NoMorePackets) => Ok(None),
+            Err(e) => Err(format!("{}: the capture ends with a damaged record ({e})", self.path.display())),
+        }
+    }
+
     /// Calls `f` for every record in file order.
     pub fn for_each(&mut self, mut f: impl FnMut(Frame<'_>)) -> ReadEnd {
         let mut no = 0u64;

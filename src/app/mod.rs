@@ -1,0 +1,191 @@
+//! The console's event loop: one `select!` over keys, server polls and a frame tick.
+//!
+//! Sources run elsewhere (the wire feed on its own thread, the poller as a task) and only
+//! hand over owned results; this loop folds them into the [`Model`] and draws on the frame
+//! tick, never per event. Pausing freezes a copy of the model while ingestion goes on.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, EventStream, KeyEventKind, KeyModifiers};
+use futures_util::StreamExt;
+
+use crate::analysis::wire::WireConfig;
+use crate::engine::live::{LiveWire, ReplayCtl, WireSnapshot};
+use crate::engine::model::{Model, WireSource};
+use crate::sources::capture::live::LiveConfig;
+use crate::sources::server::client::ConnectOptions;
+use crate::sources::server::poller::Poller;
+use crate::views::tui::state::{action_for, Action};
+use crate::views::tui::{self, UiState};
+
+/// Frames per second of the console.
+const FRAME: Duration = Duration::from_millis(100);
+/// How often the wire is asked for a snapshot.
+const SNAPSHOT_EVERY: Duration = Duration::from_millis(500);
+/// How often the server is polled.
+const POLL_EVERY: Duration = Duration::from_secs(1);
+/// Replay speeds cycled by `+` and `-` (0: as fast as possible).
+const SPEEDS: [f64; 4] = [1.0, 10.0, 100.0, 0.0];
+
+/// Where the wire view comes from.
+#[derive(Clone, Debug)]
+pub enum Feed {
+    /// Capture live.
+    Live(LiveConfig),
+    /// Replay a file at a speed (0: as fast as possible).
+    Replay {
+        /// The capture.
+        path: PathBuf,
+        /// Speed factor.
+        speed: f64,
+    },
+    /// No wire view, and why.
+    None(String),
+}
+
+/// What the console shows.
+#[derive(Clone, Debug)]
+pub struct ConsoleConfig {
+    /// The server to poll, if any.
+    pub server: Option<ConnectOptions>,
+    /// The wire feed.
+    pub feed: Feed,
+    /// Redis ports for the wire analysis.
+    pub ports: Vec<u16>,
+}
+
+/// Runs the console until the user quits.
+///
+/// # Errors
+/// No terminal, or a replay file that cannot be read.
+pub fn run(cfg: ConsoleConfig) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "the console needs a terminal; for scripts use `respscope watch` or `respscope analyze`"
+        );
+    }
+    let wire_cfg = WireConfig { ports: cfg.ports.clone(), previews: false };
+    let server_addr = cfg.server.as_ref().map(ConnectOptions::addr).unwrap_or_default();
+    let (feed, source, unavailable) = match &cfg.feed {
+        Feed::Live(l) => match LiveWire::start(l, wire_cfg) {
+            Ok(w) => (Some(w), WireSource::Live(l.interface.clone()), None),
+            Err(e) => (None, WireSource::None, Some(e.to_string())),
+        },
+        Feed::Replay { path, speed } => {
+            let w = LiveWire::replay(path, wire_cfg, *speed)?;
+            (Some(w), WireSource::Replay(path.display().to_string()), None)
+        }
+        Feed::None(why) => (None, WireSource::None, Some(why.clone())),
+    };
+    let mut model = Model::new(&server_addr, source);
+    model.wire_unavailable = unavailable;
+    let replay_speed = match &cfg.feed {
+        Feed::Replay { speed, .. } => Some(*speed),
+        _ => None,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut terminal = ratatui::init();
+    let result = rt.block_on(event_loop(&mut terminal, &mut model, feed.as_ref(), cfg.server, replay_speed));
+    ratatui::restore();
+    result
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    model: &mut Model,
+    feed: Option<&LiveWire>,
+    server: Option<ConnectOptions>,
+    mut speed: Option<f64>,
+) -> anyhow::Result<()> {
+    let mut ui = UiState::default();
+    let mut paused_replay = false;
+    let mut events = EventStream::new();
+    let mut frame = tokio::time::interval(FRAME);
+    frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let (poll_tx, mut poll_rx) = tokio::sync::mpsc::channel(4);
+    if let Some(opts) = server {
+        tokio::spawn(async move {
+            let mut poller = Poller::new(opts);
+            let mut tick = tokio::time::interval(POLL_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tick.tick().await;
+                if poll_tx.send(poller.poll().await).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let mut pending: Option<std::sync::mpsc::Receiver<WireSnapshot>> = None;
+    let mut last_request = Instant::now().checked_sub(SNAPSHOT_EVERY).unwrap_or_else(Instant::now);
+    loop {
+        ui.footer_extra = speed.map(|s| {
+            let sp = if s == 0.0 { "max".to_string() } else { format!("{s}x") };
+            format!(
+                "replay {sp}{}  +/- speed  . step  r restart",
+                if paused_replay { " (paused)" } else { "" }
+            )
+        });
+        tokio::select! {
+            biased;
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => {
+                    let Some(a) = action_for(k.code, k.modifiers.contains(KeyModifiers::CONTROL)) else { continue };
+                    if let (Some(f), Some(s)) = (feed, speed.as_mut()) {
+                        match a {
+                            Action::Faster | Action::Slower => {
+                                let i = SPEEDS.iter().position(|x| x == s).unwrap_or(0);
+                                let j = if a == Action::Faster { (i + 1).min(SPEEDS.len() - 1) } else { i.saturating_sub(1) };
+                                *s = SPEEDS[j];
+                                f.control(ReplayCtl::Speed(*s));
+                            }
+                            Action::Step => f.control(ReplayCtl::Step),
+                            Action::Restart => {
+                                *model = Model::new(&model.server_addr, model.source.clone());
+                                f.control(ReplayCtl::Restart);
+                            }
+                            Action::TogglePause => {
+                                // In a replay, pause stops the clock (and freezes the picture).
+                                paused_replay = !paused_replay;
+                                f.control(ReplayCtl::Pause(paused_replay));
+                            }
+                            _ => {}
+                        }
+                    }
+                    if a == Action::TogglePause && speed.is_some() {
+                        continue;
+                    }
+                    if ui.apply(a, model) {
+                        return Ok(());
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e.into()),
+                None => return Ok(()),
+            },
+            Some(p) = poll_rx.recv() => model.apply_server(p),
+            _ = frame.tick() => {
+                if let Some(rx) = &pending {
+                    match rx.try_recv() {
+                        Ok(s) => {
+                            if let Some(why) = &s.stopped {
+                                ui.footer_extra = Some(why.clone());
+                            }
+                            model.apply_wire(s.clock_s, s.report, s.loss);
+                            pending = None;
+                        }
+                        Err(std::sync::mpsc::TryRecvError::Disconnected) => pending = None,
+                        Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                    }
+                }
+                if pending.is_none() && last_request.elapsed() >= SNAPSHOT_EVERY {
+                    pending = feed.and_then(LiveWire::request_snapshot);
+                    last_request = Instant::now();
+                }
+                terminal.draw(|f| tui::render(f, ui.shown(model), &ui))?;
+            }
+        }
+    }
+}

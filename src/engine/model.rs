@@ -1,0 +1,176 @@
+//! The console's model: everything the panes show, folded from wire snapshots and server polls.
+//!
+//! Pure and bounded: histories are fixed-size rings, the SLOWLOG keeps its newest entries,
+//! and time comes in with each update (the snapshot's or the poll's), never from a clock read
+//! here. Views get `&Model` and nothing else.
+
+use std::collections::VecDeque;
+
+use crate::engine::report::{ConnReport, Report};
+use crate::sources::capture::live::LiveStats;
+use crate::sources::server::formats::slowlog::SlowEntry;
+use crate::sources::server::poller::ServerPoll;
+
+/// Points kept per time series (at one per second, two minutes).
+pub const HISTORY: usize = 120;
+/// SLOWLOG entries kept.
+pub const SLOWLOG_KEEP: usize = 500;
+/// Alerts kept.
+pub const ALERTS_KEEP: usize = 50;
+
+/// Where the wire view comes from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum WireSource {
+    /// Nothing (capture unavailable).
+    #[default]
+    None,
+    /// Live capture on an interface.
+    Live(String),
+    /// Replay of a capture file.
+    Replay(String),
+}
+
+/// One point of the overview's time series.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Point {
+    /// Seconds since the console started (or since the replay's first packet).
+    pub t: f64,
+    /// Commands per second seen on the wire.
+    pub wire_ops: f64,
+    /// `instantaneous_ops_per_sec` from INFO.
+    pub server_ops: f64,
+    /// Worst connection p99 latency on the wire now (µs).
+    pub p99_us: f64,
+    /// `used_memory` (bytes).
+    pub used_memory: f64,
+}
+
+/// Everything the console shows.
+#[derive(Clone, Debug, Default)]
+pub struct Model {
+    /// The server's address.
+    pub server_addr: String,
+    /// Where the wire view comes from.
+    pub source: WireSource,
+    /// Why there is no wire view, when there is none (with what to do).
+    pub wire_unavailable: Option<String>,
+    /// Latest wire numbers.
+    pub wire: Option<Report>,
+    /// Kernel and interface drops.
+    pub loss: LiveStats,
+    /// Latest server poll.
+    pub server: Option<ServerPoll>,
+    /// Time series for the overview.
+    pub history: VecDeque<Point>,
+    /// Newest SLOWLOG entries first.
+    pub slowlog: VecDeque<SlowEntry>,
+    /// Things worth a look, newest first.
+    pub alerts: VecDeque<String>,
+    /// Seconds of wire time covered (replay clock, or since start).
+    pub now: f64,
+    last_wire: Option<(f64, u64)>,
+    zero_windows_seen: u64,
+}
+
+impl Model {
+    /// An empty model for `server_addr`.
+    pub fn new(server_addr: &str, source: WireSource) -> Model {
+        Model { server_addr: server_addr.to_string(), source, ..Model::default() }
+    }
+
+    /// Folds a wire snapshot taken at `t` seconds.
+    pub fn apply_wire(&mut self, t: f64, report: Report, loss: LiveStats) {
+        self.now = t;
+        let commands = report.totals.commands;
+        let wire_ops = match self.last_wire {
+            Some((t0, c0)) if t > t0 => (commands.saturating_sub(c0)) as f64 / (t - t0),
+            _ => 0.0,
+        };
+        self.last_wire = Some((t, commands));
+        let p99 = report.connections.iter().filter_map(|c| c.latency_us.p99).max().unwrap_or(0) as f64;
+        if report.totals.zero_windows > self.zero_windows_seen {
+            let stalled: Vec<&str> = report
+                .connections
+                .iter()
+                .filter(|c| c.tcp.zero_windows > 0)
+                .map(|c| c.client.as_str())
+                .take(3)
+                .collect();
+            self.alert(format!(
+                "window stall: {} new zero-window segment(s) (clients {})",
+                report.totals.zero_windows - self.zero_windows_seen,
+                stalled.join(", ")
+            ));
+            self.zero_windows_seen = report.totals.zero_windows;
+        }
+        if loss.kernel_dropped > self.loss.kernel_dropped {
+            self.alert(format!(
+                "capture lost {} packets in the kernel: numbers undercount",
+                loss.kernel_dropped - self.loss.kernel_dropped
+            ));
+        }
+        self.loss = loss;
+        self.wire = Some(report);
+        let server_ops = self.server.as_ref().and_then(|s| s.ops_per_sec).unwrap_or(0) as f64;
+        let used_memory = self.server.as_ref().and_then(|s| s.used_memory).unwrap_or(0) as f64;
+        self.push(Point { t, wire_ops, server_ops, p99_us: p99, used_memory });
+    }
+
+    /// Folds a server poll.
+    pub fn apply_server(&mut self, poll: ServerPoll) {
+        if let (Some(prev), Some(now)) =
+            (self.server.as_ref().and_then(|s| s.evicted_keys), poll.evicted_keys)
+        {
+            if now > prev {
+                self.alert(format!("{} keys evicted since the last poll (maxmemory reached)", now - prev));
+            }
+        }
+        if let (Some(prev), Some(now)) =
+            (self.server.as_ref().and_then(|s| s.rejected_connections), poll.rejected_connections)
+        {
+            if now > prev {
+                self.alert(format!("{} connections rejected (maxclients reached)", now - prev));
+            }
+        }
+        if self.server.as_ref().is_some_and(|s| s.up) && !poll.up {
+            self.alert(format!("server down: {}", poll.error.clone().unwrap_or_default()));
+        }
+        for e in poll.slowlog_new.iter().rev() {
+            self.slowlog.push_front(e.clone());
+        }
+        self.slowlog.truncate(SLOWLOG_KEEP);
+        let monitors = poll.clients.iter().filter(|c| c.cmd == "monitor").count();
+        if monitors > 0 && !self.server.as_ref().is_some_and(|s| s.clients.iter().any(|c| c.cmd == "monitor"))
+        {
+            self.alert(format!(
+                "{monitors} MONITOR client(s) connected: MONITOR can cost a busy server half its throughput"
+            ));
+        }
+        self.server = Some(poll);
+    }
+
+    fn push(&mut self, p: Point) {
+        if self.history.len() == HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back(p);
+    }
+
+    fn alert(&mut self, a: String) {
+        self.alerts.push_front(a);
+        self.alerts.truncate(ALERTS_KEEP);
+    }
+
+    /// Wire connections, if any.
+    pub fn connections(&self) -> &[ConnReport] {
+        self.wire.as_ref().map_or(&[], |w| w.connections.as_slice())
+    }
+
+    /// The CLIENT LIST row of a wire connection, joined by address.
+    pub fn client_row(
+        &self,
+        client_addr: &str,
+    ) -> Option<&crate::sources::server::formats::client_list::ClientRow> {
+        self.server.as_ref()?.clients.iter().find(|r| r.addr == client_addr)
+    }
+}

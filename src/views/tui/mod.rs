@@ -1,0 +1,116 @@
+//! The console's panes: pure functions of `(&Model, &UiState)` drawn on a frame tick.
+//!
+//! ```text
+//! ┌ respscope ─ server 127.0.0.1:6379 redis 7.0.15 ─ wire lo, 0 dropped ─ t 12.3s ──────┐
+//! │ 1 Overview │ 2 Connections │ 3 Slowlog │ ? Help                         [paused]   │
+//! ├──────────────────────────────────────────────────────────────────────────────────────┤
+//! │ the selected pane                                                                    │
+//! └ q quit  p pause  tab/1-3 panes  j/k select  s sort ─────────────────────────────────┘
+//! ```
+
+pub mod panes;
+pub mod state;
+pub mod theme;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Tabs};
+use ratatui::Frame;
+
+pub use state::{Pane, UiState};
+pub use theme::Theme;
+
+use crate::engine::model::{Model, WireSource};
+
+/// Draws the whole console.
+pub fn render(f: &mut Frame<'_>, model: &Model, ui: &UiState) {
+    let theme = ui.theme;
+    let area = f.area();
+    let [header, tabs, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    f.render_widget(Paragraph::new(header_line(model, ui)).style(theme.header), header);
+    let titles: Vec<Line<'_>> =
+        Pane::ALL.iter().map(|p| Line::from(format!("{} {}", p.key(), p.title()))).collect();
+    let selected = Pane::ALL.iter().position(|p| *p == ui.pane).unwrap_or(0);
+    f.render_widget(Tabs::new(titles).select(selected).highlight_style(theme.selected).divider("│"), tabs);
+    let block = Block::default().borders(Borders::TOP).border_style(theme.dim);
+    let inner = block.inner(body);
+    f.render_widget(block, body);
+    if ui.show_help {
+        panes::help(f, inner, &theme);
+    } else {
+        match ui.pane {
+            Pane::Overview => panes::overview(f, inner, model, &theme),
+            Pane::Connections => panes::connections(f, inner, model, ui),
+            Pane::Slowlog => panes::slowlog(f, inner, model, &theme),
+            Pane::Help => panes::help(f, inner, &theme),
+        }
+    }
+    f.render_widget(Paragraph::new(footer_line(ui)).style(theme.dim), footer);
+}
+
+fn header_line(m: &Model, ui: &UiState) -> Line<'static> {
+    let theme = ui.theme;
+    let mut spans = vec![Span::styled(" respscope ", theme.title)];
+    let server = match &m.server {
+        Some(s) if s.up => {
+            format!(" server {} redis {} ", m.server_addr, s.version.clone().unwrap_or_default())
+        }
+        Some(s) => format!(" server {} DOWN: {} ", m.server_addr, s.error.clone().unwrap_or_default()),
+        None if m.server_addr.is_empty() => " no server ".to_string(),
+        None => format!(" server {} connecting… ", m.server_addr),
+    };
+    let server_style = if m.server.as_ref().is_some_and(|s| !s.up) { theme.bad } else { theme.header };
+    spans.push(Span::styled(server, server_style));
+    let wire = match (&m.source, &m.wire_unavailable) {
+        (_, Some(why)) => Span::styled(format!("│ wire off: {why} "), theme.bad),
+        (WireSource::Live(i), None) => Span::raw(format!(
+            "│ wire {i}, {} dropped (kernel {}, if {}) ",
+            m.loss.kernel_dropped + m.loss.if_dropped,
+            m.loss.kernel_dropped,
+            m.loss.if_dropped
+        )),
+        (WireSource::Replay(f), None) => Span::raw(format!("│ replay {f} ")),
+        (WireSource::None, None) => Span::raw("│ no wire "),
+    };
+    spans.push(wire);
+    spans.push(Span::raw(format!("│ t {:.1}s ", m.now)));
+    if ui.frozen.is_some() {
+        spans.push(Span::styled(" PAUSED ", theme.bad));
+    }
+    Line::from(spans)
+}
+
+fn footer_line(ui: &UiState) -> Line<'static> {
+    let mut keys = " q quit  p pause  tab/1-3 panes  ? help".to_string();
+    if ui.pane == Pane::Connections {
+        keys.push_str("  j/k select  s sort");
+    }
+    if let Some(extra) = &ui.footer_extra {
+        keys.push_str("  ");
+        keys.push_str(extra);
+    }
+    Line::from(keys)
+}
+
+/// A rectangle `pct`% of `r` centred in it (for modals).
+pub fn centered(r: Rect, pct_x: u16, pct_y: u16) -> Rect {
+    let [_, mid, _] = Layout::vertical([
+        Constraint::Percentage((100 - pct_y) / 2),
+        Constraint::Percentage(pct_y),
+        Constraint::Percentage((100 - pct_y) / 2),
+    ])
+    .areas(r);
+    let [_, c, _] = Layout::horizontal([
+        Constraint::Percentage((100 - pct_x) / 2),
+        Constraint::Percentage(pct_x),
+        Constraint::Percentage((100 - pct_x) / 2),
+    ])
+    .areas(mid);
+    c
+}

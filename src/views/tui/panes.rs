@@ -1,0 +1,258 @@
+//! One function per pane.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Sparkline, Table, TableState, Wrap};
+use ratatui::Frame;
+
+use super::state::{SortBy, UiState};
+use super::theme::Theme;
+use crate::engine::model::Model;
+use crate::engine::report::ConnReport;
+use crate::views::report::{bytes, opt_us, us};
+
+/// Overview: ops on the wire and from INFO, latency over time, deepest pipelines now, memory,
+/// alerts.
+pub fn overview(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
+    let [top, bottom] = Layout::vertical([Constraint::Length(9), Constraint::Min(3)]).areas(area);
+    let [stats, graphs] = Layout::horizontal([Constraint::Length(44), Constraint::Min(10)]).areas(top);
+    let last = m.history.back().copied().unwrap_or_default();
+    let totals = m.wire.as_ref().map(|w| &w.totals);
+    let s = m.server.as_ref();
+    let num = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+    let lines = vec![
+        Line::from(format!(
+            "ops/s  wire {:>10.0}   server {:>10}",
+            last.wire_ops,
+            num(s.and_then(|s| s.ops_per_sec))
+        )),
+        Line::from(format!(
+            "wire   {} conns, {} cmds, {} replies",
+            totals.map_or(0, |x| x.connections),
+            totals.map_or(0, |x| x.commands),
+            totals.map_or(0, |x| x.replies)
+        )),
+        Line::from(format!(
+            "       {} errors, {} splits, {} batches",
+            totals.map_or(0, |x| x.errors),
+            totals.map_or(0, |x| x.split_commands),
+            totals.map_or(0, |x| x.batches)
+        )),
+        Line::from(format!("p99    {} (worst connection now)", us(last.p99_us as i64))),
+        Line::from(format!(
+            "memory {}   clients {}",
+            s.and_then(|s| s.used_memory).map_or_else(|| "-".into(), bytes),
+            num(s.and_then(|s| s.connected_clients))
+        )),
+        Line::from(format!(
+            "tcp    {} zero windows, {} full, {} probes",
+            totals.map_or(0, |x| x.zero_windows),
+            totals.map_or(0, |x| x.window_full),
+            totals.map_or(0, |x| x.zero_window_probes)
+        )),
+        Line::from(format!(
+            "damage {} gaps, {} parse errors",
+            totals.map_or(0, |x| x.gaps),
+            totals.map_or(0, |x| x.parse_errors)
+        )),
+    ];
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::RIGHT).border_style(t.dim)),
+        stats,
+    );
+    let [g1, g2] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(graphs);
+    let ops: Vec<u64> = m.history.iter().map(|p| p.wire_ops as u64).collect();
+    let p99: Vec<u64> = m.history.iter().map(|p| p.p99_us as u64).collect();
+    f.render_widget(
+        Sparkline::default()
+            .block(Block::default().title(" commands/s on the wire "))
+            .data(tail(&ops, g1.width))
+            .style(t.good),
+        g1,
+    );
+    f.render_widget(
+        Sparkline::default()
+            .block(Block::default().title(" worst p99 latency (µs) "))
+            .data(tail(&p99, g2.width))
+            .style(t.warn),
+        g2,
+    );
+    let [deep, alerts] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
+    let mut conns: Vec<&ConnReport> = m.connections().iter().collect();
+    conns.sort_by_key(|c| std::cmp::Reverse(c.max_pipeline_depth));
+    let rows: Vec<Row<'_>> = conns
+        .iter()
+        .take(usize::from(deep.height.saturating_sub(2)))
+        .map(|c| {
+            Row::new(vec![
+                Cell::from(c.client.clone()),
+                Cell::from(c.max_pipeline_depth.to_string()),
+                Cell::from(c.max_batch_commands.to_string()),
+                Cell::from(c.commands.to_string()),
+            ])
+        })
+        .collect();
+    f.render_widget(
+        Table::new(
+            rows,
+            [Constraint::Min(22), Constraint::Length(6), Constraint::Length(7), Constraint::Length(9)],
+        )
+        .header(Row::new(vec!["deepest pipelines", "depth", "cmd/bat", "commands"]).style(t.dim))
+        .block(Block::default().borders(Borders::TOP).border_style(t.dim)),
+        deep,
+    );
+    let alert_lines: Vec<Line<'_>> = if m.alerts.is_empty() {
+        vec![Line::from(Span::styled("no alerts", t.good))]
+    } else {
+        m.alerts.iter().map(|a| Line::from(Span::styled(a.clone(), t.warn))).collect()
+    };
+    let mut alert_lines = alert_lines;
+    if let Some(why) = &m.wire_unavailable {
+        alert_lines.insert(0, Line::from(Span::styled(format!("wire off: {why}"), t.bad)));
+    }
+    f.render_widget(
+        Paragraph::new(alert_lines).wrap(Wrap { trim: true }).block(
+            Block::default().title(" alerts ").borders(Borders::TOP | Borders::LEFT).border_style(t.dim),
+        ),
+        alerts,
+    );
+}
+
+fn tail(v: &[u64], width: u16) -> &[u64] {
+    let w = usize::from(width);
+    &v[v.len().saturating_sub(w)..]
+}
+
+/// Connections: wire metrics per client joined with its CLIENT LIST row by address.
+pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
+    let t = &ui.theme;
+    let mut conns: Vec<&ConnReport> = m.connections().iter().collect();
+    match ui.sort {
+        SortBy::Age => {}
+        SortBy::Commands => conns.sort_by_key(|c| std::cmp::Reverse(c.commands)),
+        SortBy::Depth => conns.sort_by_key(|c| std::cmp::Reverse(c.max_pipeline_depth)),
+        SortBy::P99 => conns.sort_by_key(|c| std::cmp::Reverse(c.latency_us.p99)),
+        SortBy::ZeroWindows => conns.sort_by_key(|c| std::cmp::Reverse(c.tcp.zero_windows)),
+    }
+    let header = Row::new(vec![
+        "client", "name", "lib", "cmds", "depth", "cmd/bat", "splits", "p50", "p99", "rtt", "zwin", "full",
+        "qbuf", "omem",
+    ])
+    .style(t.dim);
+    let rows: Vec<Row<'_>> = conns
+        .iter()
+        .map(|c| {
+            let row = m.client_row(&c.client);
+            let name = row.map(|r| r.name.clone()).unwrap_or_default();
+            let lib = row.and_then(|r| r.lib_name.clone()).unwrap_or_default();
+            Row::new(vec![
+                Cell::from(c.client.clone()),
+                Cell::from(name),
+                Cell::from(lib),
+                Cell::from(c.commands.to_string()),
+                Cell::from(c.max_pipeline_depth.to_string()),
+                Cell::from(c.max_batch_commands.to_string()),
+                Cell::from(c.split_commands.to_string()),
+                Cell::from(opt_us(c.latency_us.p50)),
+                Cell::from(opt_us(c.latency_us.p99)),
+                Cell::from(c.handshake_rtt_us.map_or_else(|| "-".into(), us)),
+                Cell::from(c.tcp.zero_windows.to_string()),
+                Cell::from(c.tcp.window_full.to_string()),
+                Cell::from(row.map_or_else(|| "-".into(), |r| bytes(r.qbuf))),
+                Cell::from(row.map_or_else(|| "-".into(), |r| bytes(r.omem))),
+            ])
+        })
+        .collect();
+    let n = rows.len();
+    let widths = [
+        Constraint::Min(21),
+        Constraint::Length(10),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(5),
+        Constraint::Length(7),
+        Constraint::Length(6),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(7),
+        Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Length(9),
+        Constraint::Length(9),
+    ];
+    let title = format!(" {n} connections, sorted by {} ", ui.sort.label());
+    let table = Table::new(rows, widths)
+        .header(header)
+        .row_highlight_style(t.selected)
+        .block(Block::default().title(title));
+    let mut state =
+        TableState::default().with_selected(if n == 0 { None } else { Some(ui.selected.min(n - 1)) });
+    f.render_stateful_widget(table, area, &mut state);
+}
+
+/// The server's SLOWLOG, newest first.
+pub fn slowlog(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
+    let rows: Vec<Row<'_>> = m
+        .slowlog
+        .iter()
+        .map(|e| {
+            Row::new(vec![
+                Cell::from(e.id.to_string()),
+                Cell::from(e.time.to_string()),
+                Cell::from(us(i64::try_from(e.duration_us).unwrap_or(i64::MAX))),
+                Cell::from(e.client_addr.clone()),
+                Cell::from(e.args.join(" ")),
+            ])
+        })
+        .collect();
+    let title = if m.slowlog.is_empty() {
+        " SLOWLOG: nothing slower than slowlog-log-slower-than yet ".to_string()
+    } else {
+        format!(" SLOWLOG: {} entries ", m.slowlog.len())
+    };
+    f.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(6),
+                Constraint::Length(11),
+                Constraint::Length(9),
+                Constraint::Length(22),
+                Constraint::Min(10),
+            ],
+        )
+        .header(Row::new(vec!["id", "time", "took", "client", "command"]).style(t.dim))
+        .block(Block::default().title(title)),
+        area,
+    );
+}
+
+/// Keys.
+pub fn help(f: &mut Frame<'_>, area: Rect, t: &Theme) {
+    let r = super::centered(area, 80, 90);
+    let text = vec![
+        Line::from(Span::styled("respscope keys", t.title)),
+        Line::from(""),
+        Line::from("1  Overview      ops on the wire and from INFO, p99, deepest pipelines, alerts"),
+        Line::from("2  Connections   wire metrics per client joined with CLIENT LIST (name, qbuf, omem)"),
+        Line::from("3  Slowlog       the server's SLOWLOG, newest first"),
+        Line::from("tab / ← →        next / previous pane"),
+        Line::from("j k / ↓ ↑        select a connection"),
+        Line::from("s                sort connections (first seen, commands, depth, p99, zero windows)"),
+        Line::from("p / space        pause: freeze the picture while capture goes on"),
+        Line::from("+ -  .  r        replay: faster, slower, one step while paused, restart"),
+        Line::from("? / h            this help          q / esc  quit"),
+        Line::from(""),
+        Line::from(
+            "Numbers mean what docs/METRICS.md says (latency: command's last byte to reply's last byte).",
+        ),
+    ];
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::ALL).title(" help ")),
+        r,
+    );
+}

@@ -1,0 +1,209 @@
+//! View-only state: which pane, which row, which sort, whether the picture is frozen. The
+//! data lives in the engine's [`Model`](crate::engine::model::Model); nothing here owns it
+//! except a frozen copy while paused.
+
+use crate::engine::model::Model;
+
+use super::theme::Theme;
+
+/// The panes, one key each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pane {
+    /// Ops, latency, deepest pipelines, memory, alerts.
+    Overview,
+    /// One row per client connection: wire metrics joined with CLIENT LIST.
+    Connections,
+    /// The server's SLOWLOG.
+    Slowlog,
+    /// Keys.
+    Help,
+}
+
+impl Pane {
+    /// In tab order.
+    pub const ALL: [Pane; 4] = [Pane::Overview, Pane::Connections, Pane::Slowlog, Pane::Help];
+
+    /// The key that selects it.
+    pub fn key(self) -> char {
+        match self {
+            Pane::Overview => '1',
+            Pane::Connections => '2',
+            Pane::Slowlog => '3',
+            Pane::Help => '?',
+        }
+    }
+
+    /// Its title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Overview => "Overview",
+            Pane::Connections => "Connections",
+            Pane::Slowlog => "Slowlog",
+            Pane::Help => "Help",
+        }
+    }
+}
+
+/// Columns the connections table sorts by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortBy {
+    /// First seen.
+    Age,
+    /// Commands.
+    Commands,
+    /// Deepest pipeline.
+    Depth,
+    /// p99 latency.
+    P99,
+    /// Zero-window segments.
+    ZeroWindows,
+}
+
+impl SortBy {
+    /// The next column.
+    pub fn next(self) -> SortBy {
+        match self {
+            SortBy::Age => SortBy::Commands,
+            SortBy::Commands => SortBy::Depth,
+            SortBy::Depth => SortBy::P99,
+            SortBy::P99 => SortBy::ZeroWindows,
+            SortBy::ZeroWindows => SortBy::Age,
+        }
+    }
+
+    /// Its name in the table header.
+    pub fn label(self) -> &'static str {
+        match self {
+            SortBy::Age => "first seen",
+            SortBy::Commands => "commands",
+            SortBy::Depth => "max depth",
+            SortBy::P99 => "p99",
+            SortBy::ZeroWindows => "zero windows",
+        }
+    }
+}
+
+/// View state.
+#[derive(Clone, Debug)]
+pub struct UiState {
+    /// Pane shown.
+    pub pane: Pane,
+    /// Help shown over the pane.
+    pub show_help: bool,
+    /// Selected row in the connections table.
+    pub selected: usize,
+    /// Sort of the connections table.
+    pub sort: SortBy,
+    /// A copy of the model while paused; ingestion goes on behind it.
+    pub frozen: Option<Box<Model>>,
+    /// Colours (or none, with `NO_COLOR`).
+    pub theme: Theme,
+    /// Extra footer text (replay controls).
+    pub footer_extra: Option<String>,
+}
+
+impl Default for UiState {
+    fn default() -> Self {
+        UiState {
+            pane: Pane::Overview,
+            show_help: false,
+            selected: 0,
+            sort: SortBy::Age,
+            frozen: None,
+            theme: Theme::from_env(),
+            footer_extra: None,
+        }
+    }
+}
+
+/// What a key asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Leave.
+    Quit,
+    /// Freeze or unfreeze the picture.
+    TogglePause,
+    /// Show a pane.
+    Show(Pane),
+    /// Next pane.
+    NextPane,
+    /// Previous pane.
+    PrevPane,
+    /// Move the selection.
+    Down,
+    /// Move the selection.
+    Up,
+    /// Next sort column.
+    Sort,
+    /// Toggle help.
+    Help,
+    /// Replay: faster.
+    Faster,
+    /// Replay: slower.
+    Slower,
+    /// Replay: one packet.
+    Step,
+    /// Replay: from the start.
+    Restart,
+}
+
+/// The keymap: one place, no per-mode chains.
+pub fn action_for(code: crossterm::event::KeyCode, ctrl: bool) -> Option<Action> {
+    use crossterm::event::KeyCode as K;
+    Some(match code {
+        K::Char('c') if ctrl => Action::Quit,
+        K::Char('q') | K::Esc => Action::Quit,
+        K::Char('p') | K::Char(' ') => Action::TogglePause,
+        K::Char('1') => Action::Show(Pane::Overview),
+        K::Char('2') => Action::Show(Pane::Connections),
+        K::Char('3') => Action::Show(Pane::Slowlog),
+        K::Char('?') | K::Char('h') => Action::Help,
+        K::Tab | K::Right => Action::NextPane,
+        K::BackTab | K::Left => Action::PrevPane,
+        K::Char('j') | K::Down => Action::Down,
+        K::Char('k') | K::Up => Action::Up,
+        K::Char('s') => Action::Sort,
+        K::Char('+') | K::Char('f') => Action::Faster,
+        K::Char('-') => Action::Slower,
+        K::Char('.') => Action::Step,
+        K::Char('r') => Action::Restart,
+        _ => return None,
+    })
+}
+
+impl UiState {
+    /// Applies a view action; returns true to quit. Replay actions are the app's.
+    pub fn apply(&mut self, a: Action, live: &Model) -> bool {
+        match a {
+            Action::Quit => return true,
+            Action::TogglePause => {
+                self.frozen = match self.frozen.take() {
+                    Some(_) => None,
+                    None => Some(Box::new(live.clone())),
+                }
+            }
+            Action::Show(p) => {
+                self.pane = p;
+                self.show_help = false;
+            }
+            Action::NextPane | Action::PrevPane => {
+                let i = Pane::ALL.iter().position(|p| *p == self.pane).unwrap_or(0);
+                let n = Pane::ALL.len();
+                let j = if a == Action::NextPane { (i + 1) % n } else { (i + n - 1) % n };
+                self.pane = Pane::ALL[j];
+                self.show_help = false;
+            }
+            Action::Down => self.selected = self.selected.saturating_add(1),
+            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::Sort => self.sort = self.sort.next(),
+            Action::Help => self.show_help = !self.show_help,
+            Action::Faster | Action::Slower | Action::Step | Action::Restart => {}
+        }
+        false
+    }
+
+    /// The model to draw: the frozen copy while paused.
+    pub fn shown<'a>(&'a self, live: &'a Model) -> &'a Model {
+        self.frozen.as_deref().unwrap_or(live)
+    }
+}
