@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The main job: build respscope and analyse the bundled capture of real clients (Jedis-style
-# 8192-byte flushes, Lettuce-style 16-command batches, a slow reader stalling the TCP window,
-# RESP3 pushes, several interleaved clients).
+# The main job: set up, build, and open the console on a private redis-server driven by
+# built-in workloads (sequential, pipelined, Jedis-style 8192-byte flushes, Lettuce-style
+# 16-command batches, a slow reader stalling its TCP window, several interleaved clients).
+# Live capture needs root or capture rights; without them the console replays the bundled
+# capture and says so. Quit with q.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --build-only
+scripts/setup.sh
 cargo build --release --quiet
-exec target/release/respscope analyze assets/demo.pcap "$@"
+exec target/release/respscope demo "$@"

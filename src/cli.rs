@@ -49,6 +49,19 @@ pub enum Command {
     /// Replay a capture through the console on its own timestamps (pause, step, speed,
     /// restart).
     Replay(ReplayArgs),
+    /// Start a private redis-server with built-in workloads (sequential, pipelined,
+    /// Jedis-style 8192-byte flushes, Lettuce-style 16-command batches, a slow reader, several
+    /// clients) and open the console on it; replays the bundled capture where capture is not
+    /// permitted or redis-server is missing.
+    Demo(DemoArgs),
+}
+
+/// `respscope demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Replay the bundled capture instead of capturing live.
+    #[arg(long)]
+    pub no_capture: bool,
 }
 
 /// `respscope replay`.

@@ -43,6 +43,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Analyze(args)) => analyze(&args),
         Some(Command::Watch(args)) => watch(&args),
         Some(Command::Replay(args)) => replay(&args),
+        Some(Command::Demo(args)) => {
+            respscope::app::demo(args.no_capture)?;
+            Ok(ExitCode::SUCCESS)
+        }
         None => console(&cli.console),
     }
 }
@@ -59,7 +63,7 @@ fn console(args: &ConsoleArgs) -> anyhow::Result<ExitCode> {
         })
     };
     let ports = vec![opts.port];
-    respscope::app::run(ConsoleConfig { server: Some(opts), feed, ports })?;
+    respscope::app::run(ConsoleConfig { server: Some(opts), feed, ports, notice: None })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -75,6 +79,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         server: None,
         feed: Feed::Replay { path: args.file.clone(), speed },
         ports: args.ports.clone(),
+        notice: None,
     })?;
     Ok(ExitCode::SUCCESS)
 }

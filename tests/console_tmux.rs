@@ -56,6 +56,19 @@ impl Tmux {
         }
     }
 
+    /// Waits until `ok(screen)` holds (or fails with the last screen).
+    fn wait_until(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
+        let t = Instant::now();
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            assert!(t.elapsed() < Duration::from_secs(secs), "waited for {what}; the screen:\n{s}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     fn alive(&self) -> bool {
         Command::new("tmux").args(["has-session", "-t", &self.0]).status().is_ok_and(|s| s.success())
     }
@@ -144,8 +157,10 @@ fn live_console_shows_pipelines_slowlog_and_survives_a_restart_and_a_tiny_termin
     let _ = Command::new("redis-cli").args(["-p", &p, "debug", "sleep", "0.2"]).output();
     t.keys("2");
     // redis-benchmark -P 16: connections with 16 commands in flight.
-    let s = t.wait_for("sorted by first seen", 5);
-    assert!(s.lines().any(|l| l.split_whitespace().nth(2) == Some("16")), "depth 16:\n{s}");
+    t.wait_until("a connection with depth 16", 10, |s| {
+        s.lines()
+            .any(|l| l.split_whitespace().nth(2) == Some("16") && l.split_whitespace().nth(3) == Some("16"))
+    });
     t.keys("3");
     let s = t.wait_for("SLOWLOG: ", 5);
     t.wait_for("debug sleep 0.2", 5);
@@ -186,4 +201,38 @@ fn replaying_the_slow_reader_raises_the_zero_window_alert() {
     t.keys("r");
     t.keys("1");
     t.wait_for("window stall", 10);
+}
+
+#[test]
+fn demo_brings_every_workload_to_the_console_and_cleans_up() {
+    if !preconditions() {
+        return;
+    }
+    let name = format!("rs-demo-{}", std::process::id());
+    let t = Tmux::start(&name, &format!("{} demo; sleep 30", bin()), 150, 40);
+    let s = t.wait_for("demo: private redis-server on 127.0.0.1:", 10);
+    let port: u16 = s
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .expect("the demo's port on screen");
+    t.wait_for("wire lo", 5);
+    t.keys("2");
+    let s = t.wait_for("demo-jedis", 10);
+    for client in ["demo-lettuce", "demo-pipelined", "demo-sequential", "demo-many"] {
+        assert!(s.contains(client), "{client}:\n{s}");
+    }
+    // The slow reader stalls its window within a few seconds of starting.
+    t.keys("1");
+    t.wait_for("window stall", 15);
+    t.keys("3");
+    t.wait_for("DEBUG SLEEP 0.005", 15);
+    t.keys("q");
+    // Quitting stops the private server it started.
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(start.elapsed() < Duration::from_secs(5), "the demo's redis-server outlived the console");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -4,6 +4,8 @@
 //! hand over owned results; this loop folds them into the [`Model`] and draws on the frame
 //! tick, never per event. Pausing freezes a copy of the model while ingestion goes on.
 
+pub mod demo;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -53,6 +55,55 @@ pub struct ConsoleConfig {
     pub feed: Feed,
     /// Redis ports for the wire analysis.
     pub ports: Vec<u16>,
+    /// Said first among the alerts (why a demo replays instead of capturing, say).
+    pub notice: Option<String>,
+}
+
+/// `respscope demo`: a private server, built-in workloads and the console on top; the
+/// bundled capture replayed where that is not possible, and the console says why.
+///
+/// # Errors
+/// As [`run`].
+pub fn demo(no_capture: bool) -> anyhow::Result<()> {
+    let replay = |why: String| -> anyhow::Result<()> {
+        let path = demo::bundled_capture_file()?;
+        let r = run(ConsoleConfig {
+            server: None,
+            feed: Feed::Replay { path: path.clone(), speed: 1.0 },
+            ports: vec![6379],
+            notice: Some(format!("{why}: replaying the bundled capture instead")),
+        });
+        let _ = std::fs::remove_file(&path);
+        r
+    };
+    let server = match demo::start_server() {
+        Ok(s) => s,
+        Err(why) => return replay(why),
+    };
+    let live =
+        LiveConfig { interface: "lo".into(), filter: format!("tcp port {}", server.port), buffer_mib: 32 };
+    if no_capture {
+        return replay("capture off (--no-capture)".into());
+    }
+    if let Err(e) = crate::sources::capture::live::LiveCapture::open(&live) {
+        return replay(format!("live capture is not permitted here ({e})"));
+    }
+    let opts = ConnectOptions {
+        host: "127.0.0.1".into(),
+        port: server.port,
+        timeout: Duration::from_secs(3),
+        ..ConnectOptions::default()
+    };
+    let _workloads = demo::start_workloads(server.port);
+    run(ConsoleConfig {
+        server: Some(opts),
+        feed: Feed::Live(live),
+        ports: vec![server.port],
+        notice: Some(format!(
+            "demo: private redis-server on 127.0.0.1:{} with sequential, pipelined, Jedis-style, Lettuce-style, slow-reader and interleaved clients",
+            server.port
+        )),
+    })
 }
 
 /// Runs the console until the user quits.
@@ -81,6 +132,9 @@ pub fn run(cfg: ConsoleConfig) -> anyhow::Result<()> {
     };
     let mut model = Model::new(&server_addr, source);
     model.wire_unavailable = unavailable;
+    if let Some(n) = &cfg.notice {
+        model.note(n.clone());
+    }
     let replay_speed = match &cfg.feed {
         Feed::Replay { speed, .. } => Some(*speed),
         _ => None,

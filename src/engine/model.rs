@@ -156,6 +156,11 @@ impl Model {
         self.history.push_back(p);
     }
 
+    /// Adds a line to the alerts (a notice from the app).
+    pub fn note(&mut self, a: String) {
+        self.alert(a);
+    }
+
     fn alert(&mut self, a: String) {
         self.alerts.push_front(a);
         self.alerts.truncate(ALERTS_KEEP);

@@ -167,7 +167,7 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     let n = rows.len();
     let widths = [
         Constraint::Min(21),
-        Constraint::Length(10),
+        Constraint::Length(16),
         Constraint::Length(8),
         Constraint::Length(8),
         Constraint::Length(5),
