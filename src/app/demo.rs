@@ -185,7 +185,7 @@ fn pipelined(addr: SocketAddr, stop: &AtomicBool) -> std::io::Result<()> {
         s.write_all(&batch)?;
         read_replies(&mut s, 100)?;
         round += 1;
-        if round % 20 == 0 {
+        if round.is_multiple_of(20) {
             // Something for the SLOWLOG pane.
             s.write_all(&encode(&[b"DEBUG", b"SLEEP", b"0.005"]))?;
             read_replies(&mut s, 1)?;
