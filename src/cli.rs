@@ -25,13 +25,21 @@ pub struct ConsoleArgs {
     /// The server.
     #[command(flatten)]
     pub conn: ConnArgs,
+    /// The capture.
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+}
+
+/// Where and what to capture.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CaptureArgs {
     /// Interface to capture on (default: the one that reaches the server; `lo` for a local one).
     #[arg(short = 'i', long)]
     pub interface: Option<String>,
     /// Capture filter (default: `tcp port <port>`).
     #[arg(short = 'f', long)]
     pub filter: Option<String>,
-    /// Do not capture; show the server panes only.
+    /// Do not capture; the server side only.
     #[arg(long)]
     pub no_capture: bool,
 }
@@ -124,15 +132,9 @@ pub struct WatchArgs {
     /// Output format (one JSON object per line).
     #[arg(long, value_enum, default_value_t = WatchFormat::Json)]
     pub format: WatchFormat,
-    /// Interface to capture on (default: the one that reaches the server; `lo` for a local one).
-    #[arg(short = 'i', long)]
-    pub interface: Option<String>,
-    /// Capture filter (default: `tcp port <port>`).
-    #[arg(short = 'f', long)]
-    pub filter: Option<String>,
-    /// Do not capture; poll the server only.
-    #[arg(long)]
-    pub no_capture: bool,
+    /// The capture.
+    #[command(flatten)]
+    pub capture: CaptureArgs,
 }
 
 /// Output formats of `watch`.

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{AnalyzeArgs, Cli, Command, ConnArgs, ConsoleArgs, Format, ReplayArgs, WatchArgs};
+use cli::{AnalyzeArgs, CaptureArgs, Cli, Command, ConnArgs, ConsoleArgs, Format, ReplayArgs, WatchArgs};
 use respscope::analysis::wire::{SegmentRecord, WireAnalyzer, WireConfig};
 use respscope::app::{ConsoleConfig, Feed};
 use respscope::engine;
@@ -51,16 +51,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The capture for a server: `tcp port P` on the interface that reaches it, unless told
+/// otherwise; `None` with `--no-capture`.
+fn live_config(c: &CaptureArgs, opts: &ConnectOptions) -> Option<LiveConfig> {
+    (!c.no_capture).then(|| LiveConfig {
+        interface: c.interface.clone().unwrap_or_else(|| interface_for(&opts.host, opts.port)),
+        filter: c.filter.clone().unwrap_or_else(|| format!("tcp port {}", opts.port)),
+        buffer_mib: 32,
+    })
+}
+
 fn console(args: &ConsoleArgs) -> anyhow::Result<ExitCode> {
     let opts = connect_options(&args.conn)?;
-    let feed = if args.no_capture {
-        Feed::None("capture off (--no-capture)".into())
-    } else {
-        Feed::Live(LiveConfig {
-            interface: args.interface.clone().unwrap_or_else(|| interface_for(&opts.host, opts.port)),
-            filter: args.filter.clone().unwrap_or_else(|| format!("tcp port {}", opts.port)),
-            buffer_mib: 32,
-        })
+    let feed = match live_config(&args.capture, &opts) {
+        None => Feed::None("capture off (--no-capture)".into()),
+        Some(cfg) => Feed::Live(cfg),
     };
     let ports = vec![opts.port];
     respscope::app::run(ConsoleConfig { server: Some(opts), feed, ports, notice: None })?;
@@ -156,16 +161,12 @@ fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
     let interval = std::time::Duration::from_secs_f64(args.interval.max(0.05));
     let deadline =
         args.duration.map(|d| std::time::Instant::now() + std::time::Duration::from_secs_f64(d.max(0.0)));
-    let live = if args.no_capture {
-        Err("capture off (--no-capture)".to_string())
-    } else {
-        let cfg = LiveConfig {
-            interface: args.interface.clone().unwrap_or_else(|| interface_for(&opts.host, opts.port)),
-            filter: args.filter.clone().unwrap_or_else(|| format!("tcp port {}", opts.port)),
-            buffer_mib: 32,
-        };
-        let wire = WireConfig { ports: vec![opts.port], previews: false };
-        LiveWire::start(&cfg, wire).map_err(|e| e.to_string())
+    let live = match live_config(&args.capture, &opts) {
+        None => Err("capture off (--no-capture)".to_string()),
+        Some(cfg) => {
+            let wire = WireConfig { ports: vec![opts.port], previews: false };
+            LiveWire::start(&cfg, wire).map_err(|e| e.to_string())
+        }
     };
     if let Err(why) = &live {
         eprintln!("respscope: {why}; watching the server only");

@@ -5,18 +5,21 @@
 //! Needs tmux, redis-server, redis-benchmark, redis-cli and root (capture). Outside CI a
 //! missing part skips with a message; with `CI=true` it fails.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-struct Guard(Child);
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
 
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+use common::free_port;
+
+fn preconditions() -> bool {
+    common::preconditions("console tests", &["tmux", "redis-server", "redis-benchmark", "redis-cli"])
 }
+
+fn redis(port: u16) -> common::Guard {
+    common::redis(port, &["--enable-debug-command", "local"])
+}
+use std::time::{Duration, Instant};
 
 /// A tmux session, killed when dropped.
 struct Tmux(String);
@@ -78,44 +81,6 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).status();
     }
-}
-
-fn have(cmd: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {cmd}")]).output().is_ok_and(|o| o.status.success())
-}
-
-fn preconditions() -> bool {
-    let missing: Vec<&str> =
-        ["tmux", "redis-server", "redis-benchmark", "redis-cli"].into_iter().filter(|c| !have(c)).collect();
-    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
-    if missing.is_empty() && root {
-        return true;
-    }
-    let why = format!("missing {missing:?}, root: {root}");
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "console tests cannot run in CI: {why}");
-    eprintln!("SKIPPED console test: {why}");
-    false
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-fn redis(port: u16) -> Guard {
-    let g = Guard(
-        Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--enable-debug-command", "local"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server"),
-    );
-    let t = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t.elapsed() < Duration::from_secs(10), "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    g
 }
 
 fn bin() -> &'static str {

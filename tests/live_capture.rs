@@ -6,52 +6,19 @@
 //! Needs redis-server, redis-benchmark, tcpdump and capture rights (root or
 //! cap_net_raw). Outside CI a missing part skips with a message; with `CI=true` it fails.
 
+mod common;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-/// Kills a child process by its pid when dropped, so a failing test leaves nothing behind.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn have(cmd: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {cmd}")]).output().is_ok_and(|o| o.status.success())
-}
+use common::{free_port, Guard};
 
 fn preconditions() -> bool {
-    let missing: Vec<&str> = ["redis-server", "redis-benchmark", "redis-cli", "tcpdump"]
-        .into_iter()
-        .filter(|c| !have(c))
-        .collect();
-    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
-    if missing.is_empty() && root {
-        return true;
-    }
-    let why = format!("missing {missing:?}, root: {root}");
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "live capture test cannot run in CI: {why}");
-    eprintln!("SKIPPED live capture test: {why} (scripts/setup.sh installs the tools; run as root)");
-    false
+    common::preconditions("live capture test", &["redis-server", "redis-benchmark", "redis-cli", "tcpdump"])
 }
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-fn wait_for_port(port: u16) {
-    let t = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t.elapsed() < Duration::from_secs(10), "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use std::time::{Duration, Instant};
 
 /// `INFO commandstats` calls of one command, by a plain RESP request on a raw socket.
 fn calls(port: u16, cmd: &str) -> u64 {
@@ -105,14 +72,7 @@ fn live_capture_agrees_with_the_servers_own_counters() {
     let dir: PathBuf = std::env::temp_dir().join(format!("respscope-live-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let port = free_port();
-    let _redis = Guard(
-        Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start redis-server"),
-    );
-    wait_for_port(port);
+    let _redis = common::redis(port, &[]);
     let pcap = dir.join("live.pcap");
     let mut tcpdump = Guard(
         Command::new("tcpdump")

@@ -6,52 +6,15 @@
 //! Needs redis-server, redis-benchmark and root (capture, and `setpriv` to drop it). Outside
 //! CI a missing part skips with a message; with `CI=true` it fails.
 
-use std::net::{TcpListener, TcpStream};
+mod common;
+
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn have(cmd: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {cmd}")]).output().is_ok_and(|o| o.status.success())
-}
+use common::{free_port, redis};
 
 fn preconditions() -> bool {
-    let missing: Vec<&str> =
-        ["redis-server", "redis-benchmark", "setpriv"].into_iter().filter(|c| !have(c)).collect();
-    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
-    if missing.is_empty() && root {
-        return true;
-    }
-    let why = format!("missing {missing:?}, root: {root}");
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "watch tests cannot run in CI: {why}");
-    eprintln!("SKIPPED watch test: {why}");
-    false
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-fn redis(port: u16, extra: &[&str]) -> Guard {
-    let mut args = vec!["--port".to_string(), port.to_string(), "--bind".into(), "127.0.0.1".into()];
-    args.extend(["--save", "", "--appendonly", "no"].iter().map(|s| s.to_string()));
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let g =
-        Guard(Command::new("redis-server").args(&args).stdout(Stdio::null()).spawn().expect("redis-server"));
-    let t = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t.elapsed() < Duration::from_secs(10), "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    g
+    common::preconditions("watch tests", &["redis-server", "redis-benchmark", "setpriv"])
 }
 
 fn watch(args: &[&str]) -> Child {

@@ -1,0 +1,61 @@
+//! What the end-to-end tests share: real processes they start and stop by pid, free loopback
+//! ports, and the rule that a missing tool skips outside CI but fails with `CI=true`.
+
+#![allow(dead_code)] // each test file uses its own part of this
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process, killed and reaped when dropped, so a failing test leaves nothing behind.
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// True when `cmd` is on the PATH.
+pub fn have(cmd: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {cmd}")]).output().is_ok_and(|o| o.status.success())
+}
+
+/// True when every tool is there and we are root (capture rights). Otherwise skips with a
+/// message, or fails when `CI=true`: CI must run every test.
+pub fn preconditions(what: &str, tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools.iter().copied().filter(|c| !have(c)).collect();
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+    if missing.is_empty() && root {
+        return true;
+    }
+    let why = format!("missing {missing:?}, root: {root}");
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{what} cannot run in CI: {why}");
+    eprintln!("SKIPPED {what}: {why} (scripts/setup.sh installs the tools; run as root)");
+    false
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// Starts redis-server on `port` (nothing persisted, `extra` options added) and waits until it
+/// listens.
+pub fn redis(port: u16, extra: &[&str]) -> Guard {
+    let g = Guard(
+        Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start redis-server"),
+    );
+    let t = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(10), "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    g
+}
