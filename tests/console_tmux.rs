@@ -201,3 +201,31 @@ fn demo_brings_every_workload_to_the_console_and_cleans_up() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn the_console_pane_runs_commands_and_never_shows_a_password() {
+    if !preconditions() {
+        return;
+    }
+    let port = free_port();
+    let p = port.to_string();
+    let _r = redis(port);
+    let name = format!("rs-console-{}", std::process::id());
+    let t = Tmux::start(&name, &format!("{} -p {p} --no-capture", bin()), 120, 30);
+    t.wait_for(&format!("server 127.0.0.1:{p} redis"), 10);
+    t.keys("5");
+    t.wait_for("enter sends", 5);
+    for line in ["SET k \"hello world\"", "GET k", "AUTH s3cret-pw", "RPUSH l a b", "LRANGE l 0 -1"] {
+        t.keys(line);
+        t.keys("Enter");
+    }
+    let s = t.wait_for("2) \"b\"", 5);
+    assert!(s.contains("\"hello world\""), "{s}");
+    assert!(s.contains("AUTH ***"), "{s}");
+    assert!(!s.contains("s3cret-pw"), "{s}");
+    assert!(s.contains("(integer) 2"), "{s}");
+    // Typed keys went to the input line, not to the keymap: still on the console pane.
+    assert!(s.contains("enter sends"), "{s}");
+    t.keys("Escape");
+    t.wait_for("ops/s  wire", 5);
+}

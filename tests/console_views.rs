@@ -116,6 +116,17 @@ fn slowlog_lists_entries_newest_first() {
 }
 
 #[test]
+fn memory_shows_info_memory_and_the_clients_holding_it() {
+    let m = model();
+    let s = screen(&m, &ui(Pane::Memory), 140, 30);
+    assert!(s.contains("used_memory"), "{s}");
+    assert!(s.contains("clients by memory"), "{s}");
+    // The stalled MONITOR client of the sample holds about 10 MB of output buffer.
+    assert!(s.contains("monitor"), "{s}");
+    assert!(s.contains("9.9 MiB"), "{s}");
+}
+
+#[test]
 fn help_and_keys() {
     let m = model();
     let mut u = ui(Pane::Overview);

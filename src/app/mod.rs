@@ -12,13 +12,16 @@ use std::time::{Duration, Instant};
 use crossterm::event::{Event, EventStream, KeyEventKind, KeyModifiers};
 use futures_util::StreamExt;
 
+use crate::analysis::resp::redact::redact_args;
 use crate::analysis::wire::WireConfig;
 use crate::engine::live::{LiveWire, ReplayCtl, WireSnapshot};
 use crate::engine::model::{Model, WireSource};
 use crate::sources::capture::live::LiveConfig;
+use crate::sources::server::client::Client;
 use crate::sources::server::client::ConnectOptions;
 use crate::sources::server::poller::Poller;
-use crate::views::tui::state::{action_for, Action};
+use crate::views::tui::reply::format_reply;
+use crate::views::tui::state::{action_for, split_args, Action, Edit, Pane};
 use crate::views::tui::{self, UiState};
 
 /// Frames per second of the console.
@@ -159,6 +162,9 @@ async fn event_loop(
     let mut frame = tokio::time::interval(FRAME);
     frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let (poll_tx, mut poll_rx) = tokio::sync::mpsc::channel(4);
+    let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel::<Vec<String>>(16);
+    let (reply_tx, mut reply_rx) = tokio::sync::mpsc::channel::<(String, Vec<String>)>(16);
+    tokio::spawn(console_commands(server.clone(), cmd_rx, reply_tx));
     if let Some(opts) = server {
         tokio::spawn(async move {
             let mut poller = Poller::new(opts);
@@ -186,7 +192,28 @@ async fn event_loop(
             biased;
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => {
-                    let Some(a) = action_for(k.code, k.modifiers.contains(KeyModifiers::CONTROL)) else { continue };
+                    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+                    if ui.pane == Pane::Console && !ui.show_help {
+                        match ui.edit(k.code, ctrl) {
+                            Edit::Changed => continue,
+                            Edit::Leave => {
+                                ui.pane = Pane::Overview;
+                                continue;
+                            }
+                            Edit::Submit(line) => {
+                                match split_args(&line) {
+                                    Some(args) if !args.is_empty() => {
+                                        let _ = cmd_tx.try_send(args);
+                                    }
+                                    Some(_) => {}
+                                    None => model.console_reply(line, vec!["(error) unbalanced quotes".into()]),
+                                }
+                                continue;
+                            }
+                            Edit::Pass => {}
+                        }
+                    }
+                    let Some(a) = action_for(k.code, ctrl) else { continue };
                     if let (Some(f), Some(s)) = (feed, speed.as_mut()) {
                         match a {
                             Action::Faster | Action::Slower => {
@@ -220,6 +247,7 @@ async fn event_loop(
                 None => return Ok(()),
             },
             Some(p) = poll_rx.recv() => model.apply_server(p),
+            Some((cmd, reply)) = reply_rx.recv() => model.console_reply(cmd, reply),
             _ = frame.tick() => {
                 if let Some(rx) = &pending {
                     match rx.try_recv() {
@@ -240,6 +268,44 @@ async fn event_loop(
                 }
                 terminal.draw(|f| tui::render(f, ui.shown(model), &ui))?;
             }
+        }
+    }
+}
+
+/// Runs commands typed in the console pane on their own connection (the pollers' stays
+/// read-only), connecting on first use and again after an error. Replies come back formatted,
+/// with the command's secrets redacted.
+async fn console_commands(
+    server: Option<ConnectOptions>,
+    mut commands: tokio::sync::mpsc::Receiver<Vec<String>>,
+    replies: tokio::sync::mpsc::Sender<(String, Vec<String>)>,
+) {
+    let mut client: Option<Client> = None;
+    while let Some(args) = commands.recv().await {
+        let shown = redact_args(&args).join(" ");
+        let lines = match &server {
+            None => vec!["(error) no server: this console is replaying a capture".to_string()],
+            Some(opts) => {
+                if client.is_none() {
+                    client = Client::connect(opts).await.ok();
+                }
+                match client.as_mut() {
+                    None => vec![format!("(error) cannot connect to {}", opts.addr())],
+                    Some(c) => {
+                        let bytes: Vec<&[u8]> = args.iter().map(String::as_bytes).collect();
+                        match c.request(&bytes).await {
+                            Ok(v) => format_reply(&v),
+                            Err(e) => {
+                                client = None;
+                                vec![format!("(error) {e}")]
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        if replies.send((shown, lines)).await.is_err() {
+            break;
         }
     }
 }

@@ -15,6 +15,8 @@ use crate::sources::server::poller::ServerPoll;
 pub const HISTORY: usize = 120;
 /// SLOWLOG entries kept.
 pub const SLOWLOG_KEEP: usize = 500;
+/// Console commands kept with their replies.
+pub const CONSOLE_KEEP: usize = 100;
 /// Alerts kept.
 pub const ALERTS_KEEP: usize = 50;
 
@@ -62,6 +64,13 @@ pub struct Model {
     pub server: Option<ServerPoll>,
     /// Time series for the overview.
     pub history: VecDeque<Point>,
+    /// `used_memory` per server poll (oldest first).
+    pub memory: VecDeque<u64>,
+    /// Sum of the clients' output buffers (`omem`) per server poll: what a reader that does
+    /// not read costs the server.
+    pub client_output: VecDeque<u64>,
+    /// The console pane's log: (redacted command, reply lines), oldest first.
+    pub console: VecDeque<(String, Vec<String>)>,
     /// Newest SLOWLOG entries first.
     pub slowlog: VecDeque<SlowEntry>,
     /// Things worth a look, newest first.
@@ -146,6 +155,17 @@ impl Model {
                 "{monitors} MONITOR client(s) connected: MONITOR can cost a busy server half its throughput"
             ));
         }
+        if poll.up {
+            let omem: u64 = poll.clients.iter().map(|c| c.omem).sum();
+            for (ring, v) in
+                [(&mut self.memory, poll.used_memory.unwrap_or(0)), (&mut self.client_output, omem)]
+            {
+                if ring.len() == HISTORY {
+                    ring.pop_front();
+                }
+                ring.push_back(v);
+            }
+        }
         self.server = Some(poll);
     }
 
@@ -154,6 +174,14 @@ impl Model {
             self.history.pop_front();
         }
         self.history.push_back(p);
+    }
+
+    /// Records a command typed in the console and its formatted reply.
+    pub fn console_reply(&mut self, command: String, reply: Vec<String>) {
+        if self.console.len() == CONSOLE_KEEP {
+            self.console.pop_front();
+        }
+        self.console.push_back((command, reply));
     }
 
     /// Adds a line to the alerts (a notice from the app).

@@ -2,13 +2,14 @@
 //!
 //! ```text
 //! ┌ respscope ─ server 127.0.0.1:6379 redis 7.0.15 ─ wire lo, 0 dropped ─ t 12.3s ──────┐
-//! │ 1 Overview │ 2 Connections │ 3 Slowlog │ ? Help                         [paused]   │
+//! │ 1 Overview │ 2 Connections │ 3 Slowlog │ 4 Memory │ ? Help              [paused]   │
 //! ├──────────────────────────────────────────────────────────────────────────────────────┤
 //! │ the selected pane                                                                    │
-//! └ q quit  p pause  tab/1-3 panes  j/k select  s sort ─────────────────────────────────┘
+//! └ q quit  p pause  tab/1-4 panes  j/k select  s sort ─────────────────────────────────┘
 //! ```
 
 pub mod panes;
+pub mod reply;
 pub mod state;
 pub mod theme;
 
@@ -48,6 +49,8 @@ pub fn render(f: &mut Frame<'_>, model: &Model, ui: &UiState) {
             Pane::Overview => panes::overview(f, inner, model, &theme),
             Pane::Connections => panes::connections(f, inner, model, ui),
             Pane::Slowlog => panes::slowlog(f, inner, model, &theme),
+            Pane::Memory => panes::memory(f, inner, model, &theme),
+            Pane::Console => panes::console(f, inner, model, ui),
             Pane::Help => panes::help(f, inner, &theme),
         }
     }
@@ -87,9 +90,12 @@ fn header_line(m: &Model, ui: &UiState) -> Line<'static> {
 }
 
 fn footer_line(ui: &UiState) -> Line<'static> {
-    let mut keys = " q quit  p pause  tab/1-3 panes  ? help".to_string();
+    let mut keys = " q quit  p pause  tab/1-4 panes  ? help".to_string();
     if ui.pane == Pane::Connections {
         keys.push_str("  j/k select  s sort");
+    }
+    if ui.pane == Pane::Console {
+        keys = " type a command, enter sends, ↑↓ history, esc leaves, tab next pane".to_string();
     }
     if let Some(extra) = &ui.footer_extra {
         keys.push_str("  ");

@@ -228,6 +228,120 @@ pub fn slowlog(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
     );
 }
 
+/// Memory: INFO memory, used memory and the clients' output buffers over time, and the
+/// clients holding the most memory with their wire window stalls beside.
+pub fn memory(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
+    let [top, bottom] = Layout::vertical([Constraint::Length(9), Constraint::Min(3)]).areas(area);
+    let [left, right] = Layout::horizontal([Constraint::Length(44), Constraint::Min(10)]).areas(top);
+    let info = m.server.as_ref().and_then(|s| s.info.as_ref());
+    let field = |k: &str| info.and_then(|i| i.get(k)).unwrap_or("-").to_string();
+    let human = |k: &str| info.and_then(|i| i.get_u64(k)).map_or_else(|| "-".to_string(), bytes);
+    let lines = vec![
+        Line::from(format!("used      {}", human("used_memory"))),
+        Line::from(format!(
+            "rss       {}   frag {}",
+            human("used_memory_rss"),
+            field("mem_fragmentation_ratio")
+        )),
+        Line::from(format!("peak      {}", human("used_memory_peak"))),
+        Line::from(format!("maxmemory {}   {}", human("maxmemory"), field("maxmemory_policy"))),
+        Line::from(format!("clients   {} in buffers", human("mem_clients_normal"))),
+        Line::from(format!("evicted   {} keys", field("evicted_keys"))),
+    ];
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::RIGHT).border_style(t.dim)),
+        left,
+    );
+    let [g1, g2] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(right);
+    let mem: Vec<u64> = m.memory.iter().copied().collect();
+    let out: Vec<u64> = m.client_output.iter().copied().collect();
+    f.render_widget(
+        Sparkline::default()
+            .block(Block::default().title(" used_memory "))
+            .data(tail(&mem, g1.width))
+            .style(t.good),
+        g1,
+    );
+    f.render_widget(
+        Sparkline::default()
+            .block(Block::default().title(" clients' output buffers (omem) "))
+            .data(tail(&out, g2.width))
+            .style(t.warn),
+        g2,
+    );
+    let mut clients: Vec<_> = m.server.as_ref().map(|s| s.clients.iter().collect()).unwrap_or_default();
+    clients.sort_by_key(|c| std::cmp::Reverse(c.tot_mem));
+    let rows: Vec<Row<'_>> = clients
+        .iter()
+        .take(usize::from(bottom.height.saturating_sub(2)))
+        .map(|c| {
+            let zw = m
+                .connections()
+                .iter()
+                .find(|w| w.client == c.addr)
+                .map_or("-".to_string(), |w| w.tcp.zero_windows.to_string());
+            Row::new(vec![
+                Cell::from(c.addr.clone()),
+                Cell::from(c.name.clone()),
+                Cell::from(c.cmd.clone()),
+                Cell::from(bytes(c.qbuf)),
+                Cell::from(bytes(c.omem)),
+                Cell::from(bytes(c.tot_mem)),
+                Cell::from(zw),
+            ])
+        })
+        .collect();
+    f.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Min(21),
+                Constraint::Length(16),
+                Constraint::Length(14),
+                Constraint::Length(10),
+                Constraint::Length(10),
+                Constraint::Length(10),
+                Constraint::Length(10),
+            ],
+        )
+        .header(Row::new(vec!["client", "name", "cmd", "qbuf", "omem", "tot-mem", "zero win"]).style(t.dim))
+        .block(
+            Block::default()
+                .title(" clients by memory (CLIENT LIST), zero windows from the wire ")
+                .borders(Borders::TOP)
+                .border_style(t.dim),
+        ),
+        bottom,
+    );
+}
+
+/// Console: commands typed and their replies as redis-cli shows them; the input line last.
+pub fn console(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
+    let t = &ui.theme;
+    let [log, input] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    for (cmd, reply) in &m.console {
+        lines.push(Line::from(Span::styled(format!("{}> {cmd}", m.server_addr), t.dim)));
+        lines.extend(reply.iter().map(|l| Line::from(l.clone())));
+    }
+    if lines.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "Commands typed here go to the server on their own connection; replies show as redis-cli shows them.",
+            t.dim,
+        )));
+    }
+    let h = usize::from(log.height);
+    let skip = lines.len().saturating_sub(h);
+    f.render_widget(Paragraph::new(lines.split_off(skip)), log);
+    f.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(format!("{}> ", m.server_addr), t.title),
+            Span::raw(ui.input.clone()),
+        ])),
+        input,
+    );
+}
+
 /// Keys.
 pub fn help(f: &mut Frame<'_>, area: Rect, t: &Theme) {
     let r = super::centered(area, 80, 90);
@@ -237,6 +351,8 @@ pub fn help(f: &mut Frame<'_>, area: Rect, t: &Theme) {
         Line::from("1  Overview      ops on the wire and from INFO, p99, deepest pipelines, alerts"),
         Line::from("2  Connections   wire metrics per client joined with CLIENT LIST (name, qbuf, omem)"),
         Line::from("3  Slowlog       the server's SLOWLOG, newest first"),
+        Line::from("4  Memory        INFO memory, used memory and client output buffers over time"),
+        Line::from("5 or :  Console  type a command (enter sends, ↑↓ history, esc leaves)"),
         Line::from("tab / ← →        next / previous pane"),
         Line::from("j k / ↓ ↑        select a connection"),
         Line::from("s                sort connections (first seen, commands, depth, p99, zero windows)"),

@@ -15,13 +15,18 @@ pub enum Pane {
     Connections,
     /// The server's SLOWLOG.
     Slowlog,
+    /// INFO memory and the clients' buffers over time.
+    Memory,
+    /// Type a command, see the reply as redis-cli shows it.
+    Console,
     /// Keys.
     Help,
 }
 
 impl Pane {
     /// In tab order.
-    pub const ALL: [Pane; 4] = [Pane::Overview, Pane::Connections, Pane::Slowlog, Pane::Help];
+    pub const ALL: [Pane; 6] =
+        [Pane::Overview, Pane::Connections, Pane::Slowlog, Pane::Memory, Pane::Console, Pane::Help];
 
     /// The key that selects it.
     pub fn key(self) -> char {
@@ -29,6 +34,8 @@ impl Pane {
             Pane::Overview => '1',
             Pane::Connections => '2',
             Pane::Slowlog => '3',
+            Pane::Memory => '4',
+            Pane::Console => '5',
             Pane::Help => '?',
         }
     }
@@ -39,6 +46,8 @@ impl Pane {
             Pane::Overview => "Overview",
             Pane::Connections => "Connections",
             Pane::Slowlog => "Slowlog",
+            Pane::Memory => "Memory",
+            Pane::Console => "Console",
             Pane::Help => "Help",
         }
     }
@@ -100,6 +109,12 @@ pub struct UiState {
     pub theme: Theme,
     /// Extra footer text (replay controls).
     pub footer_extra: Option<String>,
+    /// The console pane's input line.
+    pub input: String,
+    /// Commands typed, oldest first, and where Up/Down stand in them.
+    pub history: Vec<String>,
+    /// Position in `history` while browsing it.
+    pub history_pos: Option<usize>,
 }
 
 impl Default for UiState {
@@ -112,6 +127,9 @@ impl Default for UiState {
             frozen: None,
             theme: Theme::from_env(),
             footer_extra: None,
+            input: String::new(),
+            history: Vec::new(),
+            history_pos: None,
         }
     }
 }
@@ -147,6 +165,118 @@ pub enum Action {
     Restart,
 }
 
+/// What a key does in the console pane's input line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Edit {
+    /// The line changed; nothing to send.
+    Changed,
+    /// Send this command line.
+    Submit(String),
+    /// Leave the console pane.
+    Leave,
+    /// Not an editing key: let the keymap have it.
+    Pass,
+}
+
+impl UiState {
+    /// Edits the input line with a key (the console pane takes every printable key).
+    pub fn edit(&mut self, code: crossterm::event::KeyCode, ctrl: bool) -> Edit {
+        use crossterm::event::KeyCode as K;
+        match code {
+            K::Char(_) if ctrl => Edit::Pass,
+            K::Char(c) => {
+                if self.input.len() < 4096 {
+                    self.input.push(c);
+                }
+                Edit::Changed
+            }
+            K::Backspace => {
+                self.input.pop();
+                Edit::Changed
+            }
+            K::Esc => Edit::Leave,
+            K::Enter => {
+                let line = std::mem::take(&mut self.input);
+                self.history_pos = None;
+                if line.trim().is_empty() {
+                    return Edit::Changed;
+                }
+                if self.history.last() != Some(&line) {
+                    self.history.push(line.clone());
+                    if self.history.len() > 200 {
+                        self.history.remove(0);
+                    }
+                }
+                Edit::Submit(line)
+            }
+            K::Up | K::Down => {
+                if self.history.is_empty() {
+                    return Edit::Changed;
+                }
+                let last = self.history.len() - 1;
+                let pos = match (self.history_pos, code == K::Up) {
+                    (None, true) => Some(last),
+                    (None, false) => None,
+                    (Some(p), true) => Some(p.saturating_sub(1)),
+                    (Some(p), false) if p >= last => None,
+                    (Some(p), false) => Some(p + 1),
+                };
+                self.history_pos = pos;
+                self.input = pos.and_then(|p| self.history.get(p).cloned()).unwrap_or_default();
+                Edit::Changed
+            }
+            _ => Edit::Pass,
+        }
+    }
+}
+
+/// Splits a command line into arguments like redis-cli: whitespace separates, double or single
+/// quotes group, `\"` and `\\` escape inside double quotes. `None` for unbalanced quotes.
+pub fn split_args(line: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_arg = false;
+    let mut quote: Option<char> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some('"'), '\\') => {
+                if let Some(n) = chars.next() {
+                    cur.push(match n {
+                        'n' => '\n',
+                        'r' => '\r',
+                        't' => '\t',
+                        other => other,
+                    });
+                }
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                in_arg = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_arg {
+                    out.push(std::mem::take(&mut cur));
+                    in_arg = false;
+                }
+            }
+            (None, c) => {
+                cur.push(c);
+                in_arg = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return None;
+    }
+    if in_arg {
+        out.push(cur);
+    }
+    Some(out)
+}
+
 /// The keymap: one place, no per-mode chains.
 pub fn action_for(code: crossterm::event::KeyCode, ctrl: bool) -> Option<Action> {
     use crossterm::event::KeyCode as K;
@@ -157,6 +287,8 @@ pub fn action_for(code: crossterm::event::KeyCode, ctrl: bool) -> Option<Action>
         K::Char('1') => Action::Show(Pane::Overview),
         K::Char('2') => Action::Show(Pane::Connections),
         K::Char('3') => Action::Show(Pane::Slowlog),
+        K::Char('4') => Action::Show(Pane::Memory),
+        K::Char('5') | K::Char(':') => Action::Show(Pane::Console),
         K::Char('?') | K::Char('h') => Action::Help,
         K::Tab | K::Right => Action::NextPane,
         K::BackTab | K::Left => Action::PrevPane,
