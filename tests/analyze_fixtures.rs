@@ -401,3 +401,28 @@ fn a_small_snap_length_gives_gaps_and_a_warning_not_nonsense() {
     // Sequence analysis uses the IP lengths, so no segment looks lost.
     assert_eq!(c.tcp.lost_segments, 0);
 }
+
+#[test]
+fn a_long_capture_keeps_memory_flat_and_its_totals_whole() {
+    use respscope::analysis::wire::WireAnalyzer;
+    use respscope::engine::report::Report;
+    use respscope::sources::capture::CaptureFile;
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcap");
+    let run = |limit: Option<usize>| {
+        let mut f = CaptureFile::open(&path).expect("demo capture");
+        let mut w = WireAnalyzer::new(WireConfig { ports: vec![6379], previews: false }, f.link());
+        w.set_closed_limit(limit);
+        f.for_each(|fr| {
+            w.frame(&fr, false);
+        });
+        w.finish();
+        Report::build(&w, Vec::new())
+    };
+    let all = run(None);
+    let kept = run(Some(1));
+    // Connections finished long enough ago are summed, not listed; the totals do not change.
+    assert!(kept.connections.len() < all.connections.len(), "{}", kept.connections.len());
+    assert!(kept.capture.retired_connections > 0);
+    assert_eq!(serde_json::to_value(&kept.totals).ok(), serde_json::to_value(&all.totals).ok());
+    assert_eq!(kept.commands_by_name, all.commands_by_name);
+}

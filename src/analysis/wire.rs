@@ -295,6 +295,9 @@ pub struct Connection {
     pub joined_midstream: bool,
     /// FIN or RST seen.
     pub closed: bool,
+    /// FIN seen from each side (0: client, 1: server), or an RST: nothing more is coming.
+    ended: [bool; 2],
+    key: Key,
     live: Option<Box<Live>>,
 }
 
@@ -369,6 +372,65 @@ impl Key {
     }
 }
 
+/// Numbers of connections no longer kept one by one (a long live capture keeps the most
+/// recent closed connections only); reports add them into their totals.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct Retired {
+    /// Connections.
+    pub connections: u64,
+    /// Commands.
+    pub commands: u64,
+    /// Replies.
+    pub replies: u64,
+    /// Error replies.
+    pub errors: u64,
+    /// Pushes.
+    pub pushes: u64,
+    /// Split commands.
+    pub split_commands: u64,
+    /// Batches.
+    pub batches: u64,
+    /// Zero windows.
+    pub zero_windows: u64,
+    /// Window updates.
+    pub window_updates: u64,
+    /// Window full.
+    pub window_full: u64,
+    /// Zero-window probes.
+    pub zero_window_probes: u64,
+    /// Retransmissions.
+    pub retransmissions: u64,
+    /// Parse errors.
+    pub parse_errors: u64,
+    /// Gaps.
+    pub gaps: u64,
+}
+
+impl Retired {
+    fn add(&mut self, c: &Connection) {
+        self.connections += 1;
+        self.commands += c.conv.commands;
+        self.replies += c.conv.replies;
+        self.errors += c.conv.errors;
+        self.pushes += c.conv.pushes;
+        self.split_commands += c.conv.split_commands;
+        self.batches += c.conv.batches.count;
+        self.zero_windows += c.tcp.zero_windows;
+        self.window_updates += c.tcp.window_updates;
+        self.window_full += c.tcp.window_full;
+        self.zero_window_probes += c.tcp.zero_window_probes;
+        self.retransmissions += c.tcp.retransmissions;
+        self.parse_errors += c.parse_errors;
+        self.gaps += c.gaps;
+    }
+}
+
+/// A connection closed this long ago (packet time) is finished and compacted: late
+/// retransmissions and the last ACKs have had time to pass.
+const CLOSED_GRACE_US: i64 = 2_000_000;
+/// How often (packet time) closed connections are swept.
+const SWEEP_EVERY_US: i64 = 1_000_000;
+
 /// Folds frames into connections. Pure: time comes from frame timestamps only.
 pub struct WireAnalyzer {
     cfg: WireConfig,
@@ -380,6 +442,11 @@ pub struct WireAnalyzer {
     pub names: NameTable,
     /// Capture counters.
     pub counts: CaptureCounts,
+    /// Connections dropped from `conns` to bound memory, summed.
+    pub retired: Retired,
+    /// Most finished connections kept one by one (`None`: all, as `analyze` reports them).
+    closed_limit: Option<usize>,
+    last_sweep_us: i64,
     finished: bool,
 }
 
@@ -393,7 +460,51 @@ impl WireAnalyzer {
             conns: Vec::new(),
             names: NameTable::default(),
             counts: CaptureCounts::default(),
+            retired: Retired::default(),
+            closed_limit: None,
+            last_sweep_us: 0,
             finished: false,
+        }
+    }
+
+    /// Keeps at most `n` finished connections one by one; older ones are summed into
+    /// [`WireAnalyzer::retired`]. For captures that run for hours.
+    pub fn set_closed_limit(&mut self, n: Option<usize>) {
+        self.closed_limit = n;
+    }
+
+    /// Finishes connections closed for a while (their memory shrinks to their numbers) and,
+    /// past the limit, retires the oldest finished ones.
+    fn sweep(&mut self, now_us: i64) {
+        self.last_sweep_us = now_us;
+        for c in &mut self.conns {
+            // Both sides finished (a half-closed connection may still stream replies).
+            if c.ended == [true, true] && c.live.is_some() && now_us - c.last_ts > CLOSED_GRACE_US {
+                c.finish(&mut self.names);
+                c.conv.compact();
+            }
+        }
+        let Some(limit) = self.closed_limit else { return };
+        let finished = self.conns.iter().filter(|c| c.live.is_none()).count();
+        if finished <= limit {
+            return;
+        }
+        let mut excess = finished - limit;
+        let retired = &mut self.retired;
+        self.conns.retain(|c| {
+            if excess > 0 && c.live.is_none() {
+                excess -= 1;
+                retired.add(c);
+                false
+            } else {
+                true
+            }
+        });
+        // Indices moved: rebuild the table (later connections on the same ports win, as
+        // they did when they were added).
+        self.table.clear();
+        for (i, c) in self.conns.iter().enumerate() {
+            self.table.insert(c.key, i);
         }
     }
 
@@ -434,6 +545,9 @@ impl WireAnalyzer {
         if (p.payload.len() as u32) < p.seglen {
             self.counts.snapped += 1;
         }
+        if frame.ts_us - self.last_sweep_us >= SWEEP_EVERY_US {
+            self.sweep(frame.ts_us);
+        }
         let idx = self.connection_for(&p, frame.no, frame.ts_us)?;
         let frame_no = frame.no;
         let conn = &mut self.conns[idx];
@@ -463,7 +577,7 @@ impl WireAnalyzer {
         }
         let (client, server) = self.orient(p);
         let idx = self.conns.len();
-        self.conns.push(Connection::new(client, server, frame_no, ts, self.cfg.previews, p));
+        self.conns.push(Connection::new(client, server, frame_no, ts, self.cfg.previews, p, key));
         self.table.insert(key, idx);
         Some(idx)
     }
@@ -518,6 +632,21 @@ impl WireAnalyzer {
             c.fragments += o.fragments;
             c.snapped += o.snapped;
             c.untracked_connections += o.untracked_connections;
+            let (r, q) = (&mut first.retired, &other.retired);
+            r.connections += q.connections;
+            r.commands += q.commands;
+            r.replies += q.replies;
+            r.errors += q.errors;
+            r.pushes += q.pushes;
+            r.split_commands += q.split_commands;
+            r.batches += q.batches;
+            r.zero_windows += q.zero_windows;
+            r.window_updates += q.window_updates;
+            r.window_full += q.window_full;
+            r.zero_window_probes += q.zero_window_probes;
+            r.retransmissions += q.retransmissions;
+            r.parse_errors += q.parse_errors;
+            r.gaps += q.gaps;
             c.first_ts = [c.first_ts, o.first_ts].into_iter().flatten().min();
             c.last_ts = [c.last_ts, o.last_ts].into_iter().flatten().max();
             for (name, &n) in other.names.names.iter().zip(&other.names.counts) {
@@ -532,6 +661,9 @@ impl WireAnalyzer {
         }
         first.conns.sort_by_key(|c| c.first_frame);
         first.table.clear();
+        for (i, c) in first.conns.iter().enumerate() {
+            first.table.insert(c.key, i);
+        }
         Some(first)
     }
 
@@ -555,6 +687,7 @@ impl Connection {
         ts: i64,
         previews: bool,
         first: &TcpPacket<'_>,
+        key: Key,
     ) -> Connection {
         // Without the handshake the first bytes may be the tail of a message.
         let handshake = first.has(tcpf::SYN);
@@ -582,6 +715,8 @@ impl Connection {
             parse_errors: 0,
             joined_midstream: !handshake,
             closed: false,
+            ended: [false, false],
+            key,
             live: Some(Box::new(Live {
                 analysis: Analysis::default(),
                 reasm: [Reassembler::default(), Reassembler::default()],
@@ -620,6 +755,11 @@ impl Connection {
         }
         if p.has(tcpf::FIN) || p.has(tcpf::RST) {
             self.closed = true;
+        }
+        if p.has(tcpf::RST) {
+            self.ended = [true, true];
+        } else if p.has(tcpf::FIN) {
+            self.ended[d] = true;
         }
 
         let seg = Seg {

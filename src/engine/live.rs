@@ -52,6 +52,10 @@ pub enum ReplayCtl {
     Restart,
 }
 
+/// Finished connections a live feed keeps one by one; older ones are summed into the totals,
+/// so memory stays flat however long the console runs.
+pub const LIVE_CLOSED_KEEP: usize = 1000;
+
 /// A running wire feed (live capture or replay).
 pub struct LiveWire {
     requests: Sender<Req>,
@@ -107,8 +111,10 @@ impl LiveWire {
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
         let interface = cap.interface.clone();
+        let mut analyzer = WireAnalyzer::new(wire, cap.link());
+        analyzer.set_closed_limit(Some(LIVE_CLOSED_KEEP));
         let mut h = Handler {
-            wire: WireAnalyzer::new(wire, cap.link()),
+            wire: analyzer,
             requests: rx,
             loss: LiveStats::default(),
             interface: interface.clone(),

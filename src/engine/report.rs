@@ -46,6 +46,8 @@ pub struct CaptureSection {
     pub snapped_segments: u64,
     /// Connections beyond the table cap, counted in totals only.
     pub untracked_connections: u64,
+    /// Finished connections summed into the totals and no longer listed (long live captures).
+    pub retired_connections: u64,
     /// Problems with the input, in words.
     pub warnings: Vec<String>,
 }
@@ -185,7 +187,23 @@ impl Report {
             _ => 0,
         };
         let connections: Vec<ConnReport> = w.conns.iter().map(conn_report).collect();
-        let mut t = Totals { connections: connections.len() as u64, ..Totals::default() };
+        let r = &w.retired;
+        let mut t = Totals {
+            connections: connections.len() as u64 + r.connections,
+            commands: r.commands,
+            replies: r.replies,
+            split_commands: r.split_commands,
+            batches: r.batches,
+            zero_windows: r.zero_windows,
+            window_updates: r.window_updates,
+            window_full: r.window_full,
+            zero_window_probes: r.zero_window_probes,
+            retransmissions: r.retransmissions,
+            parse_errors: r.parse_errors,
+            gaps: r.gaps,
+            errors: r.errors,
+            pushes: r.pushes,
+        };
         for r in &connections {
             t.commands += r.commands;
             t.replies += r.replies;
@@ -237,6 +255,7 @@ impl Report {
                 skipped_packets: c.not_tcp + c.truncated + c.fragments,
                 snapped_segments: c.snapped,
                 untracked_connections: c.untracked_connections,
+                retired_connections: w.retired.connections,
                 warnings,
             },
             totals: t,

@@ -25,6 +25,8 @@ pub struct Latency {
     max: u64,
     /// Samples above [`MAX_LATENCY_US`], recorded as that maximum.
     pub outliers: u64,
+    /// Set once the samples were given up for their summary (a finished connection).
+    frozen: Option<LatencySummary>,
 }
 
 /// Percentile summary, as reported.
@@ -110,8 +112,18 @@ impl Latency {
             .collect()
     }
 
+    /// Keeps only the summary: a finished connection's samples are no longer needed.
+    pub fn freeze(&mut self) {
+        self.frozen = Some(self.summary());
+        self.exact = Vec::new();
+        self.hist = None;
+    }
+
     /// The reported summary (all `None` without samples).
     pub fn summary(&self) -> LatencySummary {
+        if let Some(f) = self.frozen {
+            return f;
+        }
         if self.count == 0 {
             return LatencySummary { count: 0, min: None, p50: None, p90: None, p99: None, max: None };
         }

@@ -182,6 +182,13 @@ impl Conversation {
         }
     }
 
+    /// Gives up what a finished connection no longer needs: latency samples (their summary
+    /// stays) and the queue of commands waiting for replies.
+    pub fn compact(&mut self) {
+        self.latency.freeze();
+        self.pending = VecDeque::new();
+    }
+
     /// Commands still waiting for a reply.
     pub fn unanswered(&self) -> u64 {
         self.commands.saturating_sub(self.replies)

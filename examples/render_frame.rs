@@ -1,0 +1,49 @@
+//! How long the console takes to draw one frame with many connections: builds a model with
+//! N connections (default 1000) from the demo capture's numbers and renders every pane on an
+//! in-memory terminal, printing the mean and worst time per frame. Run by scripts/bench_live.sh.
+
+use std::time::Instant;
+
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use respscope::analysis::wire::WireConfig;
+use respscope::engine::model::{Model, WireSource};
+use respscope::sources::capture::live::LiveStats;
+use respscope::views::tui::{self, Pane, UiState};
+
+fn main() {
+    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcap");
+    let cfg = WireConfig { ports: vec![6379], previews: false };
+    let Ok(a) = respscope::engine::analyze_file(&path, cfg, None) else {
+        eprintln!("cannot read {}", path.display());
+        std::process::exit(2);
+    };
+    let mut report = a.report();
+    let base = report.connections.clone();
+    report.connections = (0..n)
+        .map(|i| {
+            let mut c = base[i % base.len()].clone();
+            c.client = format!("10.0.{}.{}:{}", i / 250, i % 250, 40000 + i);
+            c
+        })
+        .collect();
+    report.totals.connections = n as u64;
+    let mut model = Model::new("127.0.0.1:6379", WireSource::Live("lo".into()));
+    for t in 0..120 {
+        model.apply_wire(f64::from(t), report.clone(), LiveStats::default());
+    }
+    let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap_or_else(|e| match e {});
+    let mut worst = 0.0f64;
+    let mut total = 0.0f64;
+    let frames = 200;
+    for i in 0..frames {
+        let ui = UiState { pane: Pane::ALL[i % 4], ..UiState::default() };
+        let t = Instant::now();
+        let _ = term.draw(|f| tui::render(f, &model, &ui));
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        worst = worst.max(ms);
+        total += ms;
+    }
+    println!("render: {n} connections, 200x60 terminal, {frames} frames: mean {:.2} ms, worst {:.2} ms (budget 16 ms)", total / frames as f64, worst);
+}
