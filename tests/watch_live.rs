@@ -165,3 +165,32 @@ fn without_capture_rights_the_server_is_still_watched_and_the_fix_is_named() {
     assert_eq!(s["server"]["up"], true);
     assert!(s["wire"]["status"].as_str().unwrap_or_default().contains("permission"), "{s}");
 }
+
+#[test]
+fn a_server_that_never_answers_is_reported_and_watch_goes_on() {
+    if !preconditions() {
+        return;
+    }
+    // A listener that accepts and never says a word, for at most ten seconds.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let _hold = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        let _ = l.set_nonblocking(true);
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < end {
+            if let Ok((s, _)) = l.accept() {
+                held.push(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let p = port.to_string();
+    let t = std::time::Instant::now();
+    let (snaps, _) = lines(watch(&["-p", &p, "--duration", "4", "--interval", "1", "--no-capture"]));
+    assert!(t.elapsed() < Duration::from_secs(9), "watch kept its own pace");
+    assert!(snaps.len() >= 2, "{snaps:?}");
+    let e = snaps[0]["server"]["error"].as_str().unwrap_or_default().to_string();
+    assert!(e.contains("did not answer"), "{e}");
+    assert!(snaps.iter().all(|s| s["server"]["up"] == false));
+}
