@@ -28,6 +28,10 @@ pub struct ConsoleArgs {
     /// The capture.
     #[command(flatten)]
     pub capture: CaptureArgs,
+    /// Stream MONITOR from the start (m toggles it). It can cost a busy server half its
+    /// throughput; respscope stops it by itself if its buffer grows or the console falls behind.
+    #[arg(long)]
+    pub monitor: bool,
 }
 
 /// Where and what to capture.

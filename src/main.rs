@@ -68,7 +68,13 @@ fn console(args: &ConsoleArgs) -> anyhow::Result<ExitCode> {
         Some(cfg) => Feed::Live(cfg),
     };
     let ports = vec![opts.port];
-    respscope::app::run(ConsoleConfig { server: Some(opts), feed, ports, notice: None })?;
+    respscope::app::run(ConsoleConfig {
+        server: Some(opts),
+        feed,
+        ports,
+        notice: None,
+        monitor: args.monitor,
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -85,6 +91,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         feed: Feed::Replay { path: args.file.clone(), speed },
         ports: args.ports.clone(),
         notice: None,
+        monitor: false,
     })?;
     Ok(ExitCode::SUCCESS)
 }

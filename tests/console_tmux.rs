@@ -229,3 +229,31 @@ fn the_console_pane_runs_commands_and_never_shows_a_password() {
     t.keys("Escape");
     t.wait_for("ops/s  wire", 5);
 }
+
+#[test]
+fn monitor_is_opt_in_warned_and_redacted() {
+    if !preconditions() {
+        return;
+    }
+    let port = free_port();
+    let p = port.to_string();
+    let _r = redis(port);
+    let name = format!("rs-monitor-{}", std::process::id());
+    let t = Tmux::start(&name, &format!("{} -p {p} --no-capture", bin()), 130, 30);
+    t.wait_for(&format!("server 127.0.0.1:{p} redis"), 10);
+    t.keys("6");
+    t.wait_for("MONITOR is off", 5);
+    t.keys("m");
+    t.wait_for("MONITOR ON", 5);
+    std::thread::sleep(Duration::from_millis(300));
+    for args in [&["set", "mk", "1"][..], &["auth", "s3cret-pw"], &["get", "mk"]] {
+        let _ = Command::new("redis-cli").arg("-p").arg(&p).args(args).output();
+    }
+    let s = t.wait_for("get mk", 5);
+    assert!(s.contains("set mk 1"), "{s}");
+    assert!(s.contains("auth ***") && !s.contains("s3cret-pw"), "{s}");
+    t.keys("m");
+    t.wait_until("MONITOR off", 5, |s| !s.contains("MONITOR ON"));
+    t.keys("1");
+    t.wait_for("can cost a busy server half its throughput", 5);
+}

@@ -19,6 +19,7 @@ use crate::engine::model::{Model, WireSource};
 use crate::sources::capture::live::LiveConfig;
 use crate::sources::server::client::Client;
 use crate::sources::server::client::ConnectOptions;
+use crate::sources::server::monitor::{MonitorEvent, MonitorHandle};
 use crate::sources::server::poller::Poller;
 use crate::views::tui::reply::format_reply;
 use crate::views::tui::state::{action_for, split_args, Action, Edit, Pane};
@@ -60,6 +61,8 @@ pub struct ConsoleConfig {
     pub ports: Vec<u16>,
     /// Said first among the alerts (why a demo replays instead of capturing, say).
     pub notice: Option<String>,
+    /// Start MONITOR right away.
+    pub monitor: bool,
 }
 
 /// `respscope demo`: a private server, built-in workloads and the console on top; the
@@ -75,6 +78,7 @@ pub fn demo(no_capture: bool) -> anyhow::Result<()> {
             feed: Feed::Replay { path: path.clone(), speed: 1.0 },
             ports: vec![6379],
             notice: Some(format!("{why}: replaying the bundled capture instead")),
+            monitor: false,
         });
         let _ = std::fs::remove_file(&path);
         r
@@ -106,6 +110,7 @@ pub fn demo(no_capture: bool) -> anyhow::Result<()> {
             "demo: private redis-server on 127.0.0.1:{} with sequential, pipelined, Jedis-style, Lettuce-style, slow-reader and interleaved clients",
             server.port
         )),
+        monitor: false,
     })
 }
 
@@ -144,7 +149,14 @@ pub fn run(cfg: ConsoleConfig) -> anyhow::Result<()> {
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut terminal = ratatui::init();
-    let result = rt.block_on(event_loop(&mut terminal, &mut model, feed.as_ref(), cfg.server, replay_speed));
+    let result = rt.block_on(event_loop(
+        &mut terminal,
+        &mut model,
+        feed.as_ref(),
+        cfg.server,
+        replay_speed,
+        cfg.monitor,
+    ));
     ratatui::restore();
     result
 }
@@ -155,8 +167,17 @@ async fn event_loop(
     feed: Option<&LiveWire>,
     server: Option<ConnectOptions>,
     mut speed: Option<f64>,
+    monitor_at_start: bool,
 ) -> anyhow::Result<()> {
     let mut ui = UiState::default();
+    let (mon_tx, mut mon_rx) = tokio::sync::mpsc::channel::<MonitorEvent>(4096);
+    let mut monitor: Option<MonitorHandle> = None;
+    if monitor_at_start {
+        if let Some(opts) = &server {
+            monitor = Some(crate::sources::server::monitor::start(opts.clone(), mon_tx.clone()));
+            model.monitor_state(true, None);
+        }
+    }
     let mut paused_replay = false;
     let mut events = EventStream::new();
     let mut frame = tokio::time::interval(FRAME);
@@ -165,7 +186,7 @@ async fn event_loop(
     let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel::<Vec<String>>(16);
     let (reply_tx, mut reply_rx) = tokio::sync::mpsc::channel::<(String, Vec<String>)>(16);
     tokio::spawn(console_commands(server.clone(), cmd_rx, reply_tx));
-    if let Some(opts) = server {
+    if let Some(opts) = server.clone() {
         tokio::spawn(async move {
             let mut poller = Poller::new(opts);
             let mut tick = tokio::time::interval(POLL_EVERY);
@@ -214,6 +235,20 @@ async fn event_loop(
                         }
                     }
                     let Some(a) = action_for(k.code, ctrl) else { continue };
+                    if a == Action::ToggleMonitor {
+                        match (monitor.take(), &server) {
+                            (Some(m), _) => {
+                                m.stop();
+                                model.monitor_state(false, Some("MONITOR stopped".into()));
+                            }
+                            (None, Some(opts)) => {
+                                monitor = Some(crate::sources::server::monitor::start(opts.clone(), mon_tx.clone()));
+                                model.monitor_state(true, None);
+                            }
+                            (None, None) => model.note("MONITOR needs a server (this console replays a capture)".into()),
+                        }
+                        continue;
+                    }
                     if let (Some(f), Some(s)) = (feed, speed.as_mut()) {
                         match a {
                             Action::Faster | Action::Slower => {
@@ -246,7 +281,29 @@ async fn event_loop(
                 Some(Err(e)) => return Err(e.into()),
                 None => return Ok(()),
             },
-            Some(p) = poll_rx.recv() => model.apply_server(p),
+            Some(p) = poll_rx.recv() => {
+                model.apply_server(p);
+                // The guard: MONITOR's own output buffer on the server must not grow unbounded.
+                if let (Some(m), Some(omem)) = (&monitor, model.monitor_omem()) {
+                    if omem > crate::sources::server::monitor::OMEM_LIMIT {
+                        m.stop();
+                        monitor = None;
+                        model.monitor_state(false, Some(format!(
+                            "MONITOR stopped: its output buffer on the server reached {} (limit {})",
+                            crate::views::report::bytes(omem),
+                            crate::views::report::bytes(crate::sources::server::monitor::OMEM_LIMIT)
+                        )));
+                    }
+                }
+            }
+            Some(ev) = mon_rx.recv() => match ev {
+                MonitorEvent::Line(l) => model.monitor_line(l),
+                MonitorEvent::Stopped(why) => {
+                    if monitor.take().is_some() {
+                        model.monitor_state(false, Some(why));
+                    }
+                }
+            },
             Some((cmd, reply)) = reply_rx.recv() => model.console_reply(cmd, reply),
             _ = frame.tick() => {
                 if let Some(rx) = &pending {

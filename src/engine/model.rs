@@ -15,6 +15,8 @@ use crate::sources::server::poller::ServerPoll;
 pub const HISTORY: usize = 120;
 /// SLOWLOG entries kept.
 pub const SLOWLOG_KEEP: usize = 500;
+/// MONITOR lines kept.
+pub const MONITOR_KEEP: usize = 2000;
 /// Console commands kept with their replies.
 pub const CONSOLE_KEEP: usize = 100;
 /// Alerts kept.
@@ -69,6 +71,10 @@ pub struct Model {
     /// Sum of the clients' output buffers (`omem`) per server poll: what a reader that does
     /// not read costs the server.
     pub client_output: VecDeque<u64>,
+    /// MONITOR lines, newest last (only while MONITOR runs).
+    pub monitor: VecDeque<crate::sources::server::formats::monitor::MonitorLine>,
+    /// MONITOR is streaming.
+    pub monitor_on: bool,
     /// The console pane's log: (redacted command, reply lines), oldest first.
     pub console: VecDeque<(String, Vec<String>)>,
     /// Newest SLOWLOG entries first.
@@ -176,6 +182,24 @@ impl Model {
         self.history.push_back(p);
     }
 
+    /// Folds one MONITOR line.
+    pub fn monitor_line(&mut self, l: crate::sources::server::formats::monitor::MonitorLine) {
+        if self.monitor.len() == MONITOR_KEEP {
+            self.monitor.pop_front();
+        }
+        self.monitor.push_back(l);
+    }
+
+    /// MONITOR started or stopped (with why).
+    pub fn monitor_state(&mut self, on: bool, why: Option<String>) {
+        self.monitor_on = on;
+        if on {
+            self.alert("MONITOR on: it can cost a busy server half its throughput (m stops it)".into());
+        } else if let Some(w) = why {
+            self.alert(w);
+        }
+    }
+
     /// Records a command typed in the console and its formatted reply.
     pub fn console_reply(&mut self, command: String, reply: Vec<String>) {
         if self.console.len() == CONSOLE_KEEP {
@@ -192,6 +216,16 @@ impl Model {
     fn alert(&mut self, a: String) {
         self.alerts.push_front(a);
         self.alerts.truncate(ALERTS_KEEP);
+    }
+
+    /// The output buffer of respscope's own MONITOR connection on the server, if listed.
+    pub fn monitor_omem(&self) -> Option<u64> {
+        self.server
+            .as_ref()?
+            .clients
+            .iter()
+            .find(|c| c.name == crate::sources::server::monitor::CLIENT_NAME)
+            .map(|c| c.omem)
     }
 
     /// Wire connections, if any.

@@ -3,4 +3,5 @@
 
 pub mod client;
 pub mod formats;
+pub mod monitor;
 pub mod poller;

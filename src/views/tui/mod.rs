@@ -51,6 +51,7 @@ pub fn render(f: &mut Frame<'_>, model: &Model, ui: &UiState) {
             Pane::Slowlog => panes::slowlog(f, inner, model, &theme),
             Pane::Memory => panes::memory(f, inner, model, &theme),
             Pane::Console => panes::console(f, inner, model, ui),
+            Pane::Monitor => panes::monitor(f, inner, model, &theme),
             Pane::Help => panes::help(f, inner, &theme),
         }
     }
@@ -83,6 +84,9 @@ fn header_line(m: &Model, ui: &UiState) -> Line<'static> {
     };
     spans.push(wire);
     spans.push(Span::raw(format!("│ t {:.1}s ", m.now)));
+    if m.monitor_on {
+        spans.push(Span::styled(" MONITOR ON ", theme.bad));
+    }
     if ui.frozen.is_some() {
         spans.push(Span::styled(" PAUSED ", theme.bad));
     }
@@ -90,7 +94,7 @@ fn header_line(m: &Model, ui: &UiState) -> Line<'static> {
 }
 
 fn footer_line(ui: &UiState) -> Line<'static> {
-    let mut keys = " q quit  p pause  tab/1-4 panes  ? help".to_string();
+    let mut keys = " q quit  p pause  tab/1-6 panes  m monitor  ? help".to_string();
     if ui.pane == Pane::Connections {
         keys.push_str("  j/k select  s sort");
     }

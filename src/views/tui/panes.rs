@@ -342,6 +342,40 @@ pub fn console(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     );
 }
 
+/// MONITOR: the commands the server ran, newest last, with who sent them.
+pub fn monitor(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
+    let h = usize::from(area.height.saturating_sub(1));
+    let lines: Vec<Line<'_>> = if m.monitor.is_empty() {
+        vec![Line::from(Span::styled(
+            if m.monitor_on {
+                "MONITOR on: waiting for commands"
+            } else {
+                "MONITOR is off: m starts it (it can cost a busy server half its throughput; it stops by itself if its buffer grows or the console falls behind)"
+            },
+            t.dim,
+        ))]
+    } else {
+        m.monitor
+            .iter()
+            .skip(m.monitor.len().saturating_sub(h))
+            .map(|l| {
+                let secs = l.ts_us.div_euclid(1_000_000);
+                let (hh, mm, ss) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+                Line::from(format!(
+                    "{hh:02}:{mm:02}:{ss:02}.{:06} [{} {}] {}",
+                    l.ts_us.rem_euclid(1_000_000),
+                    l.db,
+                    l.source,
+                    l.args.join(" ")
+                ))
+            })
+            .collect()
+    };
+    let title =
+        format!(" MONITOR {} ({} lines kept) ", if m.monitor_on { "on" } else { "off" }, m.monitor.len());
+    f.render_widget(Paragraph::new(lines).block(Block::default().title(title)), area);
+}
+
 /// Keys.
 pub fn help(f: &mut Frame<'_>, area: Rect, t: &Theme) {
     let r = super::centered(area, 80, 90);
@@ -353,6 +387,9 @@ pub fn help(f: &mut Frame<'_>, area: Rect, t: &Theme) {
         Line::from("3  Slowlog       the server's SLOWLOG, newest first"),
         Line::from("4  Memory        INFO memory, used memory and client output buffers over time"),
         Line::from("5 or :  Console  type a command (enter sends, ↑↓ history, esc leaves)"),
+        Line::from(
+            "6  Monitor       MONITOR lines; m starts/stops MONITOR (costly: stops itself if it lags)",
+        ),
         Line::from("tab / ← →        next / previous pane"),
         Line::from("j k / ↓ ↑        select a connection"),
         Line::from("s                sort connections (first seen, commands, depth, p99, zero windows)"),

@@ -19,14 +19,23 @@ pub enum Pane {
     Memory,
     /// Type a command, see the reply as redis-cli shows it.
     Console,
+    /// MONITOR lines, when MONITOR is on.
+    Monitor,
     /// Keys.
     Help,
 }
 
 impl Pane {
     /// In tab order.
-    pub const ALL: [Pane; 6] =
-        [Pane::Overview, Pane::Connections, Pane::Slowlog, Pane::Memory, Pane::Console, Pane::Help];
+    pub const ALL: [Pane; 7] = [
+        Pane::Overview,
+        Pane::Connections,
+        Pane::Slowlog,
+        Pane::Memory,
+        Pane::Console,
+        Pane::Monitor,
+        Pane::Help,
+    ];
 
     /// The key that selects it.
     pub fn key(self) -> char {
@@ -36,6 +45,7 @@ impl Pane {
             Pane::Slowlog => '3',
             Pane::Memory => '4',
             Pane::Console => '5',
+            Pane::Monitor => '6',
             Pane::Help => '?',
         }
     }
@@ -48,6 +58,7 @@ impl Pane {
             Pane::Slowlog => "Slowlog",
             Pane::Memory => "Memory",
             Pane::Console => "Console",
+            Pane::Monitor => "Monitor",
             Pane::Help => "Help",
         }
     }
@@ -163,6 +174,8 @@ pub enum Action {
     Step,
     /// Replay: from the start.
     Restart,
+    /// Start or stop MONITOR (the app's).
+    ToggleMonitor,
 }
 
 /// What a key does in the console pane's input line.
@@ -289,6 +302,8 @@ pub fn action_for(code: crossterm::event::KeyCode, ctrl: bool) -> Option<Action>
         K::Char('3') => Action::Show(Pane::Slowlog),
         K::Char('4') => Action::Show(Pane::Memory),
         K::Char('5') | K::Char(':') => Action::Show(Pane::Console),
+        K::Char('6') => Action::Show(Pane::Monitor),
+        K::Char('m') => Action::ToggleMonitor,
         K::Char('?') | K::Char('h') => Action::Help,
         K::Tab | K::Right => Action::NextPane,
         K::BackTab | K::Left => Action::PrevPane,
@@ -329,7 +344,7 @@ impl UiState {
             Action::Up => self.selected = self.selected.saturating_sub(1),
             Action::Sort => self.sort = self.sort.next(),
             Action::Help => self.show_help = !self.show_help,
-            Action::Faster | Action::Slower | Action::Step | Action::Restart => {}
+            Action::Faster | Action::Slower | Action::Step | Action::Restart | Action::ToggleMonitor => {}
         }
         false
     }
