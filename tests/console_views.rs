@@ -107,6 +107,21 @@ fn connections_join_wire_metrics_with_client_list() {
 }
 
 #[test]
+fn enter_opens_a_connection_in_detail() {
+    let m = model();
+    let mut u = ui(Pane::Connections);
+    u.apply(Action::Detail, &m);
+    let s = screen(&m, &u, 140, 40);
+    // The first connection is the Jedis-style one: its batch sizes and its split commands.
+    assert!(s.contains("batches by commands per write"), "{s}");
+    assert!(s.contains("341 cmds"), "{s}");
+    assert!(s.contains("split #343 GET (24 B)"), "{s}");
+    assert!(s.contains("CLIENT LIST: name \"jedis-app\""), "{s}");
+    assert!(!u.apply(Action::Quit, &m), "esc backs out of the detail, it does not quit");
+    assert!(!u.detail);
+}
+
+#[test]
 fn slowlog_lists_entries_newest_first() {
     let m = model();
     let s = screen(&m, &ui(Pane::Slowlog), 140, 30);

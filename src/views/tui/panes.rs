@@ -124,9 +124,8 @@ fn tail(v: &[u64], width: u16) -> &[u64] {
     &v[v.len().saturating_sub(w)..]
 }
 
-/// Connections: wire metrics per client joined with its CLIENT LIST row by address.
-pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
-    let t = &ui.theme;
+/// The connections in the table's order.
+pub fn sorted_connections<'a>(m: &'a Model, ui: &UiState) -> Vec<&'a ConnReport> {
     let mut conns: Vec<&ConnReport> = m.connections().iter().collect();
     match ui.sort {
         SortBy::Age => {}
@@ -134,6 +133,18 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         SortBy::Depth => conns.sort_by_key(|c| std::cmp::Reverse(c.max_pipeline_depth)),
         SortBy::P99 => conns.sort_by_key(|c| std::cmp::Reverse(c.latency_us.p99)),
         SortBy::ZeroWindows => conns.sort_by_key(|c| std::cmp::Reverse(c.tcp.zero_windows)),
+    }
+    conns
+}
+
+/// Connections: wire metrics per client joined with its CLIENT LIST row by address.
+pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
+    let t = &ui.theme;
+    let conns = sorted_connections(m, ui);
+    if ui.detail {
+        if let Some(c) = conns.get(ui.selected.min(conns.len().saturating_sub(1))) {
+            return detail(f, area, m, c, t);
+        }
     }
     let header = Row::new(vec![
         "client", "name", "lib", "cmds", "depth", "cmd/bat", "splits", "p50", "p99", "rtt", "zwin", "full",
@@ -189,6 +200,122 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     let mut state =
         TableState::default().with_selected(if n == 0 { None } else { Some(ui.selected.min(n - 1)) });
     f.render_stateful_widget(table, area, &mut state);
+}
+
+/// One connection in detail: what a client library investigator asks about.
+fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, t: &Theme) {
+    let [top, bottom] = Layout::vertical([Constraint::Length(8), Constraint::Min(3)]).areas(area);
+    let row = m.client_row(&c.client);
+    let l = &c.latency_us;
+    let lines = vec![
+        Line::from(Span::styled(format!("{} → {}   (enter or esc: back)", c.client, c.server), t.title)),
+        Line::from(format!(
+            "commands {}  replies {}  errors {}  unanswered {}  pushes {}   bytes {} → / {} ←",
+            c.commands,
+            c.replies,
+            c.errors,
+            c.unanswered,
+            c.pushes,
+            bytes(c.bytes_to_server),
+            bytes(c.bytes_to_client)
+        )),
+        Line::from(format!(
+            "latency n={}  min {}  p50 {}  p90 {}  p99 {}  max {}   handshake RTT {}",
+            l.count,
+            opt_us(l.min),
+            opt_us(l.p50),
+            opt_us(l.p90),
+            opt_us(l.p99),
+            opt_us(l.max),
+            c.handshake_rtt_us.map_or_else(|| "-".into(), us)
+        )),
+        Line::from(format!(
+            "pipeline max depth {}   batches {} (at most {} commands)   split commands {}   split replies {}",
+            c.max_pipeline_depth, c.batches, c.max_batch_commands, c.split_commands, c.split_replies
+        )),
+        Line::from(format!(
+            "tcp: {} zero windows, {} window full, {} updates, {} probes, {} retransmissions, {} gaps",
+            c.tcp.zero_windows,
+            c.tcp.window_full,
+            c.tcp.window_updates,
+            c.tcp.zero_window_probes,
+            c.tcp.retransmissions,
+            c.gaps
+        )),
+        Line::from(match row {
+            Some(r) => format!(
+                "CLIENT LIST: name {:?} lib {} cmd {} qbuf {} omem {} tot-mem {} idle {}s",
+                r.name,
+                r.lib_name.clone().unwrap_or_else(|| "-".into()),
+                r.cmd,
+                bytes(r.qbuf),
+                bytes(r.omem),
+                bytes(r.tot_mem),
+                r.idle
+            ),
+            None => "CLIENT LIST: not listed (closed, or no server)".to_string(),
+        }),
+    ];
+    f.render_widget(Paragraph::new(lines), top);
+    let [hist, right] =
+        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(bottom);
+    let max = c.batch_sizes.values().copied().max().unwrap_or(1).max(1);
+    let bars: Vec<Line<'_>> = c
+        .batch_sizes
+        .iter()
+        .map(|(size, n)| {
+            let w = usize::try_from((n * 24).div_ceil(max)).unwrap_or(24);
+            Line::from(format!("{size:>6} cmds {n:>7} {}", "█".repeat(w)))
+        })
+        .collect();
+    f.render_widget(
+        Paragraph::new(bars).block(
+            Block::default()
+                .title(" batches by commands per write ")
+                .borders(Borders::TOP)
+                .border_style(t.dim),
+        ),
+        hist,
+    );
+    let mut events: Vec<Line<'_>> = c
+        .window_events
+        .iter()
+        .map(|e| {
+            Line::from(format!(
+                "+{:<9} #{:<7} {} win {:<6} {}",
+                us(e.t_us),
+                e.frame,
+                e.dir.arrow(),
+                e.window,
+                e.flags.join(", ")
+            ))
+        })
+        .collect();
+    for s in c.splits.iter().take(50) {
+        events.push(Line::from(format!(
+            "split #{} {} ({} B): #{} {} B → #{} {} B, cut {}",
+            s.index,
+            s.name.to_string_lossy(),
+            s.len,
+            s.first_frame,
+            s.first_bytes,
+            s.last_frame,
+            s.last_bytes,
+            s.cut.describe()
+        )));
+    }
+    if events.is_empty() {
+        events.push(Line::from(Span::styled("no window events, no split commands", t.good)));
+    }
+    f.render_widget(
+        Paragraph::new(events).block(
+            Block::default()
+                .title(" window events and split commands ")
+                .borders(Borders::TOP | Borders::LEFT)
+                .border_style(t.dim),
+        ),
+        right,
+    );
 }
 
 /// The server's SLOWLOG, newest first.

@@ -126,6 +126,8 @@ pub struct UiState {
     pub history: Vec<String>,
     /// Position in `history` while browsing it.
     pub history_pos: Option<usize>,
+    /// The connections pane shows the selected connection in detail.
+    pub detail: bool,
 }
 
 impl Default for UiState {
@@ -141,6 +143,7 @@ impl Default for UiState {
             input: String::new(),
             history: Vec::new(),
             history_pos: None,
+            detail: false,
         }
     }
 }
@@ -176,6 +179,8 @@ pub enum Action {
     Restart,
     /// Start or stop MONITOR (the app's).
     ToggleMonitor,
+    /// Open or close the selected connection's detail.
+    Detail,
 }
 
 /// What a key does in the console pane's input line.
@@ -304,6 +309,7 @@ pub fn action_for(code: crossterm::event::KeyCode, ctrl: bool) -> Option<Action>
         K::Char('5') | K::Char(':') => Action::Show(Pane::Console),
         K::Char('6') => Action::Show(Pane::Monitor),
         K::Char('m') => Action::ToggleMonitor,
+        K::Enter => Action::Detail,
         K::Char('?') | K::Char('h') => Action::Help,
         K::Tab | K::Right => Action::NextPane,
         K::BackTab | K::Left => Action::PrevPane,
@@ -322,6 +328,8 @@ impl UiState {
     /// Applies a view action; returns true to quit. Replay actions are the app's.
     pub fn apply(&mut self, a: Action, live: &Model) -> bool {
         match a {
+            // Esc or q backs out of a detail first.
+            Action::Quit if self.detail => self.detail = false,
             Action::Quit => return true,
             Action::TogglePause => {
                 self.frozen = match self.frozen.take() {
@@ -332,6 +340,7 @@ impl UiState {
             Action::Show(p) => {
                 self.pane = p;
                 self.show_help = false;
+                self.detail = false;
             }
             Action::NextPane | Action::PrevPane => {
                 let i = Pane::ALL.iter().position(|p| *p == self.pane).unwrap_or(0);
@@ -344,6 +353,7 @@ impl UiState {
             Action::Up => self.selected = self.selected.saturating_sub(1),
             Action::Sort => self.sort = self.sort.next(),
             Action::Help => self.show_help = !self.show_help,
+            Action::Detail => self.detail = self.pane == Pane::Connections && !self.detail,
             Action::Faster | Action::Slower | Action::Step | Action::Restart | Action::ToggleMonitor => {}
         }
         false
