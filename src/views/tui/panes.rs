@@ -326,7 +326,7 @@ pub fn slowlog(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
         .map(|e| {
             Row::new(vec![
                 Cell::from(e.id.to_string()),
-                Cell::from(e.time.to_string()),
+                Cell::from(clock(i64::try_from(e.time).unwrap_or(0) * 1_000_000)),
                 Cell::from(us(i64::try_from(e.duration_us).unwrap_or(i64::MAX))),
                 Cell::from(e.client_addr.clone()),
                 Cell::from(e.args.join(" ")),
@@ -349,7 +349,7 @@ pub fn slowlog(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
                 Constraint::Min(10),
             ],
         )
-        .header(Row::new(vec!["id", "time", "took", "client", "command"]).style(t.dim))
+        .header(Row::new(vec!["id", "time (UTC)", "took", "client", "command"]).style(t.dim))
         .block(Block::default().title(title)),
         area,
     );
@@ -486,10 +486,9 @@ pub fn monitor(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
             .iter()
             .skip(m.monitor.len().saturating_sub(h))
             .map(|l| {
-                let secs = l.ts_us.div_euclid(1_000_000);
-                let (hh, mm, ss) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
                 Line::from(format!(
-                    "{hh:02}:{mm:02}:{ss:02}.{:06} [{} {}] {}",
+                    "{}.{:06} [{} {}] {}",
+                    clock(l.ts_us),
                     l.ts_us.rem_euclid(1_000_000),
                     l.db,
                     l.source,
@@ -501,6 +500,17 @@ pub fn monitor(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
     let title =
         format!(" MONITOR {} ({} lines kept) ", if m.monitor_on { "on" } else { "off" }, m.monitor.len());
     f.render_widget(Paragraph::new(lines).block(Block::default().title(title)), area);
+}
+
+/// `HH:MM:SS` (UTC) of a Unix time in microseconds.
+fn clock(ts_us: i64) -> String {
+    let secs = ts_us.div_euclid(1_000_000);
+    format!(
+        "{:02}:{:02}:{:02}",
+        (secs / 3600).rem_euclid(24),
+        (secs / 60).rem_euclid(60),
+        secs.rem_euclid(60)
+    )
 }
 
 /// Keys.
