@@ -122,6 +122,28 @@ fn enter_opens_a_connection_in_detail() {
 }
 
 #[test]
+fn packets_list_the_selected_connections_recent_segments() {
+    use respscope::analysis::wire::WireAnalyzer;
+    use respscope::engine::report::Report;
+    use respscope::sources::capture::CaptureFile;
+    // As a live feed keeps them: the last 100 segments of each connection.
+    let mut f = CaptureFile::open(&root().join("tests/fixtures/slow_reader.pcap")).expect("fixture");
+    let mut w = WireAnalyzer::new(WireConfig { ports: vec![6379], previews: false }, f.link());
+    w.set_segment_log(100);
+    f.for_each(|fr| {
+        w.frame(&fr, false);
+    });
+    let mut m = Model::new("127.0.0.1:6379", WireSource::Replay("slow_reader.pcap".into()));
+    m.apply_wire(3.0, Report::build(&w, Vec::new()), LiveStats::default());
+    let mut u = ui(Pane::Packets);
+    u.apply(Action::Down, &m);
+    let s = screen(&m, &u, 140, 30);
+    assert!(s.contains("last 100 segments, newest first"), "{s}");
+    assert!(s.contains("[Window Full]"), "{s}");
+    assert!(s.contains("1 split end here"), "{s}");
+}
+
+#[test]
 fn slowlog_lists_entries_newest_first() {
     let m = model();
     let s = screen(&m, &ui(Pane::Slowlog), 140, 30);

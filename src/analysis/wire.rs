@@ -177,6 +177,44 @@ pub struct SegmentItem {
     pub step: Step,
 }
 
+/// One segment in a few numbers, for the console's packet list: cheap enough to keep for
+/// every segment of a live capture (a bounded ring per connection).
+#[derive(Clone, Copy, Debug)]
+pub struct SegmentLine {
+    /// Frame number.
+    pub frame: u64,
+    /// Microseconds since the connection's first packet.
+    pub t_us: i64,
+    /// Direction.
+    pub dir: Dir,
+    /// Payload length.
+    pub len: u32,
+    /// TCP flag bits.
+    pub tcp_flags: u8,
+    /// Raw window.
+    pub window: u16,
+    /// Analysis flags.
+    pub analysis: u32,
+    /// Commands completed here.
+    pub commands: u32,
+    /// Replies completed here (error replies included).
+    pub replies: u32,
+    /// Error replies among them.
+    pub errors: u32,
+    /// Pushes completed here.
+    pub pushes: u32,
+    /// Name of the last command completed here.
+    pub last_command: Option<Name>,
+    /// Messages completed here that began in an earlier segment.
+    pub split_ends: u32,
+    /// A message begins here and continues in a later segment.
+    pub split_starts: bool,
+    /// Gaps declared here.
+    pub gaps: u32,
+    /// Parse errors found here.
+    pub parse_errors: u32,
+}
+
 /// A message that starts in a segment and continues in a later one.
 #[derive(Clone, Copy, Debug)]
 pub struct SplitStart {
@@ -297,6 +335,10 @@ pub struct Connection {
     pub closed: bool,
     /// FIN seen from each side (0: client, 1: server), or an RST: nothing more is coming.
     ended: [bool; 2],
+    /// Analysis flags of the last segment.
+    last_flags: u32,
+    /// The most recent segments, when the analyzer keeps them (the console's packet list).
+    pub recent: std::collections::VecDeque<SegmentLine>,
     key: Key,
     live: Option<Box<Live>>,
 }
@@ -446,6 +488,8 @@ pub struct WireAnalyzer {
     pub retired: Retired,
     /// Most finished connections kept one by one (`None`: all, as `analyze` reports them).
     closed_limit: Option<usize>,
+    /// Recent segments kept per connection for a packet list (0: none).
+    segment_log: usize,
     last_sweep_us: i64,
     finished: bool,
 }
@@ -462,6 +506,7 @@ impl WireAnalyzer {
             counts: CaptureCounts::default(),
             retired: Retired::default(),
             closed_limit: None,
+            segment_log: 0,
             last_sweep_us: 0,
             finished: false,
         }
@@ -473,6 +518,11 @@ impl WireAnalyzer {
         self.closed_limit = n;
     }
 
+    /// Keeps the last `n` segments of each connection as [`SegmentLine`]s (0: none).
+    pub fn set_segment_log(&mut self, n: usize) {
+        self.segment_log = n;
+    }
+
     /// Finishes connections closed for a while (their memory shrinks to their numbers) and,
     /// past the limit, retires the oldest finished ones.
     fn sweep(&mut self, now_us: i64) {
@@ -482,6 +532,7 @@ impl WireAnalyzer {
             if c.ended == [true, true] && c.live.is_some() && now_us - c.last_ts > CLOSED_GRACE_US {
                 c.finish(&mut self.names);
                 c.conv.compact();
+                c.recent = std::collections::VecDeque::new();
             }
         }
         let Some(limit) = self.closed_limit else { return };
@@ -551,7 +602,13 @@ impl WireAnalyzer {
         let idx = self.connection_for(&p, frame.no, frame.ts_us)?;
         let frame_no = frame.no;
         let conn = &mut self.conns[idx];
-        Some(conn.segment(&p, frame_no, frame.ts_us, &mut self.names, listing, idx)).flatten()
+        let log = self.segment_log;
+        let before = (log > 0).then(|| conn.counters());
+        let rec = conn.segment(&p, frame_no, frame.ts_us, &mut self.names, listing, idx);
+        if let Some(b) = before {
+            conn.log_segment(&p, frame_no, frame.ts_us, b, &self.names, log);
+        }
+        rec
     }
 
     fn connection_for(&mut self, p: &TcpPacket<'_>, frame_no: u64, ts: i64) -> Option<usize> {
@@ -716,6 +773,8 @@ impl Connection {
             joined_midstream: !handshake,
             closed: false,
             ended: [false, false],
+            last_flags: 0,
+            recent: std::collections::VecDeque::new(),
             key,
             live: Some(Box::new(Live {
                 analysis: Analysis::default(),
@@ -773,6 +832,7 @@ impl Connection {
         };
         let af = live.analysis.segment(d, &seg);
         self.tcp.add(af);
+        self.last_flags = af;
         // The contract wants all three handshake packets; tshark's rule gives the number.
         if self.handshake_rtt_us.is_none() && live.synack_seen && !self.joined_midstream {
             self.handshake_rtt_us = live.analysis.irtt_us;
@@ -839,6 +899,61 @@ impl Connection {
         self.gaps = resp[0].gaps + resp[1].gaps;
         self.parse_errors = resp[0].parse_errors + resp[1].parse_errors;
         record
+    }
+
+    /// Running counts a segment's line is the difference of.
+    fn counters(&self) -> [u64; 7] {
+        let v = &self.conv;
+        [
+            v.commands,
+            v.replies,
+            v.errors,
+            v.pushes,
+            v.split_commands + v.split_replies,
+            self.gaps,
+            self.parse_errors,
+        ]
+    }
+
+    fn log_segment(
+        &mut self,
+        p: &TcpPacket<'_>,
+        frame: u64,
+        ts: i64,
+        before: [u64; 7],
+        names: &NameTable,
+        cap: usize,
+    ) {
+        let now = self.counters();
+        let diff = |i: usize| u32::try_from(now[i] - before[i]).unwrap_or(u32::MAX);
+        let dir = self.dir_of(p);
+        let split_starts = self.live.as_ref().is_some_and(|l| {
+            l.resp[dir.index()].pending_split().is_some_and(|(first, ..)| first.frame == frame)
+        });
+        let line = SegmentLine {
+            frame,
+            t_us: ts - self.first_ts,
+            dir,
+            len: p.seglen,
+            tcp_flags: p.flags,
+            window: p.window,
+            analysis: self.last_flags,
+            commands: diff(0),
+            replies: diff(1),
+            errors: diff(2),
+            pushes: diff(3),
+            last_command: (diff(0) > 0)
+                .then(|| names.names.get(self.conv.last_command as usize).copied())
+                .flatten(),
+            split_ends: diff(4),
+            split_starts,
+            gaps: diff(5),
+            parse_errors: diff(6),
+        };
+        if self.recent.len() >= cap {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(line);
     }
 
     /// Ends this connection's analysis: remaining holes become gaps.

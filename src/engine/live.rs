@@ -56,6 +56,9 @@ pub enum ReplayCtl {
 /// so memory stays flat however long the console runs.
 pub const LIVE_CLOSED_KEEP: usize = 1000;
 
+/// Segments kept per connection for the console's packet list.
+pub const SEGMENTS_KEEP: usize = 100;
+
 /// A running wire feed (live capture or replay).
 pub struct LiveWire {
     requests: Sender<Req>,
@@ -113,6 +116,7 @@ impl LiveWire {
         let interface = cap.interface.clone();
         let mut analyzer = WireAnalyzer::new(wire, cap.link());
         analyzer.set_closed_limit(Some(LIVE_CLOSED_KEEP));
+        analyzer.set_segment_log(SEGMENTS_KEEP);
         let mut h = Handler {
             wire: analyzer,
             requests: rx,
@@ -195,8 +199,11 @@ fn replay_loop(
     let mut paused = false;
     'restart: while !stop.load(Ordering::Relaxed) {
         let Some(mut f) = file.take().or_else(|| CaptureFile::open(path).ok()) else { return };
+        let mut analyzer = WireAnalyzer::new(cfg.clone(), f.link());
+        analyzer.set_closed_limit(Some(LIVE_CLOSED_KEEP));
+        analyzer.set_segment_log(SEGMENTS_KEEP);
         let mut h = Handler {
-            wire: WireAnalyzer::new(cfg.clone(), f.link()),
+            wire: analyzer,
             requests: channel().1,
             loss: LiveStats::default(),
             interface: path.display().to_string(),

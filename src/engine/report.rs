@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::analysis::conversation::{LatencySummary, SplitCommand};
 use crate::analysis::tcp::flags;
-use crate::analysis::wire::{CaptureCounts, Connection, Dir, WireAnalyzer};
+use crate::analysis::wire::{CaptureCounts, Connection, Dir, SegmentLine, WireAnalyzer};
 
 /// Schema name of the JSON output.
 pub const SCHEMA: &str = "respscope.analysis.v1";
@@ -176,6 +176,9 @@ pub struct ConnReport {
     pub window_events: Vec<EventEntry>,
     /// Parse errors in detail (first 100): frame, direction, offset, what.
     pub parse_error_details: Vec<String>,
+    /// The most recent segments (live feeds only; not exported).
+    #[serde(skip)]
+    pub recent: Vec<SegmentLine>,
 }
 
 impl Report {
@@ -317,6 +320,7 @@ fn conn_report(c: &Connection) -> ConnReport {
             .iter()
             .map(|e| format!("frame {} {} offset {}: {}", e.frame, e.dir.arrow(), e.offset, e.error))
             .collect(),
+        recent: c.recent.iter().copied().collect(),
     }
 }
 

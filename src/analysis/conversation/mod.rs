@@ -110,6 +110,8 @@ pub struct Conversation {
     pub unmatched_replies: u64,
     /// Commands given up because the pending queue was full.
     pub pending_overflow: u64,
+    /// Name id of the last command completed.
+    pub last_command: u32,
     pending: VecDeque<Pending>,
 }
 
@@ -133,6 +135,7 @@ impl Conversation {
     /// A command completed. `name_id` identifies its name in the analyzer's name table.
     pub fn command(&mut self, f: &Found<SegRef>, preview: &Preview, name_id: u32) -> Step {
         self.commands += 1;
+        self.last_command = name_id;
         self.depth += 1;
         self.max_depth = self.max_depth.max(self.depth);
         self.batches.command(f.last.batch);

@@ -101,7 +101,7 @@ pub fn line(rec: &SegmentRecord, w: &WireAnalyzer) -> String {
         rec.conn + 1,
         rec.dir.arrow(),
         rec.len,
-        tcp_flags(rec.tcp_flags),
+        flag_letters(rec.tcp_flags),
         rec.window,
         what.join("; ")
     );
@@ -148,7 +148,7 @@ pub fn json_line(rec: &SegmentRecord, w: &WireAnalyzer) -> String {
         "conn": rec.conn + 1,
         "dir": rec.dir,
         "len": rec.len,
-        "flags": tcp_flags(rec.tcp_flags),
+        "flags": flag_letters(rec.tcp_flags),
         "window": rec.window,
         "analysis": event_names(rec.analysis),
         "tshark_analysis": crate::analysis::tcp::flags::tshark_fields(rec.analysis),
@@ -162,7 +162,8 @@ pub fn json_line(rec: &SegmentRecord, w: &WireAnalyzer) -> String {
     v.to_string()
 }
 
-fn tcp_flags(f: u8) -> String {
+/// TCP flags as letters (S, F, R, P, A).
+pub fn flag_letters(f: u8) -> String {
     let mut s = String::new();
     for (bit, c) in [(tcpf::SYN, 'S'), (tcpf::FIN, 'F'), (tcpf::RST, 'R'), (tcpf::PSH, 'P'), (tcpf::ACK, 'A')]
     {

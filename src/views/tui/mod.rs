@@ -52,6 +52,7 @@ pub fn render(f: &mut Frame<'_>, model: &Model, ui: &UiState) {
             Pane::Memory => panes::memory(f, inner, model, &theme),
             Pane::Console => panes::console(f, inner, model, ui),
             Pane::Monitor => panes::monitor(f, inner, model, &theme),
+            Pane::Packets => panes::packets(f, inner, model, ui),
             Pane::Help => panes::help(f, inner, &theme),
         }
     }
@@ -94,8 +95,8 @@ fn header_line(m: &Model, ui: &UiState) -> Line<'static> {
 }
 
 fn footer_line(ui: &UiState) -> Line<'static> {
-    let mut keys = " q quit  p pause  tab/1-6 panes  m monitor  ? help".to_string();
-    if ui.pane == Pane::Connections {
+    let mut keys = " q quit  p pause  tab/1-7 panes  m monitor  ? help".to_string();
+    if ui.pane == Pane::Connections || ui.pane == Pane::Packets {
         keys.push_str("  j/k select  s sort");
     }
     if ui.pane == Pane::Console {

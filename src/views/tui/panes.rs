@@ -513,6 +513,95 @@ fn clock(ts_us: i64) -> String {
     )
 }
 
+/// Packets: the selected connection's most recent segments, as `analyze --segments` lists
+/// them (live and replay feeds keep the last 100 per connection).
+pub fn packets(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
+    let t = &ui.theme;
+    let conns = sorted_connections(m, ui);
+    let Some(c) = conns.get(ui.selected.min(conns.len().saturating_sub(1))) else {
+        f.render_widget(Paragraph::new(Span::styled("no connection yet", t.dim)), area);
+        return;
+    };
+    let rows: Vec<Row<'_>> = c
+        .recent
+        .iter()
+        .rev()
+        .take(usize::from(area.height.saturating_sub(2)))
+        .map(|s| {
+            let mut what: Vec<String> = Vec::new();
+            let flags = crate::engine::report::event_names(s.analysis);
+            if !flags.is_empty() {
+                what.push(format!("[{}]", flags.join("] [")));
+            }
+            if s.commands > 0 {
+                let name = s.last_command.map(|n| n.to_string_lossy()).unwrap_or_default();
+                what.push(format!(
+                    "{} command{} ({name}…)",
+                    s.commands,
+                    if s.commands == 1 { "" } else { "s" }
+                ));
+            }
+            if s.replies > 0 {
+                what.push(format!(
+                    "{} repl{} ({} errors)",
+                    s.replies,
+                    if s.replies == 1 { "y" } else { "ies" },
+                    s.errors
+                ));
+            }
+            if s.pushes > 0 {
+                what.push(format!("{} pushes", s.pushes));
+            }
+            if s.split_ends > 0 {
+                what.push(format!("{} split end here", s.split_ends));
+            }
+            if s.split_starts {
+                what.push("a split starts here".into());
+            }
+            if s.gaps > 0 {
+                what.push(format!("{} GAP", s.gaps));
+            }
+            if s.parse_errors > 0 {
+                what.push(format!("{} PARSE ERROR", s.parse_errors));
+            }
+            let style = if s.analysis != 0 { t.warn } else { ratatui::style::Style::default() };
+            Row::new(vec![
+                Cell::from(format!("#{}", s.frame)),
+                Cell::from(format!("+{}", us(s.t_us))),
+                Cell::from(s.dir.arrow()),
+                Cell::from(s.len.to_string()),
+                Cell::from(crate::views::report::segments::flag_letters(s.tcp_flags)),
+                Cell::from(s.window.to_string()),
+                Cell::from(what.join("; ")),
+            ])
+            .style(style)
+        })
+        .collect();
+    let title = format!(
+        " {} → {}: last {} segments, newest first (j/k picks the connection) ",
+        c.client,
+        c.server,
+        c.recent.len()
+    );
+    f.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(9),
+                Constraint::Length(10),
+                Constraint::Length(4),
+                Constraint::Length(6),
+                Constraint::Length(5),
+                Constraint::Length(6),
+                Constraint::Min(10),
+            ],
+        )
+        .header(Row::new(vec!["frame", "time", "dir", "len", "flags", "win", "what it carries"]).style(t.dim))
+        .block(Block::default().title(title)),
+        area,
+    );
+}
+
 /// Keys.
 pub fn help(f: &mut Frame<'_>, area: Rect, t: &Theme) {
     let r = super::centered(area, 80, 90);

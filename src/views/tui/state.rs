@@ -21,15 +21,18 @@ pub enum Pane {
     Console,
     /// MONITOR lines, when MONITOR is on.
     Monitor,
+    /// The selected connection's recent segments, RESP-aware.
+    Packets,
     /// Keys.
     Help,
 }
 
 impl Pane {
     /// In tab order.
-    pub const ALL: [Pane; 7] = [
+    pub const ALL: [Pane; 8] = [
         Pane::Overview,
         Pane::Connections,
+        Pane::Packets,
         Pane::Slowlog,
         Pane::Memory,
         Pane::Console,
@@ -46,6 +49,7 @@ impl Pane {
             Pane::Memory => '4',
             Pane::Console => '5',
             Pane::Monitor => '6',
+            Pane::Packets => '7',
             Pane::Help => '?',
         }
     }
@@ -59,6 +63,7 @@ impl Pane {
             Pane::Memory => "Memory",
             Pane::Console => "Console",
             Pane::Monitor => "Monitor",
+            Pane::Packets => "Packets",
             Pane::Help => "Help",
         }
     }
@@ -308,6 +313,7 @@ pub fn action_for(code: crossterm::event::KeyCode, ctrl: bool) -> Option<Action>
         K::Char('4') => Action::Show(Pane::Memory),
         K::Char('5') | K::Char(':') => Action::Show(Pane::Console),
         K::Char('6') => Action::Show(Pane::Monitor),
+        K::Char('7') => Action::Show(Pane::Packets),
         K::Char('m') => Action::ToggleMonitor,
         K::Enter => Action::Detail,
         K::Char('?') | K::Char('h') => Action::Help,
