@@ -414,10 +414,10 @@ impl Key {
     }
 }
 
-/// Numbers of connections no longer kept one by one (a long live capture keeps the most
-/// recent closed connections only); reports add them into their totals.
-#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
-pub struct Retired {
+/// Sums over connections: the report's totals, and the numbers of connections no longer kept
+/// one by one (a long live capture keeps the most recent finished connections only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Tally {
     /// Connections.
     pub connections: u64,
     /// Commands.
@@ -448,8 +448,9 @@ pub struct Retired {
     pub gaps: u64,
 }
 
-impl Retired {
-    fn add(&mut self, c: &Connection) {
+impl Tally {
+    /// Adds one connection.
+    pub fn add(&mut self, c: &Connection) {
         self.connections += 1;
         self.commands += c.conv.commands;
         self.replies += c.conv.replies;
@@ -464,6 +465,24 @@ impl Retired {
         self.retransmissions += c.tcp.retransmissions;
         self.parse_errors += c.parse_errors;
         self.gaps += c.gaps;
+    }
+
+    /// Adds another tally.
+    pub fn merge(&mut self, o: &Tally) {
+        self.connections += o.connections;
+        self.commands += o.commands;
+        self.replies += o.replies;
+        self.errors += o.errors;
+        self.pushes += o.pushes;
+        self.split_commands += o.split_commands;
+        self.batches += o.batches;
+        self.zero_windows += o.zero_windows;
+        self.window_updates += o.window_updates;
+        self.window_full += o.window_full;
+        self.zero_window_probes += o.zero_window_probes;
+        self.retransmissions += o.retransmissions;
+        self.parse_errors += o.parse_errors;
+        self.gaps += o.gaps;
     }
 }
 
@@ -485,7 +504,7 @@ pub struct WireAnalyzer {
     /// Capture counters.
     pub counts: CaptureCounts,
     /// Connections dropped from `conns` to bound memory, summed.
-    pub retired: Retired,
+    pub retired: Tally,
     /// Most finished connections kept one by one (`None`: all, as `analyze` reports them).
     closed_limit: Option<usize>,
     /// Recent segments kept per connection for a packet list (0: none).
@@ -504,7 +523,7 @@ impl WireAnalyzer {
             conns: Vec::new(),
             names: NameTable::default(),
             counts: CaptureCounts::default(),
-            retired: Retired::default(),
+            retired: Tally::default(),
             closed_limit: None,
             segment_log: 0,
             last_sweep_us: 0,
@@ -689,23 +708,9 @@ impl WireAnalyzer {
             c.fragments += o.fragments;
             c.snapped += o.snapped;
             c.untracked_connections += o.untracked_connections;
-            let (r, q) = (&mut first.retired, &other.retired);
-            r.connections += q.connections;
-            r.commands += q.commands;
-            r.replies += q.replies;
-            r.errors += q.errors;
-            r.pushes += q.pushes;
-            r.split_commands += q.split_commands;
-            r.batches += q.batches;
-            r.zero_windows += q.zero_windows;
-            r.window_updates += q.window_updates;
-            r.window_full += q.window_full;
-            r.zero_window_probes += q.zero_window_probes;
-            r.retransmissions += q.retransmissions;
-            r.parse_errors += q.parse_errors;
-            r.gaps += q.gaps;
             c.first_ts = [c.first_ts, o.first_ts].into_iter().flatten().min();
             c.last_ts = [c.last_ts, o.last_ts].into_iter().flatten().max();
+            first.retired.merge(&other.retired);
             for (name, &n) in other.names.names.iter().zip(&other.names.counts) {
                 if n > 0 {
                     let id = first.names.count(name) as usize;

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::analysis::conversation::{LatencySummary, SplitCommand};
 use crate::analysis::tcp::flags;
-use crate::analysis::wire::{CaptureCounts, Connection, Dir, SegmentLine, WireAnalyzer};
+use crate::analysis::wire::{CaptureCounts, Connection, Dir, SegmentLine, Tally, WireAnalyzer};
 
 /// Schema name of the JSON output.
 pub const SCHEMA: &str = "respscope.analysis.v1";
@@ -53,37 +53,7 @@ pub struct CaptureSection {
 }
 
 /// Sums over connections.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Totals {
-    /// Connections.
-    pub connections: u64,
-    /// Commands.
-    pub commands: u64,
-    /// Replies (pushes excluded).
-    pub replies: u64,
-    /// Split commands.
-    pub split_commands: u64,
-    /// Batches.
-    pub batches: u64,
-    /// Zero-window segments.
-    pub zero_windows: u64,
-    /// Window updates.
-    pub window_updates: u64,
-    /// Window full.
-    pub window_full: u64,
-    /// Zero-window probes.
-    pub zero_window_probes: u64,
-    /// Retransmissions.
-    pub retransmissions: u64,
-    /// Parse errors.
-    pub parse_errors: u64,
-    /// Gaps.
-    pub gaps: u64,
-    /// Error replies.
-    pub errors: u64,
-    /// RESP3 pushes.
-    pub pushes: u64,
-}
+pub type Totals = Tally;
 
 /// TCP analysis counts of a connection.
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -190,37 +160,10 @@ impl Report {
             _ => 0,
         };
         let connections: Vec<ConnReport> = w.conns.iter().map(conn_report).collect();
-        let r = &w.retired;
-        let mut t = Totals {
-            connections: connections.len() as u64 + r.connections,
-            commands: r.commands,
-            replies: r.replies,
-            split_commands: r.split_commands,
-            batches: r.batches,
-            zero_windows: r.zero_windows,
-            window_updates: r.window_updates,
-            window_full: r.window_full,
-            zero_window_probes: r.zero_window_probes,
-            retransmissions: r.retransmissions,
-            parse_errors: r.parse_errors,
-            gaps: r.gaps,
-            errors: r.errors,
-            pushes: r.pushes,
-        };
-        for r in &connections {
-            t.commands += r.commands;
-            t.replies += r.replies;
-            t.split_commands += r.split_commands;
-            t.batches += r.batches;
-            t.zero_windows += r.tcp.zero_windows;
-            t.window_updates += r.tcp.window_updates;
-            t.window_full += r.tcp.window_full;
-            t.zero_window_probes += r.tcp.zero_window_probes;
-            t.retransmissions += r.tcp.retransmissions;
-            t.parse_errors += r.parse_errors;
-            t.gaps += r.gaps;
-            t.errors += r.errors;
-            t.pushes += r.pushes;
+        // Connections no longer listed one by one still count.
+        let mut t = w.retired;
+        for c in &w.conns {
+            t.add(c);
         }
         let mut commands_by_name = BTreeMap::new();
         for (name, &n) in w.names.names.iter().zip(&w.names.counts) {
