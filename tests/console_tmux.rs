@@ -8,7 +8,7 @@
 mod common;
 
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::free_port;
 
@@ -99,26 +99,7 @@ fn live_console_shows_pipelines_slowlog_and_survives_a_restart_and_a_tiny_termin
     let t = Tmux::start(&name, &format!("{} -p {p}", bin()), 140, 36);
     t.wait_for(&format!("server 127.0.0.1:{p} redis"), 10);
     t.wait_for("wire lo", 5);
-    let bench = Command::new("timeout")
-        .args([
-            "60",
-            "redis-benchmark",
-            "-p",
-            &p,
-            "-P",
-            "16",
-            "-c",
-            "4",
-            "-n",
-            "20000",
-            "-t",
-            "set,get",
-            "-q",
-        ])
-        .stdout(Stdio::null())
-        .status()
-        .expect("redis-benchmark");
-    assert!(bench.success());
+    common::bench_p16(port, 20000, "set,get");
     let _ = Command::new("redis-cli").args(["-p", &p, "debug", "sleep", "0.2"]).output();
     t.keys("2");
     // redis-benchmark -P 16: connections with 16 commands in flight.

@@ -103,26 +103,7 @@ fn live_capture_agrees_with_the_servers_own_counters() {
     }
 
     let (set0, get0) = (calls(port, "set"), calls(port, "get"));
-    let bench = Command::new("timeout")
-        .args([
-            "120",
-            "redis-benchmark",
-            "-p",
-            &port.to_string(),
-            "-P",
-            "16",
-            "-c",
-            "4",
-            "-n",
-            "4000",
-            "-t",
-            "set,get",
-            "-q",
-        ])
-        .stdout(Stdio::null())
-        .status()
-        .expect("run redis-benchmark");
-    assert!(bench.success());
+    common::bench_p16(port, 4000, "set,get");
     jedis_like(port);
     let (set1, get1) = (calls(port, "set"), calls(port, "get"));
     // libpcap hands packets over in blocks (at least once a second): wait until the file has

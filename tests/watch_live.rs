@@ -57,26 +57,7 @@ fn wire_counts_equal_the_servers_commandstats_under_redis_benchmark() {
     let w = watch(&["-p", &p, "--duration", "5", "--interval", "0.5"]);
     // Let the capture start (the first snapshots come within half a second).
     std::thread::sleep(Duration::from_millis(1200));
-    let ok = Command::new("timeout")
-        .args([
-            "60",
-            "redis-benchmark",
-            "-p",
-            &p,
-            "-P",
-            "16",
-            "-c",
-            "4",
-            "-n",
-            "20000",
-            "-t",
-            "set,get,incr",
-            "-q",
-        ])
-        .stdout(Stdio::null())
-        .status()
-        .expect("redis-benchmark");
-    assert!(ok.success());
+    common::bench_p16(port, 20000, "set,get,incr");
     let (snaps, err) = lines(w);
     assert!(snaps.len() >= 6, "{} snapshots; stderr: {err}", snaps.len());
     let first = &snaps[0];

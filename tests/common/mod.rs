@@ -59,3 +59,15 @@ pub fn redis(port: u16, extra: &[&str]) -> Guard {
     }
     g
 }
+
+/// Runs redis-benchmark against `port`: 4 clients, pipelines of 16, `n` requests per test in
+/// `tests`, bounded by a 60-second timeout. Panics if it fails.
+pub fn bench_p16(port: u16, n: u32, tests: &str) {
+    let ok = Command::new("timeout")
+        .args(["60", "redis-benchmark", "-p", &port.to_string(), "-P", "16", "-c", "4"])
+        .args(["-n", &n.to_string(), "-t", tests, "-q"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("run redis-benchmark");
+    assert!(ok.success(), "redis-benchmark failed");
+}
