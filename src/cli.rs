@@ -74,6 +74,9 @@ pub struct DemoArgs {
     /// Replay the bundled capture instead of capturing live.
     #[arg(long)]
     pub no_capture: bool,
+    /// Print help.
+    #[arg(short = 'h', long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
 }
 
 /// `respscope replay`.
@@ -87,6 +90,9 @@ pub struct ReplayArgs {
     /// Speed over capture time: 1, 10, 100, or `max`.
     #[arg(long, default_value = "1")]
     pub speed: String,
+    /// Print help.
+    #[arg(short = 'h', long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
 }
 
 /// Where the server is and how to log in, as redis-cli takes it.
@@ -175,4 +181,7 @@ pub struct AnalyzeArgs {
     /// output is JSON Lines: one object per segment, then the report on the last line.
     #[arg(long)]
     pub segments: bool,
+    /// Print help.
+    #[arg(short = 'h', long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
 }

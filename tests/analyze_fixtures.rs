@@ -426,3 +426,19 @@ fn a_long_capture_keeps_memory_flat_and_its_totals_whole() {
     assert_eq!(kept.totals, all.totals);
     assert_eq!(kept.commands_by_name, all.commands_by_name);
 }
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        &["--help"][..],
+        &["analyze", "--help"],
+        &["analyze", "-h"],
+        &["watch", "--help"],
+        &["replay", "--help"],
+        &["demo", "--help"],
+    ] {
+        let (code, out, err) = cli(args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(out.contains("Usage: respscope"), "{args:?}: {out}");
+    }
+}
