@@ -101,8 +101,8 @@ pub fn demo(no_capture: bool) -> anyhow::Result<()> {
         timeout: Duration::from_secs(3),
         ..ConnectOptions::default()
     };
-    let _workloads = demo::start_workloads(server.port);
-    run(ConsoleConfig {
+    let workloads = demo::start_workloads(server.port);
+    let result = run(ConsoleConfig {
         server: Some(opts),
         feed: Feed::Live(live),
         ports: vec![server.port],
@@ -111,7 +111,12 @@ pub fn demo(no_capture: bool) -> anyhow::Result<()> {
             server.port
         )),
         monitor: false,
-    })
+    });
+    // The server goes first: nothing we started may outlive the console, even if this process
+    // is cut short while the workloads wind down (they fail fast once it is gone).
+    drop(server);
+    drop(workloads);
+    result
 }
 
 /// Runs the console until the user quits.
@@ -199,6 +204,10 @@ async fn event_loop(
             }
         });
     }
+    // A closed terminal (SIGHUP) or a kill (SIGTERM) ends the loop like `q`, so everything
+    // started here (the demo's server, its workloads, MONITOR) is stopped on the way out.
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut pending: Option<std::sync::mpsc::Receiver<WireSnapshot>> = None;
     let mut last_request = Instant::now().checked_sub(SNAPSHOT_EVERY).unwrap_or_else(Instant::now);
     loop {
@@ -281,6 +290,8 @@ async fn event_loop(
                 Some(Err(e)) => return Err(e.into()),
                 None => return Ok(()),
             },
+            _ = hangup.recv() => return Ok(()),
+            _ = terminate.recv() => return Ok(()),
             Some(p) = poll_rx.recv() => {
                 model.apply_server(p);
                 // The guard: MONITOR's own output buffer on the server must not grow unbounded.
