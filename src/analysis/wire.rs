@@ -11,11 +11,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use hdrhistogram::Histogram;
 use rustc_hash::FxHashMap;
 
+use crate::analysis::conversation::latency::{IntervalLatency, MAX_LATENCY_US};
 use crate::analysis::conversation::{Conversation, SegRef, Step};
 use crate::analysis::resp::{Event, Found, Kind, Name, ParseError, RespStream, Role};
 use crate::analysis::tcp::flags::{self, Analysis, Seg};
+use crate::analysis::tcp::rtt::AckRtt;
 use crate::analysis::tcp::{Delivery, Reassembler};
 use crate::sources::capture::decode::flags as tcpf;
 use crate::sources::capture::{decode, Frame, Link, Skip, TcpPacket};
@@ -258,15 +261,29 @@ pub struct SegmentRecord {
     pub errors: Vec<ParseError>,
 }
 
+/// A TLS record header (handshake or application data, TLS 1.0 to 1.3): no RESP message
+/// starts with these bytes.
+fn looks_like_tls(b: &[u8]) -> bool {
+    matches!(b, [0x16 | 0x17, 0x03, 0x00..=0x04, ..])
+}
+
+/// What every connection's messages also fold into: the capture-wide command names and,
+/// when the console asks for it, the histogram of this interval's latencies.
+struct Shared<'a> {
+    names: &'a mut NameTable,
+    interval: Option<&'a mut Histogram<u32>>,
+}
+
 /// Folds one stream event into the connection; returns what to list for the segment.
 fn apply_event(
     ev: &Event<'_, SegRef>,
     dir: Dir,
     conv: &mut Conversation,
-    names: &mut NameTable,
+    shared: &mut Shared<'_>,
     errors: &mut Vec<ParseErrorRecord>,
     rec: Option<&mut SegmentRecord>,
 ) {
+    let names = &mut *shared.names;
     match ev {
         Event::Message { found, preview } => {
             let step = match &found.msg.kind {
@@ -274,7 +291,22 @@ fn apply_event(
                     let id = names.count(name);
                     conv.command(found, preview, id)
                 }
-                Kind::Reply { .. } => conv.reply(found).0,
+                Kind::Reply { .. } => {
+                    let (step, answered) = conv.reply(found);
+                    if let Step::Reply { latency_us: Some(us), .. } = step {
+                        if let Some(h) = shared.interval.as_deref_mut() {
+                            let _ = h.record(us.clamp(1, MAX_LATENCY_US));
+                        }
+                        // A PING alone in flight is a round trip plus the server's cheapest
+                        // command: the client's own RTT probe.
+                        if let Some((id, true)) = answered {
+                            if names.is_ping(id) {
+                                conv.ping_rtt.record(us);
+                            }
+                        }
+                    }
+                    step
+                }
             };
             if let Some(r) = rec {
                 r.items.push(SegmentItem { found: *found, preview: **preview, step });
@@ -339,6 +371,10 @@ pub struct Connection {
     last_flags: u32,
     /// The most recent segments, when the analyzer keeps them (the console's packet list).
     pub recent: std::collections::VecDeque<SegmentLine>,
+    /// Round trips timed from ACKs.
+    pub ack_rtt: AckRtt,
+    /// The client's first bytes are a TLS record: RESP is not parsed (it is encrypted).
+    pub tls: bool,
     key: Key,
     live: Option<Box<Live>>,
 }
@@ -358,6 +394,11 @@ pub struct NameTable {
 }
 
 impl NameTable {
+    /// The name with this id is PING.
+    pub fn is_ping(&self, id: u32) -> bool {
+        self.names.get(id as usize).is_some_and(|n| n.as_bytes() == b"PING")
+    }
+
     /// Counts one command and returns its name's id.
     pub fn count(&mut self, name: &Name) -> u32 {
         let id = match self.last {
@@ -509,6 +550,8 @@ pub struct WireAnalyzer {
     closed_limit: Option<usize>,
     /// Recent segments kept per connection for a packet list (0: none).
     segment_log: usize,
+    /// Latencies since the last [`WireAnalyzer::take_interval_latency`], when asked for.
+    interval: Option<Histogram<u32>>,
     last_sweep_us: i64,
     finished: bool,
 }
@@ -526,6 +569,7 @@ impl WireAnalyzer {
             retired: Tally::default(),
             closed_limit: None,
             segment_log: 0,
+            interval: None,
             last_sweep_us: 0,
             finished: false,
         }
@@ -535,6 +579,24 @@ impl WireAnalyzer {
     /// [`WireAnalyzer::retired`]. For captures that run for hours.
     pub fn set_closed_limit(&mut self, n: Option<usize>) {
         self.closed_limit = n;
+    }
+
+    /// Collects every paired latency into one capture-wide histogram, emptied by
+    /// [`WireAnalyzer::take_interval_latency`]: the console's latency over time.
+    pub fn track_interval_latency(&mut self) {
+        self.interval = Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).ok();
+    }
+
+    /// Percentiles of the latencies paired since the last call, and a fresh interval (for
+    /// them and for each connection's deepest pipeline).
+    pub fn take_interval_latency(&mut self) -> IntervalLatency {
+        for c in &mut self.conns {
+            c.conv.start_interval();
+        }
+        let Some(h) = self.interval.as_mut() else { return IntervalLatency::default() };
+        let out = IntervalLatency::of(h);
+        h.reset();
+        out
     }
 
     /// Keeps the last `n` segments of each connection as [`SegmentLine`]s (0: none).
@@ -549,7 +611,7 @@ impl WireAnalyzer {
         for c in &mut self.conns {
             // Both sides finished (a half-closed connection may still stream replies).
             if c.ended == [true, true] && c.live.is_some() && now_us - c.last_ts > CLOSED_GRACE_US {
-                c.finish(&mut self.names);
+                c.finish(&mut Shared { names: &mut self.names, interval: self.interval.as_mut() });
                 c.conv.compact();
                 c.recent = std::collections::VecDeque::new();
             }
@@ -623,7 +685,8 @@ impl WireAnalyzer {
         let conn = &mut self.conns[idx];
         let log = self.segment_log;
         let before = (log > 0).then(|| conn.counters());
-        let rec = conn.segment(&p, frame_no, frame.ts_us, &mut self.names, listing, idx);
+        let mut shared = Shared { names: &mut self.names, interval: self.interval.as_mut() };
+        let rec = conn.segment(&p, frame_no, frame.ts_us, &mut shared, listing, idx);
         if let Some(b) = before {
             conn.log_segment(&p, frame_no, frame.ts_us, b, &self.names, log);
         }
@@ -643,7 +706,7 @@ impl WireAnalyzer {
                 return Some(i);
             }
             // Same ports, new SYN: a new connection (the old one ends here).
-            self.conns[i].finish(&mut self.names);
+            self.conns[i].finish(&mut Shared { names: &mut self.names, interval: self.interval.as_mut() });
         }
         if self.conns.len() >= MAX_CONNECTIONS {
             if !self.table.contains_key(&key) {
@@ -736,7 +799,7 @@ impl WireAnalyzer {
         }
         self.finished = true;
         for c in &mut self.conns {
-            c.finish(&mut self.names);
+            c.finish(&mut Shared { names: &mut self.names, interval: self.interval.as_mut() });
         }
     }
 }
@@ -780,6 +843,8 @@ impl Connection {
             ended: [false, false],
             last_flags: 0,
             recent: std::collections::VecDeque::new(),
+            ack_rtt: AckRtt::default(),
+            tls: false,
             key,
             live: Some(Box::new(Live {
                 analysis: Analysis::default(),
@@ -803,7 +868,7 @@ impl Connection {
         p: &TcpPacket<'_>,
         frame: u64,
         ts: i64,
-        names: &mut NameTable,
+        shared: &mut Shared<'_>,
         listing: bool,
         conn_idx: usize,
     ) -> Option<SegmentRecord> {
@@ -837,6 +902,8 @@ impl Connection {
         };
         let af = live.analysis.segment(d, &seg);
         self.tcp.add(af);
+        let ack = p.has(tcpf::ACK).then_some(p.ack);
+        self.ack_rtt.segment(d, p.seq, p.seglen, ack, af & flags::ANY_RETRANSMISSION != 0, ts);
         self.last_flags = af;
         // The contract wants all three handshake packets; tshark's rule gives the number.
         if self.handshake_rtt_us.is_none() && live.synack_seen && !self.joined_midstream {
@@ -873,13 +940,24 @@ impl Connection {
         let stream = &mut resp[d];
         let conv = &mut self.conv;
         let errors = &mut self.error_records;
+        let tls = &mut self.tls;
         let new = reasm[d].segment(p.seq, syn, p.has(tcpf::FIN), p.payload, owner, &mut |dl| match dl {
-            Delivery::Data { bytes, owner, .. } => {
+            Delivery::Data { offset, bytes, owner } => {
+                if offset == 0 && dir == Dir::ToServer && looks_like_tls(bytes) {
+                    *tls = true;
+                }
+                if *tls {
+                    // Encrypted: TCP analysis and batches go on, RESP cannot be read.
+                    return;
+                }
                 stream.feed(bytes, owner, &mut |ev| {
-                    apply_event(ev, dir, conv, names, errors, record.as_mut());
+                    apply_event(ev, dir, conv, shared, errors, record.as_mut());
                 });
             }
             Delivery::Gap { offset, len } => {
+                if *tls {
+                    return;
+                }
                 stream.gap(len);
                 if let Some(r) = record.as_mut() {
                     r.gaps.push((offset, len));
@@ -962,8 +1040,11 @@ impl Connection {
     }
 
     /// Ends this connection's analysis: remaining holes become gaps.
-    fn finish(&mut self, names: &mut NameTable) {
+    fn finish(&mut self, shared: &mut Shared<'_>) {
         let Some(mut live) = self.live.take() else { return };
+        if self.tls {
+            return;
+        }
         let Live { reasm, resp, .. } = &mut *live;
         for (d, (r, stream)) in reasm.iter_mut().zip(resp.iter_mut()).enumerate() {
             let dir = if d == 0 { Dir::ToServer } else { Dir::ToClient };
@@ -971,7 +1052,9 @@ impl Connection {
             let errors = &mut self.error_records;
             r.finish(&mut |dl| match dl {
                 Delivery::Data { bytes, owner, .. } => {
-                    stream.feed(bytes, owner, &mut |ev| apply_event(ev, dir, conv, names, errors, None));
+                    stream.feed(bytes, owner, &mut |ev| {
+                        apply_event(ev, dir, conv, shared, errors, None);
+                    });
                 }
                 Delivery::Gap { len, .. } => stream.gap(len),
             });

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::analysis::conversation::latency::IntervalLatency;
 use crate::analysis::wire::{WireAnalyzer, WireConfig};
 use crate::engine::report::Report;
 use crate::sources::capture::live::{LiveCapture, LiveCaptureError, LiveConfig, LiveHandler, LiveStats};
@@ -31,6 +32,8 @@ pub struct WireSnapshot {
     /// Seconds of wire time: since the capture started (live) or the replay position in
     /// capture time.
     pub clock_s: f64,
+    /// Latency of the commands answered since the previous snapshot, over all connections.
+    pub latency: IntervalLatency,
 }
 
 /// Requests to a feed thread.
@@ -77,14 +80,12 @@ struct Handler {
 }
 
 impl Handler {
-    fn snapshot(&self, stopped: Option<String>, clock_s: f64) -> WireSnapshot {
-        WireSnapshot {
-            interface: self.interface.clone(),
-            report: Report::build(&self.wire, Vec::new()),
-            loss: self.loss,
-            stopped,
-            clock_s,
-        }
+    fn snapshot(&mut self, stopped: Option<String>, clock_s: f64) -> WireSnapshot {
+        // The report first: it carries the interval's deepest pipelines, which the next line
+        // starts afresh.
+        let report = Report::build(&self.wire, Vec::new());
+        let latency = self.wire.take_interval_latency();
+        WireSnapshot { latency, interface: self.interface.clone(), report, loss: self.loss, stopped, clock_s }
     }
 }
 
@@ -97,7 +98,8 @@ impl LiveHandler for Handler {
         self.loss = stats;
         while let Ok(req) = self.requests.try_recv() {
             if let Req::Snapshot(reply) = req {
-                let _ = reply.send(self.snapshot(None, self.started.elapsed().as_secs_f64()));
+                let clock = self.started.elapsed().as_secs_f64();
+                let _ = reply.send(self.snapshot(None, clock));
             }
         }
     }
@@ -117,6 +119,7 @@ impl LiveWire {
         let mut analyzer = WireAnalyzer::new(wire, cap.link());
         analyzer.set_closed_limit(Some(LIVE_CLOSED_KEEP));
         analyzer.set_segment_log(SEGMENTS_KEEP);
+        analyzer.track_interval_latency();
         let mut h = Handler {
             wire: analyzer,
             requests: rx,
@@ -132,7 +135,8 @@ impl LiveWire {
                 while !stop2.load(Ordering::Relaxed) {
                     match h.requests.recv_timeout(Duration::from_millis(100)) {
                         Ok(Req::Snapshot(reply)) => {
-                            let _ = reply.send(h.snapshot(ended.clone(), h.started.elapsed().as_secs_f64()));
+                            let clock = h.started.elapsed().as_secs_f64();
+                            let _ = reply.send(h.snapshot(ended.clone(), clock));
                         }
                         Ok(Req::Replay(_)) => {}
                         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
@@ -202,6 +206,7 @@ fn replay_loop(
         let mut analyzer = WireAnalyzer::new(cfg.clone(), f.link());
         analyzer.set_closed_limit(Some(LIVE_CLOSED_KEEP));
         analyzer.set_segment_log(SEGMENTS_KEEP);
+        analyzer.track_interval_latency();
         let mut h = Handler {
             wire: analyzer,
             requests: channel().1,

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::analysis::conversation::{LatencySummary, SplitCommand};
 use crate::analysis::tcp::flags;
+use crate::analysis::tcp::rtt::RttStats;
 use crate::analysis::wire::{CaptureCounts, Connection, Dir, SegmentLine, Tally, WireAnalyzer};
 
 /// Schema name of the JSON output.
@@ -100,6 +101,12 @@ pub struct ConnReport {
     pub server: String,
     /// Handshake RTT (µs), null without the whole handshake.
     pub handshake_rtt_us: Option<i64>,
+    /// Round trips timed from ACKs, per direction of the timed data.
+    pub ack_rtt_us: AckRttSection,
+    /// Latency of PINGs sent with nothing else in flight.
+    pub ping_rtt_us: RttStats,
+    /// The connection is TLS: TCP numbers only, its RESP is encrypted.
+    pub tls: bool,
     /// Commands.
     pub commands: u64,
     /// Replies.
@@ -149,6 +156,35 @@ pub struct ConnReport {
     /// The most recent segments (live feeds only; not exported).
     #[serde(skip)]
     pub recent: Vec<SegmentLine>,
+    /// Deepest pipeline since the live feed's previous snapshot (not exported).
+    #[serde(skip)]
+    pub interval_max_depth: i64,
+    /// Capture time of the first packet (µs since the Unix epoch; not exported).
+    #[serde(skip)]
+    pub first_ts_us: i64,
+    /// Capture time of the last packet (µs since the Unix epoch; not exported).
+    #[serde(skip)]
+    pub last_ts_us: i64,
+}
+
+/// ACK round trips of one connection.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct AckRttSection {
+    /// Client data acknowledged by the server.
+    pub to_server: RttStats,
+    /// Server data acknowledged by the client.
+    pub to_client: RttStats,
+}
+
+impl ConnReport {
+    /// The connection's round-trip floor (µs): the smallest of the handshake RTT, the ACK
+    /// path estimate (the larger direction minimum: the other one only times the capturing
+    /// host's own ACKs) and the fastest lone PING. `None` without any of them.
+    pub fn rtt_us(&self) -> Option<u64> {
+        let ack = self.ack_rtt_us.to_server.min.max(self.ack_rtt_us.to_client.min);
+        let hs = self.handshake_rtt_us.and_then(|v| u64::try_from(v).ok());
+        [hs, ack, self.ping_rtt_us.min].into_iter().flatten().min()
+    }
 }
 
 impl Report {
@@ -264,6 +300,12 @@ fn conn_report(c: &Connection) -> ConnReport {
             .map(|e| format!("frame {} {} offset {}: {}", e.frame, e.dir.arrow(), e.offset, e.error))
             .collect(),
         recent: c.recent.iter().copied().collect(),
+        interval_max_depth: v.interval_max_depth,
+        first_ts_us: c.first_ts,
+        last_ts_us: c.last_ts,
+        ack_rtt_us: AckRttSection { to_server: c.ack_rtt.stats[0], to_client: c.ack_rtt.stats[1] },
+        ping_rtt_us: v.ping_rtt,
+        tls: c.tls,
     }
 }
 

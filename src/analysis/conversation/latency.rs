@@ -46,6 +46,32 @@ pub struct LatencySummary {
     pub max: Option<u64>,
 }
 
+/// Latency percentiles of the commands answered in one interval (the console's series).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IntervalLatency {
+    /// Commands answered in the interval.
+    pub count: u64,
+    /// Median (µs, hdrhistogram: within 0.1%).
+    pub p50: Option<u64>,
+    /// 99th percentile (µs).
+    pub p99: Option<u64>,
+    /// 99.9th percentile (µs).
+    pub p999: Option<u64>,
+    /// Largest (µs).
+    pub max: Option<u64>,
+}
+
+impl IntervalLatency {
+    /// Percentiles of `h` (all `None` when it is empty).
+    pub fn of(h: &Histogram<u32>) -> IntervalLatency {
+        if h.is_empty() {
+            return IntervalLatency::default();
+        }
+        let q = |x: f64| Some(h.value_at_quantile(x));
+        IntervalLatency { count: h.len(), p50: q(0.5), p99: q(0.99), p999: q(0.999), max: Some(h.max()) }
+    }
+}
+
 impl Latency {
     /// Records one latency (µs).
     pub fn record(&mut self, us: u64) {

@@ -79,6 +79,8 @@ fn ser_token<S: serde::Serializer>(t: &Token, s: S) -> Result<S::Ok, S::Error> {
 struct Pending {
     ts: i64,
     name: u32,
+    /// No other command was waiting when this one completed.
+    alone: bool,
 }
 
 /// Per-connection conversation state.
@@ -104,6 +106,8 @@ pub struct Conversation {
     pub depth: i64,
     /// Deepest the pipeline got.
     pub max_depth: i64,
+    /// Deepest since [`Conversation::start_interval`] (the console's depth over time).
+    pub interval_max_depth: i64,
     /// Write batches.
     pub batches: Batches,
     /// Replies that found no command waiting (capture joined mid-conversation, or loss).
@@ -112,6 +116,8 @@ pub struct Conversation {
     pub pending_overflow: u64,
     /// Name id of the last command completed.
     pub last_command: u32,
+    /// Latency of PINGs sent with nothing else in flight: the client's own round trips.
+    pub ping_rtt: crate::analysis::tcp::rtt::RttStats,
     pending: VecDeque<Pending>,
 }
 
@@ -138,12 +144,14 @@ impl Conversation {
         self.last_command = name_id;
         self.depth += 1;
         self.max_depth = self.max_depth.max(self.depth);
+        self.interval_max_depth = self.interval_max_depth.max(self.depth);
         self.batches.command(f.last.batch);
         if self.pending.len() >= MAX_PENDING {
             self.pending.pop_front();
             self.pending_overflow += 1;
         }
-        self.pending.push_back(Pending { ts: f.last.ts, name: name_id });
+        let alone = self.pending.is_empty();
+        self.pending.push_back(Pending { ts: f.last.ts, name: name_id, alone });
         if let Some(split) = &f.split {
             self.split_commands += 1;
             if self.splits.len() < MAX_SPLIT_RECORDS {
@@ -154,8 +162,8 @@ impl Conversation {
     }
 
     /// A reply or push completed. Returns the step and, when paired, the name id of the
-    /// command it answered.
-    pub fn reply(&mut self, f: &Found<SegRef>) -> (Step, Option<u32>) {
+    /// command it answered and whether that command was alone in flight.
+    pub fn reply(&mut self, f: &Found<SegRef>) -> (Step, Option<(u32, bool)>) {
         let Kind::Reply { error, push, .. } = f.msg.kind else {
             return (Step::Push, None);
         };
@@ -176,7 +184,7 @@ impl Conversation {
                 let us = u64::try_from(f.last.ts - p.ts).unwrap_or(0);
                 self.latency.record(us);
                 let answered = self.replies + self.pending_overflow;
-                (Step::Reply { answers: Some(answered), latency_us: Some(us) }, Some(p.name))
+                (Step::Reply { answers: Some(answered), latency_us: Some(us) }, Some((p.name, p.alone)))
             }
             None => {
                 self.unmatched_replies += 1;
@@ -190,6 +198,11 @@ impl Conversation {
     pub fn compact(&mut self) {
         self.latency.freeze();
         self.pending = VecDeque::new();
+    }
+
+    /// Starts a new interval for [`Conversation::interval_max_depth`].
+    pub fn start_interval(&mut self) {
+        self.interval_max_depth = self.depth.max(0);
     }
 
     /// Commands still waiting for a reply.

@@ -1,5 +1,5 @@
-//! Polling the server: INFO, SLOWLOG (new entries only), CLIENT LIST, LATENCY LATEST, with a
-//! reconnecting session. Read-only: the pollers never write.
+//! Polling the server: a timed PING, INFO, SLOWLOG (new entries only), CLIENT LIST, LATENCY
+//! LATEST, with a reconnecting session. Read-only: the pollers never write.
 //!
 //! The session is a small state machine (connected, or down with a backoff that doubles from
 //! 100 ms to 5 s), so a server that restarts is picked up again without anyone asking, and
@@ -52,6 +52,9 @@ pub struct ServerPoll {
     pub clients: Vec<ClientRow>,
     /// LATENCY LATEST events.
     pub latency: Vec<LatencyEvent>,
+    /// Round trip of a PING sent by the poller just before INFO (µs): the server's
+    /// responsiveness as a client sees it, queueing included.
+    pub ping_us: Option<u64>,
     /// The whole INFO, for views that need more.
     #[serde(skip)]
     pub info: Option<Info>,
@@ -141,6 +144,10 @@ impl Poller {
         let Some(c) = self.client.as_mut() else {
             return Err(ClientError::Closed { addr: self.opts.addr() });
         };
+        let sent = std::time::Instant::now();
+        let pong = c.request(&[b"PING"]).await?;
+        let ping_us =
+            u64::try_from(sent.elapsed().as_micros()).ok().filter(|_| !matches!(pong, Value::Error(_)));
         let info = match c.request(&[b"INFO", b"everything"]).await? {
             Value::Bulk(b) => parse_info(&String::from_utf8_lossy(&b)),
             Value::Error(e) if e.starts_with("NOAUTH") => {
@@ -178,6 +185,7 @@ impl Poller {
             slowlog_new: slow,
             clients,
             latency,
+            ping_us,
             info: Some(info),
             ..ServerPoll::default()
         })
