@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what respscope needs on a fresh Debian machine, only what is missing:
 # libpcap-dev to build; redis-server/redis-tools, tcpdump and tshark for the tests (real
-# servers, real captures, tshark as the reference); tmux for driving the console as a person.
+# servers, real captures, tshark as the reference); tmux for driving the console as a person;
+# openssl to make the TLS tests' certificates, ca-certificates for the system's trust store.
 set -euo pipefail
 
-want=(libpcap-dev pkg-config redis-server redis-tools tcpdump tshark tmux)
+want=(libpcap-dev pkg-config redis-server redis-tools tcpdump tshark tmux openssl ca-certificates)
 [ "${1:-}" = "--build-only" ] && want=(libpcap-dev pkg-config)
 
 missing=()

@@ -57,7 +57,7 @@ pub enum Command {
     /// Watch a live server headless: capture its traffic and poll it, printing one JSON
     /// snapshot per interval (for scripts and tests).
     #[command(disable_help_flag = true)]
-    Watch(WatchArgs),
+    Watch(Box<WatchArgs>),
     /// Replay a capture through the console on its own timestamps (pause, step, speed,
     /// restart).
     Replay(ReplayArgs),
@@ -119,9 +119,24 @@ pub struct ConnArgs {
     /// Speak RESP3 to the server.
     #[arg(short = '3')]
     pub resp3: bool,
-    /// Use TLS (not supported yet).
+    /// Connect with TLS (also implied by a rediss:// URI).
     #[arg(long)]
     pub tls: bool,
+    /// CA certificate file (PEM) to verify the server with, instead of the system's store.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<std::path::PathBuf>,
+    /// Client certificate (PEM), for servers with tls-auth-clients yes.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<std::path::PathBuf>,
+    /// Client private key (PEM) for --cert.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<std::path::PathBuf>,
+    /// Server name to ask for and verify (default: the host).
+    #[arg(long, value_name = "NAME")]
+    pub sni: Option<String>,
+    /// Accept any server certificate (a self-signed test server).
+    #[arg(long)]
+    pub insecure: bool,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,

@@ -98,11 +98,6 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
 
 /// Connection options from redis-cli style arguments (a URI wins over -h/-p/-a/-n).
 fn connect_options(c: &ConnArgs) -> anyhow::Result<ConnectOptions> {
-    if c.tls {
-        anyhow::bail!(
-            "TLS is not supported yet: connect without --tls (for example through a local stunnel)"
-        );
-    }
     let mut o = ConnectOptions {
         host: c.host.clone(),
         port: c.port,
@@ -111,14 +106,17 @@ fn connect_options(c: &ConnArgs) -> anyhow::Result<ConnectOptions> {
         db: c.db,
         resp3: c.resp3,
         timeout: std::time::Duration::from_secs(3),
+        tls: None,
     };
+    let mut tls = c.tls;
     if let Some(uri) = &c.uri {
         let rest = if let Some(r) = uri.strip_prefix("redis://") {
             r
-        } else if uri.starts_with("rediss://") {
-            anyhow::bail!("TLS (rediss://) is not supported yet: use redis://");
+        } else if let Some(r) = uri.strip_prefix("rediss://") {
+            tls = true;
+            r
         } else {
-            anyhow::bail!("{uri}: a URI starts with redis://");
+            anyhow::bail!("{uri}: a URI starts with redis:// (or rediss:// for TLS)");
         };
         let (auth, hostpart) = match rest.rsplit_once('@') {
             Some((a, h)) => (Some(a), h),
@@ -159,6 +157,20 @@ fn connect_options(c: &ConnArgs) -> anyhow::Result<ConnectOptions> {
         if let Some(p) = p {
             o.port = p.parse().map_err(|_| anyhow::anyhow!("{p}: the port in a URI is a number"))?;
         }
+    }
+    let tls_only = c.cacert.is_some() || c.cert.is_some() || c.key.is_some() || c.insecure || c.sni.is_some();
+    if tls {
+        o.tls = Some(respscope::sources::server::tls::TlsOptions {
+            cacert: c.cacert.clone(),
+            cert: c.cert.clone(),
+            key: c.key.clone(),
+            insecure: c.insecure,
+            sni: c.sni.clone(),
+        });
+    } else if tls_only {
+        anyhow::bail!(
+            "--cacert, --cert, --key, --sni and --insecure are TLS options: add --tls (or use rediss://)"
+        );
     }
     Ok(o)
 }

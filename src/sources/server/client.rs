@@ -6,8 +6,10 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use super::tls::TlsOptions;
 
 use super::formats::Value;
 use crate::analysis::resp::{Outcome, Role, Scanner};
@@ -32,6 +34,8 @@ pub struct ConnectOptions {
     pub resp3: bool,
     /// Connect and per-request timeout.
     pub timeout: Duration,
+    /// Speak TLS.
+    pub tls: Option<TlsOptions>,
 }
 
 impl ConnectOptions {
@@ -92,6 +96,14 @@ pub enum ClientError {
         /// What was wrong.
         what: String,
     },
+    /// TLS could not be set up, or the handshake failed.
+    #[error("TLS with {addr} failed: {reason} (check --cacert, --cert/--key and --sni; --insecure accepts a self-signed test server)")]
+    Tls {
+        /// Address.
+        addr: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// An I/O error.
     #[error("{addr}: {reason}")]
     Io {
@@ -102,9 +114,13 @@ pub enum ClientError {
     },
 }
 
+/// A byte stream to the server: plain TCP or TLS over it.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
 /// One connection to the server.
 pub struct Client {
-    stream: TcpStream,
+    stream: Box<dyn Io>,
     buf: Vec<u8>,
     scanned: usize,
     scanner: Scanner,
@@ -140,6 +156,19 @@ impl Client {
             .map_err(|_| ClientError::Timeout { addr: addr.clone(), secs: timeout.as_secs_f64() })?
             .map_err(|e| ClientError::Connect { addr: addr.clone(), reason: e.to_string() })?;
         let _ = stream.set_nodelay(true);
+        let stream: Box<dyn Io> = match &opts.tls {
+            None => Box::new(stream),
+            Some(t) => {
+                let tls_err = |reason: String| ClientError::Tls { addr: addr.clone(), reason };
+                let (connector, name) =
+                    super::tls::connector(t, &opts.host).map_err(|e| tls_err(e.to_string()))?;
+                let s = tokio::time::timeout(timeout, connector.connect(name, stream))
+                    .await
+                    .map_err(|_| ClientError::Timeout { addr: addr.clone(), secs: timeout.as_secs_f64() })?
+                    .map_err(|e| tls_err(e.to_string()))?;
+                Box::new(s)
+            }
+        };
         let mut c = Client {
             stream,
             buf: Vec::with_capacity(16 * 1024),
@@ -149,6 +178,31 @@ impl Client {
             timeout,
             version: None,
         };
+        match c.setup(opts).await {
+            Ok(()) => Ok(c),
+            // A connection dropped before the first reply is the TLS mismatch a user meets
+            // most: say which side to fix.
+            Err(ClientError::Io { reason, .. }) if opts.tls.is_some() => Err(ClientError::Tls {
+                addr: c.addr.clone(),
+                reason: format!("{reason} (does the server want a client certificate? give --cert/--key)"),
+            }),
+            Err(ClientError::Closed { .. }) if opts.tls.is_some() => Err(ClientError::Tls {
+                addr: c.addr.clone(),
+                reason: "the server closed the connection after the handshake (does it want a client certificate? give --cert/--key)".into(),
+            }),
+            Err(ClientError::Io { reason, .. } | ClientError::Closed { addr: reason }) if opts.tls.is_none() => {
+                Err(ClientError::Protocol {
+                    addr: c.addr.clone(),
+                    what: format!("the connection was dropped before any reply ({reason}); if this is a TLS port, add --tls"),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// AUTH, HELLO 3, SELECT and a PING, as asked.
+    async fn setup(&mut self, opts: &ConnectOptions) -> Result<(), ClientError> {
+        let c = self;
         if let Some(pw) = &opts.password {
             let reply = match &opts.user {
                 Some(u) => c.request(&[b"AUTH", u.as_bytes(), pw.as_bytes()]).await?,
@@ -181,7 +235,7 @@ impl Client {
                 return Err(ClientError::NoAuth { addr: c.addr.clone() });
             }
         }
-        Ok(c)
+        Ok(())
     }
 
     /// The address connected to.

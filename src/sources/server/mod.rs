@@ -5,3 +5,4 @@ pub mod client;
 pub mod formats;
 pub mod monitor;
 pub mod poller;
+pub mod tls;
