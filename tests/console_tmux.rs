@@ -169,8 +169,27 @@ fn demo_brings_every_workload_to_the_console_and_cleans_up() {
     for client in ["demo-lettuce", "demo-pipelined", "demo-sequential", "demo-many"] {
         assert!(s.contains(client), "{client}:\n{s}");
     }
-    // The slow reader stalls its window within a few seconds of starting.
+    // `/` keeps the rows that match: only the Lettuce-style client.
+    t.keys("/");
+    t.keys("demo-lettuce");
+    t.keys("Enter");
+    let s = t.wait_for("filter \"demo-lettuce\"", 5);
+    assert!(s.contains("1 connections") && !s.contains("demo-jedis"), "{s}");
+    t.keys("/");
+    t.keys("Escape");
+    t.wait_for("demo-jedis", 5);
+    // The Timeline: a lane per client; with MONITOR on, the server's execution order.
+    t.keys("8");
+    let s = t.wait_for("A 127.0.0.1:", 10);
+    assert!(s.contains("MONITOR is off: m starts it"), "{s}");
+    t.keys("m");
+    let s = t.wait_for("order, newest last", 10);
+    assert!(s.contains("server (MONITOR)") && s.contains("other clients inside"), "{s}");
+    t.keys("m");
+    // Latency over time on the overview: p50, p99 and p999 of each interval.
     t.keys("1");
+    t.wait_for("latency p50 / p99 / p999 per interval", 10);
+    // The slow reader stalls its window within a few seconds of starting.
     t.wait_for("window stall", 15);
     t.keys("3");
     t.wait_for("DEBUG SLEEP 0.005", 15);
@@ -237,4 +256,31 @@ fn monitor_is_opt_in_warned_and_redacted() {
     t.wait_until("MONITOR off", 5, |s| !s.contains("MONITOR ON"));
     t.keys("1");
     t.wait_for("can cost a busy server half its throughput", 5);
+}
+
+#[test]
+fn closing_the_terminal_stops_the_demos_server() {
+    if !preconditions() {
+        return;
+    }
+    let name = format!("rs-hangup-{}", std::process::id());
+    // No `sleep` after it: closing the window hangs up on respscope itself.
+    let t = Tmux::start(&name, &format!("{} demo", bin()), 120, 30);
+    let s = t.wait_for("demo: private redis-server on 127.0.0.1:", 10);
+    let port: u16 = s
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .expect("the demo's port on screen");
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_ok());
+    drop(t); // tmux kill-session: SIGHUP, and a terminal that is gone
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the demo's redis-server outlived its closed terminal"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

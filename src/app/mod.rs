@@ -153,7 +153,7 @@ pub fn run(cfg: ConsoleConfig) -> anyhow::Result<()> {
         _ => None,
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let mut terminal = ratatui::init();
+    let mut terminal = init_terminal()?;
     let result = rt.block_on(event_loop(
         &mut terminal,
         &mut model,
@@ -162,8 +162,28 @@ pub fn run(cfg: ConsoleConfig) -> anyhow::Result<()> {
         replay_speed,
         cfg.monitor,
     ));
-    ratatui::restore();
+    // Not `ratatui::restore()` nor the terminal's own drop: both report a failure with
+    // `eprintln!`, which panics when the terminal is gone (a closed window), and that panic's
+    // hook panics again and aborts, skipping what must still run: stopping what we started
+    // (the demo's redis-server). A terminal that is gone needs no restoring.
+    let _ = ratatui::try_restore();
+    if terminal.show_cursor().is_err() {
+        std::mem::forget(terminal);
+    }
     result
+}
+
+/// Raw mode and the alternate screen, restored by a panic as well; errors on the way out are
+/// ignored (see [`run`]).
+fn init_terminal() -> std::io::Result<ratatui::DefaultTerminal> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = ratatui::try_restore();
+        hook(info);
+    }));
+    crossterm::terminal::enable_raw_mode()?;
+    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))
 }
 
 async fn event_loop(
@@ -223,6 +243,10 @@ async fn event_loop(
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => {
                     let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+                    if ui.filtering {
+                        ui.filter_key(k.code);
+                        continue;
+                    }
                     if ui.pane == Pane::Console && !ui.show_help {
                         match ui.edit(k.code, ctrl) {
                             Edit::Changed => continue,
@@ -323,7 +347,7 @@ async fn event_loop(
                             if let Some(why) = &s.stopped {
                                 ui.footer_extra = Some(why.clone());
                             }
-                            model.apply_wire(s.clock_s, s.report, s.loss);
+                            model.apply_wire(s.clock_s, s.report, s.loss, s.latency);
                             pending = None;
                         }
                         Err(std::sync::mpsc::TryRecvError::Disconnected) => pending = None,
