@@ -31,7 +31,7 @@ fn main() {
     report.totals.connections = n as u64;
     let mut model = Model::new("127.0.0.1:6379", WireSource::Live("lo".into()));
     for t in 0..120 {
-        model.apply_wire(f64::from(t), report.clone(), LiveStats::default());
+        model.apply_wire(f64::from(t), report.clone(), LiveStats::default(), Default::default());
     }
     let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap_or_else(|e| match e {});
     let mut worst = 0.0f64;

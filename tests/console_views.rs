@@ -27,7 +27,7 @@ fn model() -> Model {
         respscope::engine::analyze_file(&root().join("assets/demo.pcap"), cfg, None).expect("demo capture");
     let mut m = Model::new("127.0.0.1:6379", WireSource::Replay("assets/demo.pcap".into()));
     let report = a.report();
-    m.apply_wire(10.0, report.clone(), LiveStats::default());
+    m.apply_wire(10.0, report.clone(), LiveStats::default(), Default::default());
     let text =
         |n: &str| std::fs::read_to_string(root().join("tests/fixtures/redis-samples").join(n)).expect(n);
     let mut clients = parse_client_list(&text("client_list_final.txt"));
@@ -48,7 +48,7 @@ fn model() -> Model {
         slowlog_new: parse_slowlog_text(&text("slowlog_pretty.txt")),
         ..ServerPoll::default()
     });
-    m.apply_wire(11.0, report, LiveStats::default());
+    m.apply_wire(11.0, report, LiveStats::default(), Default::default());
     m
 }
 
@@ -134,7 +134,7 @@ fn packets_list_the_selected_connections_recent_segments() {
         w.frame(&fr, false);
     });
     let mut m = Model::new("127.0.0.1:6379", WireSource::Replay("slow_reader.pcap".into()));
-    m.apply_wire(3.0, Report::build(&w, Vec::new()), LiveStats::default());
+    m.apply_wire(3.0, Report::build(&w, Vec::new()), LiveStats::default(), Default::default());
     let mut u = ui(Pane::Packets);
     u.apply(Action::Down, &m);
     let s = screen(&m, &u, 140, 30);
@@ -147,7 +147,7 @@ fn packets_list_the_selected_connections_recent_segments() {
 fn slowlog_lists_entries_newest_first() {
     let m = model();
     let s = screen(&m, &ui(Pane::Slowlog), 140, 30);
-    assert!(s.contains("SLOWLOG: 7 entries"), "{s}");
+    assert!(s.contains("SLOWLOG: 7 of 7 entries, newest first"), "{s}");
     let first_id = s.lines().nth(5).unwrap_or_default();
     assert!(first_id.trim_start().starts_with("21"), "newest first: {first_id}");
 }
@@ -157,7 +157,7 @@ fn memory_shows_info_memory_and_the_clients_holding_it() {
     let m = model();
     let s = screen(&m, &ui(Pane::Memory), 140, 30);
     assert!(s.contains("used_memory"), "{s}");
-    assert!(s.contains("clients by memory"), "{s}");
+    assert!(s.contains("clients by tot-mem"), "{s}");
     // The stalled MONITOR client of the sample holds about 10 MB of output buffer.
     assert!(s.contains("monitor"), "{s}");
     assert!(s.contains("9.9 MiB"), "{s}");
@@ -210,4 +210,128 @@ fn no_wire_says_why() {
     m.wire_unavailable = Some("cannot capture on lo: permission denied. ... setcap".into());
     let s = screen(&m, &ui(Pane::Overview), 120, 24);
     assert!(s.contains("wire off: cannot capture on lo: permission denied"), "{s}");
+}
+
+/// The interleave fixture as the live feed keeps it (the last 100 segments of each
+/// connection), with the MONITOR lines recorded beside it on the same clock.
+fn interleave_model(with_monitor: bool) -> Model {
+    use respscope::analysis::wire::WireAnalyzer;
+    use respscope::engine::report::Report;
+    use respscope::sources::capture::CaptureFile;
+    use respscope::sources::server::formats::monitor::parse_monitor_lines;
+    let mut f = CaptureFile::open(&root().join("tests/fixtures/interleave.pcap")).expect("fixture");
+    let mut w = WireAnalyzer::new(WireConfig { ports: vec![6379], previews: false }, f.link());
+    w.set_segment_log(respscope::engine::live::SEGMENTS_KEEP);
+    f.for_each(|fr| {
+        w.frame(&fr, false);
+    });
+    let mut m = Model::new("127.0.0.1:6379", WireSource::Replay("interleave.pcap".into()));
+    m.apply_wire(3.0, Report::build(&w, Vec::new()), LiveStats::default(), Default::default());
+    if with_monitor {
+        let text =
+            std::fs::read_to_string(root().join("tests/fixtures/interleave.monitor.txt")).expect("monitor");
+        let (lines, stats) = parse_monitor_lines(&text);
+        assert!(lines.len() >= 640 && stats.skipped == 0, "{} lines, {stats:?}", lines.len());
+        for l in lines {
+            m.monitor_line(l);
+        }
+    }
+    m
+}
+
+#[test]
+fn timeline_puts_each_clients_batches_on_one_axis_with_the_servers_order() {
+    use respscope::engine::timeline::{build, Span};
+    let m = interleave_model(true);
+    let t = build(&m, 120, Span::Auto(0), 10, &|_| true);
+    // Three pipelining clients, each with a lane, in order of first appearance.
+    assert_eq!(t.lanes.len(), 3, "{:?}", t.lanes.iter().map(|l| &l.client).collect::<Vec<_>>());
+    let sizes: Vec<Vec<u32>> =
+        (0..3).map(|i| t.batches.iter().filter(|b| b.lane == i).map(|b| b.commands).collect()).collect();
+    // The clients connect in any order; each lane's writes all carry its client's size.
+    let mut per_lane: Vec<u32> = Vec::new();
+    for lane in &sizes {
+        assert!(lane.len() >= 8, "batches in view: {lane:?}");
+        assert!(
+            lane.iter().all(|&n| n == lane[0]),
+            "every write of a client carries as many commands: {lane:?}"
+        );
+        per_lane.push(lane[0]);
+    }
+    let mut sorted = per_lane.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, vec![4, 8, 16]);
+    // MONITOR matched: most batches have their count of other clients' commands, and the
+    // count agrees with the execution order itself.
+    let matched: Vec<_> = t.batches.iter().filter(|b| b.others.is_some()).collect();
+    assert!(matched.len() * 10 >= t.batches.len() * 9, "{} of {} matched", matched.len(), t.batches.len());
+    let server = t.server.as_ref().expect("server lane");
+    assert!(server.iter().any(|c| c.mixed), "the three clients' commands interleave on the server");
+    // A's 64 KiB writes are more than the server reads from one client at once: other
+    // clients' commands run between their parts. Small writes run whole.
+    let big = per_lane.iter().position(|&n| n == 16).expect("lane of 16");
+    assert!(
+        matched.iter().any(|b| b.lane == big && b.others > Some(0)),
+        "other clients' commands ran inside some 64 KiB batch: {:?}",
+        t.batches.iter().map(|b| (b.lane, b.segments, b.others)).collect::<Vec<_>>()
+    );
+    assert_eq!(t.order.len(), 120);
+    assert!(t.order.iter().all(Option::is_some), "every recent command belongs to a lane");
+
+    let mut u = ui(Pane::Timeline);
+    let s = screen(&m, &u, 160, 40);
+    let first = format!("{}.0 commands per batch", per_lane[0]);
+    for want in [
+        "A 127.0.0.1:",
+        "B 127.0.0.1:",
+        "C 127.0.0.1:",
+        "server (MONITOR)",
+        "order, newest last",
+        "lane A",
+        &first,
+        "other clients inside",
+    ] {
+        assert!(s.contains(want), "{want}: {s}");
+    }
+    u.apply(Action::Down, &m);
+    let s = screen(&m, &u, 160, 40);
+    assert!(
+        s.contains("lane B 127.0.0.1:") && s.contains(&format!("{}.0 commands per batch", per_lane[1])),
+        "j picks lane B: {s}"
+    );
+    let _ = screen(&m, &u, 80, 24);
+    // Without MONITOR the pane says how to get the server's order.
+    let s = screen(&interleave_model(false), &ui(Pane::Timeline), 160, 40);
+    assert!(s.contains("MONITOR is off: m starts it"), "{s}");
+}
+
+#[test]
+fn filter_keeps_matching_rows_and_sort_orders_other_tables() {
+    use crossterm::event::KeyCode;
+    let m = model();
+    let mut u = ui(Pane::Connections);
+    let all = screen(&m, &u, 140, 30);
+    assert!(all.contains("12 connections"), "{all}");
+    assert_eq!(action_for(KeyCode::Char('/'), false), Some(Action::Filter));
+    u.apply(Action::Filter, &m);
+    for c in "jedis".chars() {
+        u.filter_key(KeyCode::Char(c));
+    }
+    assert!(screen(&m, &u, 140, 30).contains("filter: jedis"), "the footer shows the line being typed");
+    u.filter_key(KeyCode::Enter);
+    let s = screen(&m, &u, 140, 30);
+    assert!(s.contains("1 connections") && s.contains("filter \"jedis\""), "{s}");
+    u.filter_key(KeyCode::Esc);
+    assert!(u.filter.is_empty());
+
+    let mut u = ui(Pane::Slowlog);
+    u.apply(Action::Sort, &m);
+    let s = screen(&m, &u, 140, 30);
+    assert!(s.contains("slowest first"), "{s}");
+    let took: Vec<&str> = s.lines().skip(5).take(3).map(|l| l.get(18..28).unwrap_or("").trim()).collect();
+    assert!(!took.is_empty(), "{s}");
+
+    let mut u = ui(Pane::Memory);
+    u.apply(Action::Sort, &m);
+    assert!(screen(&m, &u, 140, 30).contains("clients by omem"));
 }

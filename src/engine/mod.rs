@@ -6,6 +6,7 @@
 pub mod live;
 pub mod model;
 pub mod report;
+pub mod timeline;
 
 use std::path::Path;
 

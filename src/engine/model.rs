@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 
+use crate::analysis::conversation::latency::IntervalLatency;
 use crate::engine::report::{ConnReport, Report};
 use crate::sources::capture::live::LiveStats;
 use crate::sources::server::formats::slowlog::SlowEntry;
@@ -43,10 +44,29 @@ pub struct Point {
     pub wire_ops: f64,
     /// `instantaneous_ops_per_sec` from INFO.
     pub server_ops: f64,
-    /// Worst connection p99 latency on the wire now (µs).
+    /// Commands answered on the wire since the previous point.
+    pub answered: u64,
+    /// Median latency of those commands (µs; 0 when none).
+    pub p50_us: f64,
+    /// Their 99th percentile (µs).
     pub p99_us: f64,
+    /// Their 99.9th percentile (µs).
+    pub p999_us: f64,
     /// `used_memory` (bytes).
     pub used_memory: f64,
+}
+
+/// One point of a connection's own history.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ConnPoint {
+    /// Seconds, as [`Point::t`].
+    pub t: f64,
+    /// Deepest pipeline since the previous point.
+    pub depth: i64,
+    /// Its output buffer on the server (`omem` from the latest CLIENT LIST), if listed.
+    pub omem: Option<u64>,
+    /// Zero-window segments so far (a rise marks a stall).
+    pub zero_windows: u64,
 }
 
 /// Everything the console shows.
@@ -81,6 +101,9 @@ pub struct Model {
     pub slowlog: VecDeque<SlowEntry>,
     /// Things worth a look, newest first.
     pub alerts: VecDeque<String>,
+    /// Per connection (by client address), recent points for its detail view; only
+    /// connections in the latest wire snapshot are kept.
+    pub conn_history: std::collections::HashMap<String, VecDeque<ConnPoint>>,
     /// Seconds of wire time covered (replay clock, or since start).
     pub now: f64,
     last_wire: Option<(f64, u64)>,
@@ -93,8 +116,9 @@ impl Model {
         Model { server_addr: server_addr.to_string(), source, ..Model::default() }
     }
 
-    /// Folds a wire snapshot taken at `t` seconds.
-    pub fn apply_wire(&mut self, t: f64, report: Report, loss: LiveStats) {
+    /// Folds a wire snapshot taken at `t` seconds, with the latency of the commands answered
+    /// since the previous one.
+    pub fn apply_wire(&mut self, t: f64, report: Report, loss: LiveStats, latency: IntervalLatency) {
         self.now = t;
         let commands = report.totals.commands;
         let wire_ops = match self.last_wire {
@@ -102,7 +126,7 @@ impl Model {
             _ => 0.0,
         };
         self.last_wire = Some((t, commands));
-        let p99 = report.connections.iter().filter_map(|c| c.latency_us.p99).max().unwrap_or(0) as f64;
+        self.fold_connections(t, &report);
         if report.totals.zero_windows > self.zero_windows_seen {
             let stalled: Vec<&str> = report
                 .connections
@@ -128,7 +152,39 @@ impl Model {
         self.wire = Some(report);
         let server_ops = self.server.as_ref().and_then(|s| s.ops_per_sec).unwrap_or(0) as f64;
         let used_memory = self.server.as_ref().and_then(|s| s.used_memory).unwrap_or(0) as f64;
-        self.push(Point { t, wire_ops, server_ops, p99_us: p99, used_memory });
+        let us = |v: Option<u64>| v.unwrap_or(0) as f64;
+        self.push(Point {
+            t,
+            wire_ops,
+            server_ops,
+            answered: latency.count,
+            p50_us: us(latency.p50),
+            p99_us: us(latency.p99),
+            p999_us: us(latency.p999),
+            used_memory,
+        });
+    }
+
+    /// Adds a point to each connection's own history and forgets connections that left.
+    fn fold_connections(&mut self, t: f64, report: &Report) {
+        let omem_of = |addr: &str| {
+            self.server.as_ref().and_then(|s| s.clients.iter().find(|r| r.addr == addr)).map(|r| r.omem)
+        };
+        let mut next = std::collections::HashMap::with_capacity(report.connections.len());
+        for c in &report.connections {
+            let mut ring = self.conn_history.remove(&c.client).unwrap_or_default();
+            if ring.len() == HISTORY {
+                ring.pop_front();
+            }
+            ring.push_back(ConnPoint {
+                t,
+                depth: c.interval_max_depth,
+                omem: omem_of(&c.client),
+                zero_windows: c.tcp.zero_windows,
+            });
+            next.insert(c.client.clone(), ring);
+        }
+        self.conn_history = next;
     }
 
     /// Folds a server poll.

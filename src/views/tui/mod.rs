@@ -12,6 +12,7 @@ pub mod panes;
 pub mod reply;
 pub mod state;
 pub mod theme;
+pub mod timeline;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -48,11 +49,12 @@ pub fn render(f: &mut Frame<'_>, model: &Model, ui: &UiState) {
         match ui.pane {
             Pane::Overview => panes::overview(f, inner, model, &theme),
             Pane::Connections => panes::connections(f, inner, model, ui),
-            Pane::Slowlog => panes::slowlog(f, inner, model, &theme),
-            Pane::Memory => panes::memory(f, inner, model, &theme),
+            Pane::Slowlog => panes::slowlog(f, inner, model, ui),
+            Pane::Memory => panes::memory(f, inner, model, ui),
             Pane::Console => panes::console(f, inner, model, ui),
-            Pane::Monitor => panes::monitor(f, inner, model, &theme),
+            Pane::Monitor => panes::monitor(f, inner, model, ui),
             Pane::Packets => panes::packets(f, inner, model, ui),
+            Pane::Timeline => timeline::draw(f, inner, model, ui),
             Pane::Help => panes::help(f, inner, &theme),
         }
     }
@@ -95,9 +97,18 @@ fn header_line(m: &Model, ui: &UiState) -> Line<'static> {
 }
 
 fn footer_line(ui: &UiState) -> Line<'static> {
-    let mut keys = " q quit  p pause  tab/1-7 panes  m monitor  ? help".to_string();
-    if ui.pane == Pane::Connections || ui.pane == Pane::Packets {
-        keys.push_str("  j/k select  s sort");
+    if ui.filtering {
+        return Line::from(format!(" filter: {}▏  (enter keeps it, esc clears it)", ui.filter));
+    }
+    let mut keys = " q quit  p pause  tab/1-8 panes  m monitor  / filter  ? help".to_string();
+    match ui.pane {
+        Pane::Connections | Pane::Packets => keys.push_str("  j/k select  s sort"),
+        Pane::Slowlog | Pane::Memory => keys.push_str("  s sort"),
+        Pane::Timeline => keys.push_str("  j/k lane  z/Z zoom"),
+        _ => {}
+    }
+    if !ui.filter.is_empty() {
+        keys.push_str(&format!("  [filter \"{}\"]", ui.filter));
     }
     if ui.pane == Pane::Console {
         keys = " type a command, enter sends, ↑↓ history, esc leaves, tab next pane".to_string();

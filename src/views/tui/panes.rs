@@ -5,7 +5,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Sparkline, Table, TableState, Wrap};
 use ratatui::Frame;
 
-use super::state::{SortBy, UiState};
+use super::state::{MemSort, SlowSort, SortBy, UiState};
 use super::theme::Theme;
 use crate::engine::model::Model;
 use crate::engine::report::ConnReport;
@@ -38,11 +38,17 @@ pub fn overview(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
             totals.map_or(0, |x| x.split_commands),
             totals.map_or(0, |x| x.batches)
         )),
-        Line::from(format!("p99    {} (worst connection now)", us(last.p99_us as i64))),
         Line::from(format!(
-            "memory {}   clients {}",
+            "lat    p50 {} p99 {} p999 {}",
+            us(last.p50_us as i64),
+            us(last.p99_us as i64),
+            us(last.p999_us as i64)
+        )),
+        Line::from(format!(
+            "memory {}   clients {}   ping {}",
             s.and_then(|s| s.used_memory).map_or_else(|| "-".into(), bytes),
-            num(s.and_then(|s| s.connected_clients))
+            num(s.and_then(|s| s.connected_clients)),
+            s.and_then(|s| s.ping_us).map_or_else(|| "-".into(), |v| us(v as i64))
         )),
         Line::from(format!(
             "tcp    {} zero windows, {} full, {} probes",
@@ -60,9 +66,8 @@ pub fn overview(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
         Paragraph::new(lines).block(Block::default().borders(Borders::RIGHT).border_style(t.dim)),
         stats,
     );
-    let [g1, g2] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(graphs);
+    let [g1, g2] = Layout::vertical([Constraint::Length(3), Constraint::Min(3)]).areas(graphs);
     let ops: Vec<u64> = m.history.iter().map(|p| p.wire_ops as u64).collect();
-    let p99: Vec<u64> = m.history.iter().map(|p| p.p99_us as u64).collect();
     f.render_widget(
         Sparkline::default()
             .block(Block::default().title(" commands/s on the wire "))
@@ -70,13 +75,7 @@ pub fn overview(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
             .style(t.good),
         g1,
     );
-    f.render_widget(
-        Sparkline::default()
-            .block(Block::default().title(" worst p99 latency (µs) "))
-            .data(tail(&p99, g2.width))
-            .style(t.warn),
-        g2,
-    );
+    latency_chart(f, g2, m, t);
     let [deep, alerts] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
     let mut conns: Vec<&ConnReport> = m.connections().iter().collect();
@@ -119,6 +118,66 @@ pub fn overview(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
     );
 }
 
+/// p50, p99 and p999 of each interval's answered commands, on a log scale (they are often
+/// two orders of magnitude apart).
+fn latency_chart(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
+    use ratatui::symbols::Marker;
+    use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
+    let series = |pick: fn(&crate::engine::model::Point) -> f64| -> Vec<(f64, f64)> {
+        m.history.iter().filter(|p| p.answered > 0).map(|p| (p.t, pick(p).max(1.0).log10())).collect()
+    };
+    let p50 = series(|p| p.p50_us);
+    let p99 = series(|p| p.p99_us);
+    let p999 = series(|p| p.p999_us);
+    let all = p50.iter().chain(&p99).chain(&p999);
+    let lo = all.clone().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let hi = all.map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = if lo.is_finite() { (lo.floor(), hi.ceil().max(lo.floor() + 1.0)) } else { (1.0, 4.0) };
+    let t0 = m.history.front().map_or(0.0, |p| p.t);
+    let t1 = m.history.back().map_or(1.0, |p| p.t).max(t0 + 1.0);
+    let decade = |d: f64| us(10f64.powf(d).round() as i64);
+    let mut labels: Vec<String> = Vec::new();
+    let mut d = lo;
+    while d <= hi {
+        labels.push(decade(d));
+        d += 1.0;
+    }
+    let data = [
+        Dataset::default()
+            .name("p50")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(t.good)
+            .data(&p50),
+        Dataset::default()
+            .name("p99")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(t.warn)
+            .data(&p99),
+        Dataset::default()
+            .name("p999")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(t.bad.remove_modifier(ratatui::style::Modifier::BOLD))
+            .data(&p999),
+    ];
+    let title = if p50.is_empty() {
+        " latency p50 / p99 / p999 (no command answered yet) "
+    } else {
+        " latency p50 / p99 / p999 per interval, log scale "
+    };
+    f.render_widget(
+        Chart::new(data.to_vec())
+            .block(Block::default().title(title))
+            .x_axis(Axis::default().bounds([t0, t1]))
+            .y_axis(Axis::default().bounds([lo, hi]).labels(labels).style(t.dim))
+            .legend_position(Some(ratatui::widgets::LegendPosition::TopLeft))
+            .hidden_legend_constraints((Constraint::Percentage(50), Constraint::Percentage(60))),
+        area,
+    );
+}
+
 fn tail(v: &[u64], width: u16) -> &[u64] {
     let w = usize::from(width);
     &v[v.len().saturating_sub(w)..]
@@ -126,7 +185,19 @@ fn tail(v: &[u64], width: u16) -> &[u64] {
 
 /// The connections in the table's order.
 pub fn sorted_connections<'a>(m: &'a Model, ui: &UiState) -> Vec<&'a ConnReport> {
-    let mut conns: Vec<&ConnReport> = m.connections().iter().collect();
+    let mut conns: Vec<&ConnReport> = m
+        .connections()
+        .iter()
+        .filter(|c| {
+            let row = m.client_row(&c.client);
+            ui.passes(&[
+                &c.client,
+                row.map_or("", |r| r.name.as_str()),
+                row.and_then(|r| r.lib_name.as_deref()).unwrap_or(""),
+                row.map_or("", |r| r.cmd.as_str()),
+            ])
+        })
+        .collect();
     match ui.sort {
         SortBy::Age => {}
         SortBy::Commands => conns.sort_by_key(|c| std::cmp::Reverse(c.commands)),
@@ -167,7 +238,7 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
                 Cell::from(c.split_commands.to_string()),
                 Cell::from(opt_us(c.latency_us.p50)),
                 Cell::from(opt_us(c.latency_us.p99)),
-                Cell::from(c.handshake_rtt_us.map_or_else(|| "-".into(), us)),
+                Cell::from(c.rtt_us().map_or_else(|| "-".into(), |v| us(v as i64))),
                 Cell::from(c.tcp.zero_windows.to_string()),
                 Cell::from(c.tcp.window_full.to_string()),
                 Cell::from(row.map_or_else(|| "-".into(), |r| bytes(r.qbuf))),
@@ -192,7 +263,7 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         Constraint::Length(9),
         Constraint::Length(9),
     ];
-    let title = format!(" {n} connections, sorted by {} ", ui.sort.label());
+    let title = format!(" {n} connections, sorted by {} (s){} ", ui.sort.label(), filtered(ui));
     let table = Table::new(rows, widths)
         .header(header)
         .row_highlight_style(t.selected)
@@ -204,8 +275,13 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
 
 /// One connection in detail: what a client library investigator asks about.
 fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, t: &Theme) {
-    let [top, bottom] = Layout::vertical([Constraint::Length(8), Constraint::Min(3)]).areas(area);
+    let [top, curves, bottom] =
+        Layout::vertical([Constraint::Length(8), Constraint::Length(4), Constraint::Min(3)]).areas(area);
     let row = m.client_row(&c.client);
+    let rtt = |r: &crate::analysis::tcp::rtt::RttStats| match (r.min, r.srtt) {
+        (Some(min), Some(srtt)) => format!("min {} srtt {}", us(min as i64), us(srtt as i64)),
+        _ => "-".to_string(),
+    };
     let l = &c.latency_us;
     let lines = vec![
         Line::from(Span::styled(format!("{} → {}   (enter or esc: back)", c.client, c.server), t.title)),
@@ -234,6 +310,16 @@ fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, t: &Theme) {
             c.max_pipeline_depth, c.batches, c.max_batch_commands, c.split_commands, c.split_replies
         )),
         Line::from(format!(
+            "rtt: ACK-timed client data {}, server data {}; lone PING {}",
+            rtt(&c.ack_rtt_us.to_server),
+            rtt(&c.ack_rtt_us.to_client),
+            match (c.ping_rtt_us.min, c.ping_rtt_us.last) {
+                (Some(min), Some(last)) =>
+                    format!("min {} last {} ({} sent)", us(min as i64), us(last as i64), c.ping_rtt_us.count),
+                _ => "none sent".to_string(),
+            }
+        )),
+        Line::from(format!(
             "tcp: {} zero windows, {} window full, {} updates, {} probes, {} retransmissions, {} gaps",
             c.tcp.zero_windows,
             c.tcp.window_full,
@@ -257,6 +343,7 @@ fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, t: &Theme) {
         }),
     ];
     f.render_widget(Paragraph::new(lines), top);
+    conn_curves(f, curves, m, c, t);
     let [hist, right] =
         Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(bottom);
     let max = c.batch_sizes.values().copied().max().unwrap_or(1).max(1);
@@ -318,11 +405,68 @@ fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, t: &Theme) {
     );
 }
 
+/// A connection's pipeline depth over time beside its output buffer on the server, with the
+/// moments its window hit zero marked under the buffer: a reader that stops reading shows
+/// as zero windows while omem climbs.
+fn conn_curves(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, t: &Theme) {
+    let points: Vec<_> =
+        m.conn_history.get(&c.client).map(|r| r.iter().copied().collect()).unwrap_or_default();
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    let depth: Vec<u64> = points.iter().map(|p| u64::try_from(p.depth).unwrap_or(0)).collect();
+    let deepest = depth.iter().copied().max().unwrap_or(0);
+    f.render_widget(
+        Sparkline::default()
+            .block(Block::default().title(format!(" pipeline depth, deepest per interval (peak {deepest}) ")))
+            .data(tail(&depth, left.width))
+            .style(t.good),
+        left,
+    );
+    let [spark, marks] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(right);
+    let omem: Vec<u64> = points.iter().map(|p| p.omem.unwrap_or(0)).collect();
+    let peak = omem.iter().copied().max().unwrap_or(0);
+    f.render_widget(
+        Sparkline::default()
+            .block(
+                Block::default()
+                    .title(format!(" omem on the server (peak {}), Z: zero window ", bytes(peak))),
+            )
+            .data(tail(&omem, spark.width))
+            .style(t.warn),
+        spark,
+    );
+    let shown = &points[points.len().saturating_sub(usize::from(marks.width))..];
+    let mut prev =
+        points.len().checked_sub(shown.len() + 1).and_then(|i| points.get(i)).map_or(0, |p| p.zero_windows);
+    let line: String = shown
+        .iter()
+        .map(|p| {
+            let z = p.zero_windows > prev;
+            prev = p.zero_windows;
+            if z {
+                'Z'
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    f.render_widget(Paragraph::new(Span::styled(line, t.bad)), marks);
+}
+
 /// The server's SLOWLOG, newest first.
-pub fn slowlog(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
-    let rows: Vec<Row<'_>> = m
+pub fn slowlog(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
+    let t = &ui.theme;
+    let mut entries: Vec<_> = m
         .slowlog
         .iter()
+        .filter(|e| ui.passes(&[&e.client_addr, &e.client_name, &e.args.join(" ")]))
+        .collect();
+    if ui.slow_sort == SlowSort::Slowest {
+        entries.sort_by_key(|e| std::cmp::Reverse(e.duration_us));
+    }
+    let shown = entries.len();
+    let rows: Vec<Row<'_>> = entries
+        .into_iter()
         .map(|e| {
             Row::new(vec![
                 Cell::from(e.id.to_string()),
@@ -336,7 +480,12 @@ pub fn slowlog(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
     let title = if m.slowlog.is_empty() {
         " SLOWLOG: nothing slower than slowlog-log-slower-than yet ".to_string()
     } else {
-        format!(" SLOWLOG: {} entries ", m.slowlog.len())
+        format!(
+            " SLOWLOG: {shown} of {} entries, {} first (s){} ",
+            m.slowlog.len(),
+            if ui.slow_sort == SlowSort::Slowest { "slowest" } else { "newest" },
+            filtered(ui)
+        )
     };
     f.render_widget(
         Table::new(
@@ -357,7 +506,8 @@ pub fn slowlog(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
 
 /// Memory: INFO memory, used memory and the clients' output buffers over time, and the
 /// clients holding the most memory with their wire window stalls beside.
-pub fn memory(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
+pub fn memory(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
+    let t = &ui.theme;
     let [top, bottom] = Layout::vertical([Constraint::Length(9), Constraint::Min(3)]).areas(area);
     let [left, right] = Layout::horizontal([Constraint::Length(44), Constraint::Min(10)]).areas(top);
     let info = m.server.as_ref().and_then(|s| s.info.as_ref());
@@ -396,8 +546,16 @@ pub fn memory(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
             .style(t.warn),
         g2,
     );
-    let mut clients: Vec<_> = m.server.as_ref().map(|s| s.clients.iter().collect()).unwrap_or_default();
-    clients.sort_by_key(|c| std::cmp::Reverse(c.tot_mem));
+    let mut clients: Vec<_> = m
+        .server
+        .as_ref()
+        .map(|s| s.clients.iter().filter(|c| ui.passes(&[&c.addr, &c.name, &c.cmd])).collect())
+        .unwrap_or_default();
+    match ui.mem_sort {
+        MemSort::Total => clients.sort_by_key(|c| std::cmp::Reverse(c.tot_mem)),
+        MemSort::Output => clients.sort_by_key(|c| std::cmp::Reverse(c.omem)),
+        MemSort::Query => clients.sort_by_key(|c| std::cmp::Reverse(c.qbuf)),
+    }
     let rows: Vec<Row<'_>> = clients
         .iter()
         .take(usize::from(bottom.height.saturating_sub(2)))
@@ -434,7 +592,11 @@ pub fn memory(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
         .header(Row::new(vec!["client", "name", "cmd", "qbuf", "omem", "tot-mem", "zero win"]).style(t.dim))
         .block(
             Block::default()
-                .title(" clients by memory (CLIENT LIST), zero windows from the wire ")
+                .title(format!(
+                    " clients by {} (CLIENT LIST; s sorts), zero windows from the wire{} ",
+                    ui.mem_sort.label(),
+                    filtered(ui)
+                ))
                 .borders(Borders::TOP)
                 .border_style(t.dim),
         ),
@@ -470,8 +632,14 @@ pub fn console(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
 }
 
 /// MONITOR: the commands the server ran, newest last, with who sent them.
-pub fn monitor(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
+pub fn monitor(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
+    let t = &ui.theme;
     let h = usize::from(area.height.saturating_sub(1));
+    let kept: Vec<_> = m
+        .monitor
+        .iter()
+        .filter(|l| ui.filter.is_empty() || ui.passes(&[&l.source.to_string(), &l.args.join(" ")]))
+        .collect();
     let lines: Vec<Line<'_>> = if m.monitor.is_empty() {
         vec![Line::from(Span::styled(
             if m.monitor_on {
@@ -482,9 +650,8 @@ pub fn monitor(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
             t.dim,
         ))]
     } else {
-        m.monitor
-            .iter()
-            .skip(m.monitor.len().saturating_sub(h))
+        kept.iter()
+            .skip(kept.len().saturating_sub(h))
             .map(|l| {
                 Line::from(format!(
                     "{}.{:06} [{} {}] {}",
@@ -497,9 +664,22 @@ pub fn monitor(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
             })
             .collect()
     };
-    let title =
-        format!(" MONITOR {} ({} lines kept) ", if m.monitor_on { "on" } else { "off" }, m.monitor.len());
+    let title = format!(
+        " MONITOR {} ({} lines kept){} ",
+        if m.monitor_on { "on" } else { "off" },
+        m.monitor.len(),
+        filtered(ui)
+    );
     f.render_widget(Paragraph::new(lines).block(Block::default().title(title)), area);
+}
+
+/// The filter, as a table title says it.
+fn filtered(ui: &UiState) -> String {
+    if ui.filter.is_empty() {
+        String::new()
+    } else {
+        format!(", filter \"{}\"", ui.filter)
+    }
 }
 
 /// `HH:MM:SS` (UTC) of a Unix time in microseconds.
@@ -609,16 +789,20 @@ pub fn help(f: &mut Frame<'_>, area: Rect, t: &Theme) {
         Line::from(Span::styled("respscope keys", t.title)),
         Line::from(""),
         Line::from("1  Overview      ops on the wire and from INFO, p99, deepest pipelines, alerts"),
-        Line::from("2  Connections   wire metrics per client joined with CLIENT LIST (name, qbuf, omem)"),
+        Line::from("2  Connections   wire metrics per client joined with CLIENT LIST; enter: detail"),
         Line::from("3  Slowlog       the server's SLOWLOG, newest first"),
         Line::from("4  Memory        INFO memory, used memory and client output buffers over time"),
         Line::from("5 or :  Console  type a command (enter sends, ↑↓ history, esc leaves)"),
         Line::from(
             "6  Monitor       MONITOR lines; m starts/stops MONITOR (costly: stops itself if it lags)",
         ),
+        Line::from("7  Packets       the selected connection's recent segments, window flags highlighted"),
+        Line::from("8  Timeline      clients' batches on one time axis; with MONITOR the server's order"),
         Line::from("tab / ← →        next / previous pane"),
-        Line::from("j k / ↓ ↑        select a connection"),
-        Line::from("s                sort connections (first seen, commands, depth, p99, zero windows)"),
+        Line::from("j k / ↓ ↑        select a connection (Timeline: a lane)"),
+        Line::from("s                sort the table (connections, SLOWLOG, clients by memory)"),
+        Line::from("/                filter rows by text (enter keeps it, esc clears it)"),
+        Line::from("z / Z            Timeline: zoom in / out"),
         Line::from("p / space        pause: freeze the picture while capture goes on"),
         Line::from("+ -  .  r        replay: faster, slower, one step while paused, restart"),
         Line::from("? / h            this help          q / esc  quit"),

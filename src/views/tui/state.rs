@@ -23,20 +23,23 @@ pub enum Pane {
     Monitor,
     /// The selected connection's recent segments, RESP-aware.
     Packets,
+    /// Clients' batches on one time axis, and the server's execution order (MONITOR).
+    Timeline,
     /// Keys.
     Help,
 }
 
 impl Pane {
-    /// In tab order.
-    pub const ALL: [Pane; 8] = [
+    /// In tab order, which is key order.
+    pub const ALL: [Pane; 9] = [
         Pane::Overview,
         Pane::Connections,
-        Pane::Packets,
         Pane::Slowlog,
         Pane::Memory,
         Pane::Console,
         Pane::Monitor,
+        Pane::Packets,
+        Pane::Timeline,
         Pane::Help,
     ];
 
@@ -50,6 +53,7 @@ impl Pane {
             Pane::Console => '5',
             Pane::Monitor => '6',
             Pane::Packets => '7',
+            Pane::Timeline => '8',
             Pane::Help => '?',
         }
     }
@@ -64,6 +68,7 @@ impl Pane {
             Pane::Console => "Console",
             Pane::Monitor => "Monitor",
             Pane::Packets => "Packets",
+            Pane::Timeline => "Timeline",
             Pane::Help => "Help",
         }
     }
@@ -108,6 +113,37 @@ impl SortBy {
     }
 }
 
+/// Orders of the SLOWLOG table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlowSort {
+    /// Newest entry first.
+    Newest,
+    /// Longest execution first.
+    Slowest,
+}
+
+/// Orders of the memory pane's clients table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemSort {
+    /// `tot-mem`.
+    Total,
+    /// Output buffer (`omem`).
+    Output,
+    /// Query buffer (`qbuf`).
+    Query,
+}
+
+impl MemSort {
+    /// Its name in the table title.
+    pub fn label(self) -> &'static str {
+        match self {
+            MemSort::Total => "tot-mem",
+            MemSort::Output => "omem",
+            MemSort::Query => "qbuf",
+        }
+    }
+}
+
 /// View state.
 #[derive(Clone, Debug)]
 pub struct UiState {
@@ -133,6 +169,18 @@ pub struct UiState {
     pub history_pos: Option<usize>,
     /// The connections pane shows the selected connection in detail.
     pub detail: bool,
+    /// Rows shown must contain this (case-insensitive); empty: all.
+    pub filter: String,
+    /// Keys go to the filter line (after `/`).
+    pub filtering: bool,
+    /// Order of the SLOWLOG table.
+    pub slow_sort: SlowSort,
+    /// Order of the memory pane's clients.
+    pub mem_sort: MemSort,
+    /// The timeline's zoom: ladder steps from the span that fits the segments kept.
+    pub zoom: i32,
+    /// Selected lane of the timeline.
+    pub lane: usize,
 }
 
 impl Default for UiState {
@@ -149,6 +197,12 @@ impl Default for UiState {
             history: Vec::new(),
             history_pos: None,
             detail: false,
+            filter: String::new(),
+            filtering: false,
+            slow_sort: SlowSort::Newest,
+            mem_sort: MemSort::Total,
+            zoom: 0,
+            lane: 0,
         }
     }
 }
@@ -186,6 +240,12 @@ pub enum Action {
     ToggleMonitor,
     /// Open or close the selected connection's detail.
     Detail,
+    /// Type a filter.
+    Filter,
+    /// Timeline: a narrower span.
+    ZoomIn,
+    /// Timeline: a wider span.
+    ZoomOut,
 }
 
 /// What a key does in the console pane's input line.
@@ -202,6 +262,36 @@ pub enum Edit {
 }
 
 impl UiState {
+    /// Edits the filter line while `filtering`: enter keeps it, esc clears it.
+    pub fn filter_key(&mut self, code: crossterm::event::KeyCode) {
+        use crossterm::event::KeyCode as K;
+        match code {
+            K::Char(c) if self.filter.len() < 256 => {
+                self.filter.push(c);
+                self.selected = 0;
+                self.lane = 0;
+            }
+            K::Backspace => {
+                self.filter.pop();
+            }
+            K::Enter => self.filtering = false,
+            K::Esc => {
+                self.filter.clear();
+                self.filtering = false;
+            }
+            _ => {}
+        }
+    }
+
+    /// A row made of these texts passes the filter.
+    pub fn passes(&self, texts: &[&str]) -> bool {
+        if self.filter.is_empty() {
+            return true;
+        }
+        let needle = self.filter.to_lowercase();
+        texts.iter().any(|t| t.to_lowercase().contains(&needle))
+    }
+
     /// Edits the input line with a key (the console pane takes every printable key).
     pub fn edit(&mut self, code: crossterm::event::KeyCode, ctrl: bool) -> Edit {
         use crossterm::event::KeyCode as K;
@@ -314,6 +404,10 @@ pub fn action_for(code: crossterm::event::KeyCode, ctrl: bool) -> Option<Action>
         K::Char('5') | K::Char(':') => Action::Show(Pane::Console),
         K::Char('6') => Action::Show(Pane::Monitor),
         K::Char('7') => Action::Show(Pane::Packets),
+        K::Char('8') => Action::Show(Pane::Timeline),
+        K::Char('/') => Action::Filter,
+        K::Char('z') => Action::ZoomIn,
+        K::Char('Z') => Action::ZoomOut,
         K::Char('m') => Action::ToggleMonitor,
         K::Enter => Action::Detail,
         K::Char('?') | K::Char('h') => Action::Help,
@@ -355,9 +449,27 @@ impl UiState {
                 self.pane = Pane::ALL[j];
                 self.show_help = false;
             }
+            Action::Down if self.pane == Pane::Timeline => self.lane = self.lane.saturating_add(1),
+            Action::Up if self.pane == Pane::Timeline => self.lane = self.lane.saturating_sub(1),
             Action::Down => self.selected = self.selected.saturating_add(1),
             Action::Up => self.selected = self.selected.saturating_sub(1),
-            Action::Sort => self.sort = self.sort.next(),
+            Action::Sort => match self.pane {
+                Pane::Slowlog => {
+                    self.slow_sort =
+                        if self.slow_sort == SlowSort::Newest { SlowSort::Slowest } else { SlowSort::Newest }
+                }
+                Pane::Memory => {
+                    self.mem_sort = match self.mem_sort {
+                        MemSort::Total => MemSort::Output,
+                        MemSort::Output => MemSort::Query,
+                        MemSort::Query => MemSort::Total,
+                    }
+                }
+                _ => self.sort = self.sort.next(),
+            },
+            Action::Filter => self.filtering = true,
+            Action::ZoomIn => self.zoom = (self.zoom - 1).max(-16),
+            Action::ZoomOut => self.zoom = (self.zoom + 1).min(16),
             Action::Help => self.show_help = !self.show_help,
             Action::Detail => self.detail = self.pane == Pane::Connections && !self.detail,
             Action::Faster | Action::Slower | Action::Step | Action::Restart | Action::ToggleMonitor => {}
