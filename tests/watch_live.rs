@@ -71,6 +71,19 @@ fn wire_counts_equal_the_servers_commandstats_under_redis_benchmark() {
         assert_eq!(wire_count(last, wire) - wire_count(first, wire), delta, "{wire} on the wire");
     }
     assert_eq!(last["wire"]["snapshot"]["loss"]["kernel_dropped"], 0);
+    // Each snapshot's latency covers the commands answered since the one before: together
+    // they count every command the benchmark sent (and the poller's own, on the wire too).
+    let answered: u64 =
+        snaps[1..].iter().filter_map(|s| s["wire"]["snapshot"]["latency"]["count"].as_u64()).sum();
+    assert!(answered >= 60_000, "{answered}");
+    let busy = snaps
+        .iter()
+        .map(|s| &s["wire"]["snapshot"]["latency"])
+        .max_by_key(|l| l["count"].as_u64())
+        .expect("a snapshot");
+    let q = |k: &str| busy[k].as_u64().unwrap_or(0);
+    assert!(q("p50") > 0 && q("p50") <= q("p99") && q("p99") <= q("p999") && q("p999") <= q("max"), "{busy}");
+    assert!(last["server"]["ping_us"].as_u64().is_some(), "the poller times its PING");
 }
 
 #[test]

@@ -222,8 +222,16 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         "qbuf", "omem",
     ])
     .style(t.dim);
+    // Only the rows on screen are built: a thousand connections would otherwise cost most of
+    // a frame in strings nobody sees.
+    let n = conns.len();
+    let selected = ui.selected.min(n.saturating_sub(1));
+    let visible = usize::from(area.height.saturating_sub(2)).max(1);
+    let offset = (selected + 1).saturating_sub(visible);
     let rows: Vec<Row<'_>> = conns
         .iter()
+        .skip(offset)
+        .take(visible)
         .map(|c| {
             let row = m.client_row(&c.client);
             let name = row.map(|r| r.name.clone()).unwrap_or_default();
@@ -246,7 +254,6 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
             ])
         })
         .collect();
-    let n = rows.len();
     let widths = [
         Constraint::Min(21),
         Constraint::Length(16),
@@ -268,8 +275,7 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         .header(header)
         .row_highlight_style(t.selected)
         .block(Block::default().title(title));
-    let mut state =
-        TableState::default().with_selected(if n == 0 { None } else { Some(ui.selected.min(n - 1)) });
+    let mut state = TableState::default().with_selected(if n == 0 { None } else { Some(selected - offset) });
     f.render_stateful_widget(table, area, &mut state);
 }
 
