@@ -11,15 +11,17 @@
 //! ```text
 //! sources/            where data comes from
 //!   capture/          pcap files and live interfaces: read + decode link/IP/TCP
-//!   server/           RESP client, reconnecting pollers, parsers of INFO, SLOWLOG, ...
+//!   server/           RESP client (TLS too), reconnecting pollers, MONITOR, parsers of
+//!                     INFO, SLOWLOG, CLIENT LIST, LATENCY and MONITOR output
 //! analysis/           pure: packets in, conversations out; no clock, no I/O
-//!   tcp/              sequence arithmetic, reassembly, tshark's analysis flags
+//!   tcp/              sequence arithmetic, reassembly, tshark's analysis flags, ACK RTT
 //!   resp/             incremental RESP scanner, per-direction streams, redaction
 //!   conversation/     pairing, latency, pipeline depth, batches, split commands
 //!   wire.rs           the connection table that ties them together
 //! engine/             folds analysis results into the model every view reads
 //!   live.rs           wire feeds (live capture, replay) answering snapshot requests
 //!   model.rs          the console's model, folded from snapshots and server polls
+//!   timeline.rs       clients' batches on one time axis, matched with MONITOR's order
 //! views/              what a person or a script sees
 //!   report/           `analyze` outputs: text, markdown, JSON (contract v1), segments
 //!   tui/              the console's panes, pure functions of (&Model, &UiState)

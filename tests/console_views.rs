@@ -10,6 +10,7 @@ use respscope::analysis::wire::WireConfig;
 use respscope::engine::model::{Model, WireSource};
 use respscope::sources::capture::live::LiveStats;
 use respscope::sources::server::formats::client_list::parse_client_list;
+use respscope::sources::server::formats::info::{command_stats, parse_info};
 use respscope::sources::server::formats::slowlog::parse_slowlog_text;
 use respscope::sources::server::poller::ServerPoll;
 use respscope::views::tui::state::{action_for, Action};
@@ -37,17 +38,31 @@ fn model() -> Model {
         row.addr = c.client.clone();
         row.name = "jedis-app".into();
     }
-    m.apply_server(ServerPoll {
-        addr: "127.0.0.1:6379".into(),
-        up: true,
-        version: Some("7.0.15".into()),
-        ops_per_sec: Some(1234),
-        used_memory: Some(57_467_712),
-        connected_clients: Some(10),
-        clients,
-        slowlog_new: parse_slowlog_text(&text("slowlog_pretty.txt")),
-        ..ServerPoll::default()
-    });
+    // Two polls of a real server's INFO, the second with 500 more SETs, as a second's
+    // traffic.
+    let info = parse_info(&text("info_final.txt"));
+    let stats = command_stats(&info);
+    let mut later = stats.clone();
+    if let Some(set) = later.iter_mut().find(|c| c.name == "set") {
+        set.calls += 500;
+    }
+    for (commandstats, slowlog_new) in
+        [(stats, Vec::new()), (later, parse_slowlog_text(&text("slowlog_pretty.txt")))]
+    {
+        m.apply_server(ServerPoll {
+            addr: "127.0.0.1:6379".into(),
+            up: true,
+            version: Some("7.0.15".into()),
+            ops_per_sec: Some(1234),
+            used_memory: Some(57_467_712),
+            connected_clients: Some(10),
+            clients: clients.clone(),
+            slowlog_new,
+            commandstats,
+            info: Some(info.clone()),
+            ..ServerPoll::default()
+        });
+    }
     m.apply_wire(11.0, report, LiveStats::default(), Default::default());
     m
 }
@@ -148,7 +163,15 @@ fn slowlog_lists_entries_newest_first() {
     let m = model();
     let s = screen(&m, &ui(Pane::Slowlog), 140, 30);
     assert!(s.contains("SLOWLOG: 7 of 7 entries, newest first"), "{s}");
-    let first_id = s.lines().nth(5).unwrap_or_default();
+    // Above it, per command: the server's calls in the last second, its run time
+    // percentiles, and the wire's rate beside.
+    assert!(s.contains("commands in the last second: the server's count and run time"), "{s}");
+    let set = s.lines().find(|l| l.trim_start().starts_with("SET ")).unwrap_or_default();
+    assert!(
+        set.split_whitespace().nth(1) == Some("500"),
+        "500 SETs since the last poll, busiest first: {set}"
+    );
+    let first_id = s.lines().skip_while(|l| !l.contains("SLOWLOG:")).nth(2).unwrap_or_default();
     assert!(first_id.trim_start().starts_with("21"), "newest first: {first_id}");
 }
 
@@ -328,8 +351,11 @@ fn filter_keeps_matching_rows_and_sort_orders_other_tables() {
     u.apply(Action::Sort, &m);
     let s = screen(&m, &u, 140, 30);
     assert!(s.contains("slowest first"), "{s}");
-    let took: Vec<&str> = s.lines().skip(5).take(3).map(|l| l.get(18..28).unwrap_or("").trim()).collect();
-    assert!(!took.is_empty(), "{s}");
+    // Slowest first: the first entry took the longest of the sample's seven.
+    let first = s.lines().skip_while(|l| !l.contains("SLOWLOG:")).nth(2).unwrap_or_default();
+    let longest =
+        m.slowlog.iter().max_by_key(|e| e.duration_us).map(|e| e.id.to_string()).unwrap_or_default();
+    assert!(first.trim_start().starts_with(&longest), "{first}\n{s}");
 
     let mut u = ui(Pane::Memory);
     u.apply(Action::Sort, &m);

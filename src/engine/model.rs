@@ -56,6 +56,32 @@ pub struct Point {
     pub used_memory: f64,
 }
 
+/// One command as the server and the wire count it, for the per-command table.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CommandRow {
+    /// Upper-cased name (`CLIENT|LIST` for a subcommand, as the server names it).
+    pub name: String,
+    /// Calls since the previous poll (the server's `commandstats`; polls come once a second).
+    pub server_per_poll: u64,
+    /// Commands seen on the wire between the same two polls (`None` for a subcommand: the
+    /// wire names commands by their first word).
+    pub wire_per_poll: Option<u64>,
+    /// Calls since the server started.
+    pub calls: u64,
+    /// Mean execution time (µs).
+    pub usec_per_call: f64,
+    /// Execution time percentiles from `latencystats` (µs; 7.0+, else `None`).
+    pub p50: Option<f64>,
+    /// See `p50`.
+    pub p99: Option<f64>,
+    /// See `p50`.
+    pub p999: Option<f64>,
+    /// Ran and returned an error.
+    pub failed: u64,
+    /// Refused before running.
+    pub rejected: u64,
+}
+
 /// One point of a connection's own history.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ConnPoint {
@@ -104,6 +130,11 @@ pub struct Model {
     /// Per connection (by client address), recent points for its detail view; only
     /// connections in the latest wire snapshot are kept.
     pub conn_history: std::collections::HashMap<String, VecDeque<ConnPoint>>,
+    /// Per command: the server's counts and execution time beside the wire's rate, busiest
+    /// first.
+    pub commands: Vec<CommandRow>,
+    /// The wire's command counts by name when the server was last polled.
+    wire_at_poll: std::collections::BTreeMap<String, u64>,
     /// Seconds of wire time covered (replay clock, or since start).
     pub now: f64,
     last_wire: Option<(f64, u64)>,
@@ -218,6 +249,14 @@ impl Model {
             ));
         }
         if poll.up {
+            // The wire's counts between the same two polls (as of the latest wire snapshot).
+            let now = self.wire.as_ref().map(|w| w.commands_by_name.clone()).unwrap_or_default();
+            let wire: std::collections::BTreeMap<String, u64> = now
+                .iter()
+                .map(|(k, &n)| (k.clone(), n.saturating_sub(self.wire_at_poll.get(k).copied().unwrap_or(0))))
+                .collect();
+            self.commands = command_rows(self.server.as_ref(), &poll, &wire);
+            self.wire_at_poll = now;
             let omem: u64 = poll.clients.iter().map(|c| c.omem).sum();
             for (ring, v) in
                 [(&mut self.memory, poll.used_memory.unwrap_or(0)), (&mut self.client_output, omem)]
@@ -296,4 +335,40 @@ impl Model {
     ) -> Option<&crate::sources::server::formats::client_list::ClientRow> {
         self.server.as_ref()?.clients.iter().find(|r| r.addr == client_addr)
     }
+}
+
+/// The per-command table from a poll, the one before it and the wire's counts between them.
+fn command_rows(
+    prev: Option<&ServerPoll>,
+    poll: &ServerPoll,
+    wire: &std::collections::BTreeMap<String, u64>,
+) -> Vec<CommandRow> {
+    let lat =
+        poll.info.as_ref().map(crate::sources::server::formats::info::latency_stats).unwrap_or_default();
+    let before = |name: &str| {
+        prev.filter(|p| p.up).and_then(|p| p.commandstats.iter().find(|c| c.name == name)).map(|c| c.calls)
+    };
+    let mut rows: Vec<CommandRow> = poll
+        .commandstats
+        .iter()
+        .map(|c| {
+            let l = lat.iter().find(|l| l.name == c.name);
+            let name = c.name.to_ascii_uppercase();
+            CommandRow {
+                wire_per_poll: (!name.contains('|')).then(|| wire.get(&name).copied().unwrap_or(0)),
+                name,
+                // A restart resets the counts: then everything counted is new.
+                server_per_poll: before(&c.name).map_or(0, |b| c.calls.checked_sub(b).unwrap_or(c.calls)),
+                calls: c.calls,
+                usec_per_call: c.usec_per_call,
+                p50: l.map(|l| l.p50),
+                p99: l.map(|l| l.p99),
+                p999: l.map(|l| l.p999),
+                failed: c.failed_calls,
+                rejected: c.rejected_calls,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| b.server_per_poll.cmp(&a.server_per_poll).then(b.calls.cmp(&a.calls)));
+    rows
 }

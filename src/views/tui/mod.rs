@@ -87,6 +87,9 @@ fn header_line(m: &Model, ui: &UiState) -> Line<'static> {
     };
     spans.push(wire);
     spans.push(Span::raw(format!("│ t {:.1}s ", m.now)));
+    if let Some(c) = &ui.clock {
+        spans.push(Span::raw(format!("│ {c} UTC ")));
+    }
     if m.monitor_on {
         spans.push(Span::styled(" MONITOR ON ", theme.bad));
     }

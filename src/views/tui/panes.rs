@@ -459,8 +459,75 @@ fn conn_curves(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, t: &The
     f.render_widget(Paragraph::new(Span::styled(line, t.bad)), marks);
 }
 
-/// The server's SLOWLOG, newest first.
+/// Per command, what the server counts and how long it takes to run (INFO commandstats and
+/// latencystats) beside the rate seen on the wire; below, the SLOWLOG.
 pub fn slowlog(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
+    let rows: Vec<_> = m.commands.iter().filter(|c| ui.passes(&[&c.name])).collect();
+    let area = if rows.is_empty() {
+        area
+    } else {
+        let want = u16::try_from(rows.len() + 2).unwrap_or(u16::MAX).min(area.height / 2).max(3);
+        let [top, rest] = Layout::vertical([Constraint::Length(want), Constraint::Min(3)]).areas(area);
+        command_table(f, top, &rows, &ui.theme);
+        rest
+    };
+    slowlog_table(f, area, m, ui);
+}
+
+fn command_table(f: &mut Frame<'_>, area: Rect, rows: &[&crate::engine::model::CommandRow], t: &Theme) {
+    let pct = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| us(x.round() as i64));
+    let body: Vec<Row<'_>> = rows
+        .iter()
+        .take(usize::from(area.height.saturating_sub(2)))
+        .map(|c| {
+            Row::new(vec![
+                Cell::from(c.name.clone()),
+                Cell::from(c.server_per_poll.to_string()),
+                Cell::from(c.wire_per_poll.map_or_else(|| "-".into(), |n| n.to_string())),
+                Cell::from(c.calls.to_string()),
+                Cell::from(format!("{:.2}µs", c.usec_per_call)),
+                Cell::from(pct(c.p50)),
+                Cell::from(pct(c.p99)),
+                Cell::from(pct(c.p999)),
+                Cell::from(c.failed.to_string()),
+                Cell::from(c.rejected.to_string()),
+            ])
+            .style(if c.failed + c.rejected > 0 {
+                t.warn
+            } else {
+                ratatui::style::Style::default()
+            })
+        })
+        .collect();
+    f.render_widget(
+        Table::new(
+            body,
+            [
+                Constraint::Min(14),
+                Constraint::Length(9),
+                Constraint::Length(9),
+                Constraint::Length(12),
+                Constraint::Length(11),
+                Constraint::Length(8),
+                Constraint::Length(8),
+                Constraint::Length(8),
+                Constraint::Length(8),
+                Constraint::Length(8),
+            ],
+        )
+        .header(
+            Row::new(vec!["command", "server", "wire", "calls", "usec/call", "p50", "p99", "p999", "failed", "rejected"])
+                .style(t.dim),
+        )
+        .block(Block::default().title(
+            " commands in the last second: the server's count and run time (INFO commandstats, latencystats), the wire's count beside ",
+        )),
+        area,
+    );
+}
+
+/// The server's SLOWLOG, newest first.
+fn slowlog_table(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     let t = &ui.theme;
     let mut entries: Vec<_> = m
         .slowlog

@@ -181,6 +181,8 @@ pub struct UiState {
     pub zoom: i32,
     /// Selected lane of the timeline.
     pub lane: usize,
+    /// Wall clock for the header (UTC), set by the app each frame; none in tests.
+    pub clock: Option<String>,
 }
 
 impl Default for UiState {
@@ -203,6 +205,7 @@ impl Default for UiState {
             mem_sort: MemSort::Total,
             zoom: 0,
             lane: 0,
+            clock: None,
         }
     }
 }
