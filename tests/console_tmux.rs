@@ -83,6 +83,16 @@ impl Drop for Tmux {
     }
 }
 
+/// The private server's port, as the demo's first alert names it.
+fn demo_port(screen: &str) -> u16 {
+    screen
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .expect("the demo's port on screen")
+}
+
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_respscope")
 }
@@ -157,12 +167,7 @@ fn demo_brings_every_workload_to_the_console_and_cleans_up() {
     let name = format!("rs-demo-{}", std::process::id());
     let t = Tmux::start(&name, &format!("{} demo; sleep 30", bin()), 150, 40);
     let s = t.wait_for("demo: private redis-server on 127.0.0.1:", 10);
-    let port: u16 = s
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|p| p.parse().ok())
-        .expect("the demo's port on screen");
+    let port = demo_port(&s);
     t.wait_for("wire lo", 5);
     t.keys("2");
     let s = t.wait_for("demo-jedis", 10);
@@ -267,12 +272,7 @@ fn closing_the_terminal_stops_the_demos_server() {
     // No `sleep` after it: closing the window hangs up on respscope itself.
     let t = Tmux::start(&name, &format!("{} demo", bin()), 120, 30);
     let s = t.wait_for("demo: private redis-server on 127.0.0.1:", 10);
-    let port: u16 = s
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|p| p.parse().ok())
-        .expect("the demo's port on screen");
+    let port = demo_port(&s);
     assert!(TcpStream::connect(("127.0.0.1", port)).is_ok());
     drop(t); // tmux kill-session: SIGHUP, and a terminal that is gone
     let start = Instant::now();
