@@ -1,7 +1,9 @@
 //! tshark is the reference for TCP analysis flags and RESP message boundaries. On every
 //! fixture, each frame's `tcp.analysis.*` flags from tshark must equal ours, the handshake RTT
-//! must equal `tcp.analysis.initial_rtt`, and where tshark's RESP dissector understands the
-//! client's stream, the commands each frame completes must match its top-level arrays.
+//! must equal `tcp.analysis.initial_rtt`, the ACK-timed round trips must equal their
+//! definition worked out again over tshark's parse of the same packets, and where tshark's
+//! RESP dissector understands the client's stream, the commands each frame completes must
+//! match its top-level arrays.
 //!
 //! Deliberate difference, checked here too: Linux probes a zero window with an empty segment
 //! that tshark labels Keep-Alive; we label it a zero-window probe as well (and keep tshark's
@@ -237,4 +239,114 @@ fn commands_per_frame_match_tshark_resp_pdus() {
         }
     }
     assert!(total > 10_000, "compared {total} commands");
+}
+
+/// One TCP segment as tshark parses it, for the ACK round-trip check.
+struct Seg {
+    stream: usize,
+    to_server: bool,
+    seq: u32,
+    len: u32,
+    ack: Option<u32>,
+    retransmission: bool,
+    ts_us: i64,
+}
+
+fn tshark_segments(file: &Path) -> Vec<Seg> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r").arg(file).args(["-T", "fields", "-E", "separator=/t"]);
+    for f in [
+        "tcp.stream",
+        "tcp.dstport",
+        "tcp.seq_raw",
+        "tcp.len",
+        "tcp.ack_raw",
+        "tcp.flags.ack",
+        "frame.time_epoch",
+        "tcp.analysis.retransmission",
+        "tcp.analysis.fast_retransmission",
+        "tcp.analysis.spurious_retransmission",
+    ] {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("run tshark");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut segs = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 10 || f[0].is_empty() {
+            continue;
+        }
+        // `1795293736.814251000` → µs, exactly.
+        let (secs, frac) = f[6].split_once('.').unwrap_or((f[6], "0"));
+        let micros: i64 = format!("{frac:0<6}")[..6].parse().unwrap_or(0);
+        let yes = |s: &str| !s.is_empty() && s != "0" && s != "False";
+        segs.push(Seg {
+            stream: f[0].parse().unwrap_or(0),
+            to_server: f[1] == "6379",
+            seq: f[2].parse().unwrap_or(0),
+            len: f[3].parse().unwrap_or(0),
+            ack: yes(f[5]).then(|| f[4].parse().unwrap_or(0)),
+            retransmission: yes(f[7]) || yes(f[8]) || yes(f[9]),
+            ts_us: secs.parse::<i64>().unwrap_or(0) * 1_000_000 + micros,
+        });
+    }
+    segs
+}
+
+/// The sampling rule of `docs/METRICS.md`, written again over tshark's parse of the capture:
+/// per direction one data segment timed at a time, to the first ACK from the peer covering its
+/// last byte; a retransmission of the timed bytes drops the timing. Returns per stream and
+/// direction (0: client data) the sample count and minimum.
+fn ack_rtt_by_the_definition(segs: &[Seg]) -> BTreeMap<(usize, usize), (u64, Option<i64>)> {
+    let mut timed: BTreeMap<(usize, usize), (u32, i64)> = BTreeMap::new();
+    let mut out: BTreeMap<(usize, usize), (u64, Option<i64>)> = BTreeMap::new();
+    for s in segs {
+        let d = usize::from(!s.to_server);
+        let other = (s.stream, 1 - d);
+        if let (Some(a), Some(&(end, t0))) = (s.ack, timed.get(&other)) {
+            if (a.wrapping_sub(end) as i32) >= 0 {
+                let e = out.entry(other).or_insert((0, None));
+                let rtt = (s.ts_us - t0).max(0);
+                e.0 += 1;
+                e.1 = Some(e.1.map_or(rtt, |m| m.min(rtt)));
+                timed.remove(&other);
+            }
+        }
+        if s.len == 0 {
+            continue;
+        }
+        let me = (s.stream, d);
+        if s.retransmission {
+            if timed.get(&me).is_some_and(|&(end, _)| (s.seq.wrapping_sub(end) as i32) < 0) {
+                timed.remove(&me);
+            }
+        } else {
+            timed.entry(me).or_insert((s.seq.wrapping_add(s.len), s.ts_us));
+        }
+    }
+    out
+}
+
+#[test]
+fn ack_rtt_follows_its_definition_on_tsharks_parse() {
+    if !tshark_available() {
+        return;
+    }
+    let mut compared = 0;
+    for file in fixtures() {
+        let expect = ack_rtt_by_the_definition(&tshark_segments(&file));
+        let mine = ours(&file);
+        let conns = mine.report["connections"].as_array().cloned().unwrap_or_default();
+        for (i, c) in conns.iter().enumerate() {
+            for (d, key) in [(0, "to_server"), (1, "to_client")] {
+                let r = &c["ack_rtt_us"][key];
+                let got = (r["count"].as_u64().unwrap_or(0), r["min"].as_i64());
+                let want = expect.get(&(i, d)).copied().unwrap_or((0, None));
+                assert_eq!(got, want, "{} connection {} {key}", file.display(), i + 1);
+                compared += usize::from(want.0 > 0);
+            }
+        }
+    }
+    assert!(compared >= 40, "compared {compared} directions with samples");
 }

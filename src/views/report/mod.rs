@@ -33,3 +33,26 @@ pub fn bytes(v: u64) -> String {
         format!("{:.1} MiB", v as f64 / (1024.0 * 1024.0))
     }
 }
+
+/// A connection's round trips beyond the handshake, in one line: ACK-timed per direction and
+/// lone PINGs (docs/METRICS.md says what each measures).
+pub fn rtt_sources(c: &crate::engine::report::ConnReport) -> String {
+    let ack = |r: &crate::analysis::tcp::rtt::RttStats| match (r.min, r.srtt) {
+        (Some(min), Some(srtt)) => {
+            format!("min {} srtt {} (n={})", opt_us(Some(min)), opt_us(Some(srtt)), r.count)
+        }
+        _ => "-".to_string(),
+    };
+    let ping = &c.ping_rtt_us;
+    let ping = match (ping.min, ping.last) {
+        (Some(min), Some(last)) => {
+            format!("min {} last {} (n={})", opt_us(Some(min)), opt_us(Some(last)), ping.count)
+        }
+        _ => "none sent".to_string(),
+    };
+    format!(
+        "ACK-timed client data {}, server data {}; lone PING {ping}",
+        ack(&c.ack_rtt_us.to_server),
+        ack(&c.ack_rtt_us.to_client)
+    )
+}

@@ -76,6 +76,10 @@ fn connection(o: &mut String, n: usize, c: &ConnReport) {
         c.packets,
         if c.joined_midstream { " (capture joined mid-connection)" } else { "" }
     );
+    let _ = writeln!(o, "  rtt: {}", super::rtt_sources(c));
+    if c.tls {
+        let _ = writeln!(o, "  TLS: encrypted, so RESP is not read; the TCP numbers below still are");
+    }
     let _ = writeln!(
         o,
         "  commands {}  replies {}  errors {}  unanswered {}  pushes {}",

@@ -284,10 +284,6 @@ fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, t: &Theme) {
     let [top, curves, bottom] =
         Layout::vertical([Constraint::Length(8), Constraint::Length(4), Constraint::Min(3)]).areas(area);
     let row = m.client_row(&c.client);
-    let rtt = |r: &crate::analysis::tcp::rtt::RttStats| match (r.min, r.srtt) {
-        (Some(min), Some(srtt)) => format!("min {} srtt {}", us(min as i64), us(srtt as i64)),
-        _ => "-".to_string(),
-    };
     let l = &c.latency_us;
     let lines = vec![
         Line::from(Span::styled(format!("{} → {}   (enter or esc: back)", c.client, c.server), t.title)),
@@ -315,16 +311,7 @@ fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, t: &Theme) {
             "pipeline max depth {}   batches {} (at most {} commands)   split commands {}   split replies {}",
             c.max_pipeline_depth, c.batches, c.max_batch_commands, c.split_commands, c.split_replies
         )),
-        Line::from(format!(
-            "rtt: ACK-timed client data {}, server data {}; lone PING {}",
-            rtt(&c.ack_rtt_us.to_server),
-            rtt(&c.ack_rtt_us.to_client),
-            match (c.ping_rtt_us.min, c.ping_rtt_us.last) {
-                (Some(min), Some(last)) =>
-                    format!("min {} last {} ({} sent)", us(min as i64), us(last as i64), c.ping_rtt_us.count),
-                _ => "none sent".to_string(),
-            }
-        )),
+        Line::from(format!("rtt: {}", crate::views::report::rtt_sources(c))),
         Line::from(format!(
             "tcp: {} zero windows, {} window full, {} updates, {} probes, {} retransmissions, {} gaps",
             c.tcp.zero_windows,
