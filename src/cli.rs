@@ -113,7 +113,7 @@ pub struct ConnArgs {
     /// Database number.
     #[arg(short = 'n', default_value_t = 0)]
     pub db: u32,
-    /// Server URI: redis://[user[:password]@]host[:port][/db].
+    /// Server URI: redis://[user[:password]@]host[:port][/db], or rediss:// for TLS.
     #[arg(short = 'u', long = "uri")]
     pub uri: Option<String>,
     /// Speak RESP3 to the server.
