@@ -36,6 +36,24 @@ fn main() {
         .collect();
     report.totals.connections = n as u64;
     let mut model = Model::new("127.0.0.1:6379", WireSource::Live("lo".into()));
+    // CLIENT LIST rows for every connection, so the panes pay for the join by address.
+    let list: String = report
+        .connections
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            format!(
+                "id={i} addr={} laddr=127.0.0.1:6379 fd=8 name=app-{i} age=9 idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem={} tot-mem=22000 events=r cmd=get user=default redir=-1 resp=2\n",
+                c.client,
+                i * 100
+            )
+        })
+        .collect();
+    model.apply_server(respscope::sources::server::poller::ServerPoll {
+        up: true,
+        clients: respscope::sources::server::formats::client_list::parse_client_list(&list),
+        ..Default::default()
+    });
     for t in 0..120 {
         model.apply_wire(f64::from(t), report.clone(), LiveStats::default(), Default::default());
     }

@@ -198,9 +198,12 @@ impl Model {
 
     /// Adds a point to each connection's own history and forgets connections that left.
     fn fold_connections(&mut self, t: f64, report: &Report) {
-        let omem_of = |addr: &str| {
-            self.server.as_ref().and_then(|s| s.clients.iter().find(|r| r.addr == addr)).map(|r| r.omem)
-        };
+        let omem: std::collections::HashMap<&str, u64> = self
+            .server
+            .as_ref()
+            .map(|s| s.clients.iter().map(|r| (r.addr.as_str(), r.omem)).collect())
+            .unwrap_or_default();
+        let omem_of = |addr: &str| omem.get(addr).copied();
         let mut next = std::collections::HashMap::with_capacity(report.connections.len());
         for c in &report.connections {
             let mut ring = self.conn_history.remove(&c.client).unwrap_or_default();

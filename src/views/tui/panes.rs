@@ -189,6 +189,10 @@ pub fn sorted_connections<'a>(m: &'a Model, ui: &UiState) -> Vec<&'a ConnReport>
         .connections()
         .iter()
         .filter(|c| {
+            // The CLIENT LIST lookup is a scan: only pay for it when filtering.
+            if ui.filter.is_empty() {
+                return true;
+            }
             let row = m.client_row(&c.client);
             ui.passes(&[
                 &c.client,

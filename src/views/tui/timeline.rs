@@ -36,6 +36,9 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     // Lanes take what is left after the legend, the server's two rows and a few table rows.
     let max_lanes = usize::from(area.height.saturating_sub(9)).max(1);
     let keep = |c: &crate::engine::report::ConnReport| {
+        if ui.filter.is_empty() {
+            return true;
+        }
         let row = m.client_row(&c.client);
         ui.passes(&[&c.client, row.map_or("", |r| r.name.as_str())])
     };
