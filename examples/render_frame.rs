@@ -20,8 +20,7 @@ fn main() {
         eprintln!("cannot read {}", path.display());
         std::process::exit(2);
     };
-    let mut wire = respscope::analysis::wire::WireAnalyzer::new(cfg, file.link());
-    wire.set_segment_log(respscope::engine::live::SEGMENTS_KEEP);
+    let mut wire = respscope::engine::live::live_analyzer(cfg, file.link());
     file.for_each(|f| {
         wire.frame(&f, false);
     });

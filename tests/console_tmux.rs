@@ -83,14 +83,18 @@ impl Drop for Tmux {
     }
 }
 
-/// The private server's port, as the demo's first alert names it.
-fn demo_port(screen: &str) -> u16 {
-    screen
+/// `respscope demo` (then `after` in the same shell) in a tmux session, and the private
+/// server's port as the demo's first alert names it.
+fn start_demo(name: &str, after: &str, w: u16, h: u16) -> (Tmux, u16) {
+    let t = Tmux::start(&format!("{name}-{}", std::process::id()), &format!("{} demo{after}", bin()), w, h);
+    let s = t.wait_for("demo: private redis-server on 127.0.0.1:", 10);
+    let port = s
         .split("127.0.0.1:")
         .nth(1)
         .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|p| p.parse().ok())
-        .expect("the demo's port on screen")
+        .expect("the demo's port on screen");
+    (t, port)
 }
 
 fn bin() -> &'static str {
@@ -164,10 +168,7 @@ fn demo_brings_every_workload_to_the_console_and_cleans_up() {
     if !preconditions() {
         return;
     }
-    let name = format!("rs-demo-{}", std::process::id());
-    let t = Tmux::start(&name, &format!("{} demo; sleep 30", bin()), 150, 40);
-    let s = t.wait_for("demo: private redis-server on 127.0.0.1:", 10);
-    let port = demo_port(&s);
+    let (t, port) = start_demo("rs-demo", "; sleep 30", 150, 40);
     t.wait_for("wire lo", 5);
     t.keys("2");
     let s = t.wait_for("demo-jedis", 10);
@@ -268,11 +269,8 @@ fn closing_the_terminal_stops_the_demos_server() {
     if !preconditions() {
         return;
     }
-    let name = format!("rs-hangup-{}", std::process::id());
-    // No `sleep` after it: closing the window hangs up on respscope itself.
-    let t = Tmux::start(&name, &format!("{} demo", bin()), 120, 30);
-    let s = t.wait_for("demo: private redis-server on 127.0.0.1:", 10);
-    let port = demo_port(&s);
+    // Nothing after it: closing the window hangs up on respscope itself.
+    let (t, port) = start_demo("rs-hangup", "", 120, 30);
     assert!(TcpStream::connect(("127.0.0.1", port)).is_ok());
     drop(t); // tmux kill-session: SIGHUP, and a terminal that is gone
     let start = Instant::now();

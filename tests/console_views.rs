@@ -136,20 +136,26 @@ fn enter_opens_a_connection_in_detail() {
     assert!(!u.detail);
 }
 
-#[test]
-fn packets_list_the_selected_connections_recent_segments() {
-    use respscope::analysis::wire::WireAnalyzer;
+/// A fixture analysed as a live feed analyses it (the last 100 segments of each connection
+/// kept), folded into a model as one snapshot.
+fn live_model(fixture: &str) -> Model {
     use respscope::engine::report::Report;
     use respscope::sources::capture::CaptureFile;
-    // As a live feed keeps them: the last 100 segments of each connection.
-    let mut f = CaptureFile::open(&root().join("tests/fixtures/slow_reader.pcap")).expect("fixture");
-    let mut w = WireAnalyzer::new(WireConfig { ports: vec![6379], previews: false }, f.link());
-    w.set_segment_log(100);
+    let mut f = CaptureFile::open(&root().join("tests/fixtures").join(fixture)).expect("fixture");
+    let mut w =
+        respscope::engine::live::live_analyzer(WireConfig { ports: vec![6379], previews: false }, f.link());
     f.for_each(|fr| {
         w.frame(&fr, false);
     });
-    let mut m = Model::new("127.0.0.1:6379", WireSource::Replay("slow_reader.pcap".into()));
-    m.apply_wire(3.0, Report::build(&w, Vec::new()), LiveStats::default(), Default::default());
+    let mut m = Model::new("127.0.0.1:6379", WireSource::Replay(fixture.into()));
+    let latency = w.end_interval();
+    m.apply_wire(3.0, Report::build(&w, Vec::new()), LiveStats::default(), latency);
+    m
+}
+
+#[test]
+fn packets_list_the_selected_connections_recent_segments() {
+    let m = live_model("slow_reader.pcap");
     let mut u = ui(Pane::Packets);
     u.apply(Action::Down, &m);
     let s = screen(&m, &u, 140, 30);
@@ -238,18 +244,8 @@ fn no_wire_says_why() {
 /// The interleave fixture as the live feed keeps it (the last 100 segments of each
 /// connection), with the MONITOR lines recorded beside it on the same clock.
 fn interleave_model(with_monitor: bool) -> Model {
-    use respscope::analysis::wire::WireAnalyzer;
-    use respscope::engine::report::Report;
-    use respscope::sources::capture::CaptureFile;
     use respscope::sources::server::formats::monitor::parse_monitor_lines;
-    let mut f = CaptureFile::open(&root().join("tests/fixtures/interleave.pcap")).expect("fixture");
-    let mut w = WireAnalyzer::new(WireConfig { ports: vec![6379], previews: false }, f.link());
-    w.set_segment_log(respscope::engine::live::SEGMENTS_KEEP);
-    f.for_each(|fr| {
-        w.frame(&fr, false);
-    });
-    let mut m = Model::new("127.0.0.1:6379", WireSource::Replay("interleave.pcap".into()));
-    m.apply_wire(3.0, Report::build(&w, Vec::new()), LiveStats::default(), Default::default());
+    let mut m = live_model("interleave.pcap");
     if with_monitor {
         let text =
             std::fs::read_to_string(root().join("tests/fixtures/interleave.monitor.txt")).expect("monitor");

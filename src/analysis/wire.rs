@@ -550,7 +550,7 @@ pub struct WireAnalyzer {
     closed_limit: Option<usize>,
     /// Recent segments kept per connection for a packet list (0: none).
     segment_log: usize,
-    /// Latencies since the last [`WireAnalyzer::take_interval_latency`], when asked for.
+    /// Latencies since the last [`WireAnalyzer::end_interval`], when asked for.
     interval: Option<Histogram<u32>>,
     last_sweep_us: i64,
     finished: bool,
@@ -582,14 +582,14 @@ impl WireAnalyzer {
     }
 
     /// Collects every paired latency into one capture-wide histogram, emptied by
-    /// [`WireAnalyzer::take_interval_latency`]: the console's latency over time.
+    /// [`WireAnalyzer::end_interval`]: the console's latency over time.
     pub fn track_interval_latency(&mut self) {
         self.interval = Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).ok();
     }
 
-    /// Percentiles of the latencies paired since the last call, and a fresh interval (for
-    /// them and for each connection's deepest pipeline).
-    pub fn take_interval_latency(&mut self) -> IntervalLatency {
+    /// Ends the console's interval: returns the percentiles of the latencies paired since the
+    /// last call and starts afresh (them, and each connection's deepest pipeline).
+    pub fn end_interval(&mut self) -> IntervalLatency {
         for c in &mut self.conns {
             c.conv.start_interval();
         }

@@ -173,12 +173,6 @@ pub fn run(cfg: ConsoleConfig) -> anyhow::Result<()> {
     result
 }
 
-/// `HH:MM:SS` of a wall-clock time in UTC.
-fn utc_clock(t: std::time::SystemTime) -> String {
-    let s = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    format!("{:02}:{:02}:{:02}", s / 3600 % 24, s / 60 % 60, s % 60)
-}
-
 /// Raw mode and the alternate screen, restored by a panic as well; errors on the way out are
 /// ignored (see [`run`]).
 fn init_terminal() -> std::io::Result<ratatui::DefaultTerminal> {
@@ -364,7 +358,10 @@ async fn event_loop(
                     pending = feed.and_then(LiveWire::request_snapshot);
                     last_request = Instant::now();
                 }
-                ui.clock = Some(utc_clock(std::time::SystemTime::now()));
+                let wall_us = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(0));
+                ui.clock = Some(tui::panes::clock(wall_us));
                 terminal.draw(|f| tui::render(f, ui.shown(model), &ui))?;
             }
         }

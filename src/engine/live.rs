@@ -62,6 +62,17 @@ pub const LIVE_CLOSED_KEEP: usize = 1000;
 /// Segments kept per connection for the console's packet list.
 pub const SEGMENTS_KEEP: usize = 100;
 
+/// An analyzer set up as every live feed runs it: finished connections beyond
+/// [`LIVE_CLOSED_KEEP`] summed, the last [`SEGMENTS_KEEP`] segments of each connection kept,
+/// latencies collected per interval.
+pub fn live_analyzer(cfg: WireConfig, link: crate::sources::capture::Link) -> WireAnalyzer {
+    let mut w = WireAnalyzer::new(cfg, link);
+    w.set_closed_limit(Some(LIVE_CLOSED_KEEP));
+    w.set_segment_log(SEGMENTS_KEEP);
+    w.track_interval_latency();
+    w
+}
+
 /// A running wire feed (live capture or replay).
 pub struct LiveWire {
     requests: Sender<Req>,
@@ -84,7 +95,7 @@ impl Handler {
         // The report first: it carries the interval's deepest pipelines, which the next line
         // starts afresh.
         let report = Report::build(&self.wire, Vec::new());
-        let latency = self.wire.take_interval_latency();
+        let latency = self.wire.end_interval();
         WireSnapshot { latency, interface: self.interface.clone(), report, loss: self.loss, stopped, clock_s }
     }
 }
@@ -116,12 +127,8 @@ impl LiveWire {
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
         let interface = cap.interface.clone();
-        let mut analyzer = WireAnalyzer::new(wire, cap.link());
-        analyzer.set_closed_limit(Some(LIVE_CLOSED_KEEP));
-        analyzer.set_segment_log(SEGMENTS_KEEP);
-        analyzer.track_interval_latency();
         let mut h = Handler {
-            wire: analyzer,
+            wire: live_analyzer(wire, cap.link()),
             requests: rx,
             loss: LiveStats::default(),
             interface: interface.clone(),
@@ -203,12 +210,8 @@ fn replay_loop(
     let mut paused = false;
     'restart: while !stop.load(Ordering::Relaxed) {
         let Some(mut f) = file.take().or_else(|| CaptureFile::open(path).ok()) else { return };
-        let mut analyzer = WireAnalyzer::new(cfg.clone(), f.link());
-        analyzer.set_closed_limit(Some(LIVE_CLOSED_KEEP));
-        analyzer.set_segment_log(SEGMENTS_KEEP);
-        analyzer.track_interval_latency();
         let mut h = Handler {
-            wire: analyzer,
+            wire: live_analyzer(cfg.clone(), f.link()),
             requests: channel().1,
             loss: LiveStats::default(),
             interface: path.display().to_string(),

@@ -183,25 +183,25 @@ fn tail(v: &[u64], width: u16) -> &[u64] {
     &v[v.len().saturating_sub(w)..]
 }
 
+/// A connection passes the filter by its address or its CLIENT LIST name, library or last
+/// command.
+pub fn conn_passes(m: &Model, ui: &UiState, c: &ConnReport) -> bool {
+    // The CLIENT LIST lookup is a scan: only pay for it when filtering.
+    if ui.filter.is_empty() {
+        return true;
+    }
+    let row = m.client_row(&c.client);
+    ui.passes(&[
+        &c.client,
+        row.map_or("", |r| r.name.as_str()),
+        row.and_then(|r| r.lib_name.as_deref()).unwrap_or(""),
+        row.map_or("", |r| r.cmd.as_str()),
+    ])
+}
+
 /// The connections in the table's order.
 pub fn sorted_connections<'a>(m: &'a Model, ui: &UiState) -> Vec<&'a ConnReport> {
-    let mut conns: Vec<&ConnReport> = m
-        .connections()
-        .iter()
-        .filter(|c| {
-            // The CLIENT LIST lookup is a scan: only pay for it when filtering.
-            if ui.filter.is_empty() {
-                return true;
-            }
-            let row = m.client_row(&c.client);
-            ui.passes(&[
-                &c.client,
-                row.map_or("", |r| r.name.as_str()),
-                row.and_then(|r| r.lib_name.as_deref()).unwrap_or(""),
-                row.map_or("", |r| r.cmd.as_str()),
-            ])
-        })
-        .collect();
+    let mut conns: Vec<&ConnReport> = m.connections().iter().filter(|c| conn_passes(m, ui, c)).collect();
     match ui.sort {
         SortBy::Age => {}
         SortBy::Commands => conns.sort_by_key(|c| std::cmp::Reverse(c.commands)),
@@ -747,7 +747,7 @@ fn filtered(ui: &UiState) -> String {
 }
 
 /// `HH:MM:SS` (UTC) of a Unix time in microseconds.
-fn clock(ts_us: i64) -> String {
+pub fn clock(ts_us: i64) -> String {
     let secs = ts_us.div_euclid(1_000_000);
     format!(
         "{:02}:{:02}:{:02}",

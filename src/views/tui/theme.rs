@@ -19,9 +19,24 @@ pub struct Theme {
     pub warn: Style,
     /// Good.
     pub good: Style,
+    /// Colours are on (lanes of the Timeline get one each).
+    pub colour: bool,
 }
 
+/// Lane colours, in turn.
+const LANES: [Color; 6] =
+    [Color::Cyan, Color::Magenta, Color::Green, Color::Yellow, Color::Blue, Color::LightRed];
+
 impl Theme {
+    /// The style of the `i`-th client's lane (plain without colours: the lane letter tells).
+    pub fn lane(&self, i: usize) -> Style {
+        if self.colour {
+            Style::default().fg(LANES[i % LANES.len()])
+        } else {
+            Style::default()
+        }
+    }
+
     /// Colours unless `NO_COLOR` is set.
     pub fn from_env() -> Theme {
         if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
@@ -41,6 +56,7 @@ impl Theme {
             bad: Style::default().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD),
             warn: Style::default().fg(Color::Yellow),
             good: Style::default().fg(Color::Green),
+            colour: true,
         }
     }
 
@@ -55,6 +71,7 @@ impl Theme {
             bad: none.add_modifier(Modifier::BOLD),
             warn: none,
             good: none,
+            colour: false,
         }
     }
 }

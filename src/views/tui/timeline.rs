@@ -10,7 +10,7 @@
 //! ```
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 use ratatui::Frame;
@@ -24,24 +24,13 @@ use crate::views::report::{bytes, us};
 const LABEL: u16 = 24;
 /// Levels of a column's command count.
 const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-/// Lane colours, in turn.
-const COLOURS: [Color; 6] =
-    [Color::Cyan, Color::Magenta, Color::Green, Color::Yellow, Color::Blue, Color::LightRed];
-
 /// Draws the pane.
 pub fn draw(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     let t = &ui.theme;
-    let plain = ui.theme == super::Theme::plain();
     let columns = usize::from(area.width.saturating_sub(LABEL + 1)).max(1);
     // Lanes take what is left after the legend, the server's two rows and a few table rows.
     let max_lanes = usize::from(area.height.saturating_sub(9)).max(1);
-    let keep = |c: &crate::engine::report::ConnReport| {
-        if ui.filter.is_empty() {
-            return true;
-        }
-        let row = m.client_row(&c.client);
-        ui.passes(&[&c.client, row.map_or("", |r| r.name.as_str())])
-    };
+    let keep = |c: &crate::engine::report::ConnReport| super::panes::conn_passes(m, ui, c);
     let tl = timeline::build(m, columns, timeline::Span::Auto(ui.zoom), max_lanes, &keep);
     let server_rows = if tl.server.is_some() { 2 } else { 1 };
     let lane_rows = u16::try_from(tl.lanes.len().max(1)).unwrap_or(u16::MAX);
@@ -78,7 +67,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     let selected = ui.lane.min(tl.lanes.len().saturating_sub(1));
     let mut lines: Vec<Line<'_>> = Vec::new();
     for (i, lane) in tl.lanes.iter().enumerate() {
-        let colour = lane_style(i, plain);
+        let colour = t.lane(i);
         let label_style = if i == selected { t.selected } else { colour };
         let mut spans = vec![Span::styled(
             format!("{:<w$}", format!("{} {}", lane.label, lane.client), w = usize::from(LABEL)),
@@ -100,11 +89,11 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     match &tl.server {
         Some(cells) => {
             let mut spans = vec![Span::styled(format!("{:<w$}│", "server (MONITOR)", w = usize::from(LABEL)), t.dim)];
-            spans.extend(cells.iter().map(|c| server_span(c, &tl, plain)));
+            spans.extend(cells.iter().map(|c| server_span(c, &tl, t)));
             rows.push(Line::from(spans));
             let mut spans = vec![Span::styled(format!("{:<w$}│", "order, newest last", w = usize::from(LABEL)), t.dim)];
             spans.extend(tl.order.iter().map(|o| match o {
-                Some(i) => Span::styled(label_of(&tl, *i).to_string(), lane_style(*i, plain)),
+                Some(i) => Span::styled(label_of(&tl, *i).to_string(), t.lane(*i)),
                 None => Span::styled("·", t.dim),
             }));
             rows.push(Line::from(spans));
@@ -124,14 +113,6 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
 
 fn label_of(tl: &Timeline, i: usize) -> char {
     tl.lanes.get(i).map_or('?', |l| l.label)
-}
-
-fn lane_style(i: usize, plain: bool) -> Style {
-    if plain {
-        Style::default()
-    } else {
-        Style::default().fg(COLOURS[i % COLOURS.len()])
-    }
 }
 
 fn cell_span(c: &LaneCell, peak: u32, colour: Style, t: &super::Theme) -> Span<'static> {
@@ -162,11 +143,11 @@ fn level(n: u32, peak: u32) -> char {
     LEVELS[(x as usize).min(7)]
 }
 
-fn server_span(c: &ServerCell, tl: &Timeline, plain: bool) -> Span<'static> {
+fn server_span(c: &ServerCell, tl: &Timeline, t: &super::Theme) -> Span<'static> {
     match (c.commands, c.lane) {
         (0, _) => Span::raw(" "),
-        (_, Some(i)) if c.mixed => Span::styled("+", lane_style(i, plain).add_modifier(Modifier::BOLD)),
-        (_, Some(i)) => Span::styled(label_of(tl, i).to_string(), lane_style(i, plain)),
+        (_, Some(i)) if c.mixed => Span::styled("+", t.lane(i).add_modifier(Modifier::BOLD)),
+        (_, Some(i)) => Span::styled(label_of(tl, i).to_string(), t.lane(i)),
         (_, None) => Span::raw("·"),
     }
 }
