@@ -7,5 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+echo "demo: building respscope (the first build takes a few minutes)..." >&2
 cargo build --release --quiet
 exec target/release/respscope demo "$@"
