@@ -354,3 +354,164 @@ fn after_a_gap_parsing_resumes_without_guessing() {
     assert_eq!(n, 2, "the two whole commands after the gap, nothing before them");
     assert_eq!(s.gaps, 1);
 }
+
+/// Everything a stream reports, to compare two ways of feeding the same bytes: each message
+/// with the owners of its first and last byte, the offsets where parsing resumed, and the
+/// counters.
+#[derive(Debug, PartialEq, Eq)]
+struct Trace {
+    messages: Vec<(u64, u64)>,
+    /// Messages whose first or last owner is not the chunk that carried that byte.
+    wrong_owners: usize,
+    resumed: Vec<(u64, u64)>,
+    errors: Vec<u64>,
+    parse_errors: u64,
+    skipped: u64,
+}
+
+/// Feeds `chunks` (each owned by the byte offset it starts at, so owners are comparable
+/// across cuttings) and traces what the stream says.
+fn trace(role: Role, data: &[u8], cuts: &[usize]) -> Trace {
+    let mut s: RespStream<usize> = RespStream::new(role, false);
+    let mut t = Trace {
+        messages: Vec::new(),
+        wrong_owners: 0,
+        resumed: Vec::new(),
+        errors: Vec::new(),
+        parse_errors: 0,
+        skipped: 0,
+    };
+    let starts: Vec<usize> = std::iter::once(0).chain(cuts.iter().copied().filter(|&c| c > 0)).collect();
+    // The chunk that carried stream offset `x`, named by its first offset.
+    let owner_of = |x: u64| starts[starts.partition_point(|&s| s as u64 <= x) - 1];
+    let mut at = 0;
+    for piece in split_at(data, cuts) {
+        s.feed(piece, at, &mut |e| match e {
+            Event::Message { found, .. } => {
+                let (start, end) = (found.msg.start, found.msg.end);
+                if found.first != owner_of(start) || found.last != owner_of(end - 1) {
+                    t.wrong_owners += 1;
+                }
+                t.messages.push((start, end));
+            }
+            Event::Resumed { offset, skipped } => t.resumed.push((*offset, *skipped)),
+            Event::ParseError { offset, .. } => t.errors.push(*offset),
+        });
+        at += piece.len();
+    }
+    s.finish();
+    t.parse_errors = s.parse_errors;
+    t.skipped = s.skipped_bytes;
+    t
+}
+
+/// Runs `f` on a thread with a 2 MiB stack, as the capture and analysis threads have: a
+/// recursion driven by input would overflow it.
+fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(f)
+        .expect("spawn a thread")
+        .join()
+        .expect("the thread ran to the end")
+}
+
+#[test]
+fn a_megabyte_of_resync_garbage_in_one_chunk_is_searched_in_a_loop() {
+    // Replies: `+\r\n` is a reply, `x\n` an error followed by a resync that ends at the next
+    // `+`. Requests: a command, then `*x\n` (a bad count), resync, and so on.
+    let cases: [(Role, &[u8], u64); 2] =
+        [(Role::Replies, b"+\r\nx\n", 1), (Role::Requests, b"*1\r\n$1\r\na\r\n*x\n", 1)];
+    for (role, unit, errors_per_unit) in cases {
+        let units = (1 << 20) / unit.len() + 1;
+        let data = unit.repeat(units);
+        let (whole, bytewise) = on_small_stack(move || {
+            let whole = trace(role, &data, &[]);
+            // The same bytes one at a time go through the held-bytes path instead.
+            let cuts: Vec<usize> = (1..data.len().min(200_000)).collect();
+            (whole, trace(role, &data[..200_000], &cuts))
+        });
+        assert_eq!(whole.messages.len(), units, "{role:?}");
+        assert_eq!(whole.parse_errors, units as u64 * errors_per_unit, "{role:?}");
+        assert!(bytewise.parse_errors > 0 && !bytewise.messages.is_empty(), "{role:?}");
+    }
+}
+
+#[test]
+fn resync_over_bytes_it_held_does_not_recurse() {
+    // A candidate held across chunk ends, accepted, then failing again inside the bytes it
+    // held, many times over: the old code went one stack level deeper each time.
+    let mut data = Vec::new();
+    for _ in 0..20_000 {
+        data.extend_from_slice(b"*2\r\n+a\r\nx\n");
+    }
+    let cuts: Vec<usize> = (7..data.len()).step_by(9).collect();
+    let t = on_small_stack(move || trace(Role::Replies, &data, &cuts));
+    assert!(t.parse_errors >= 20_000, "{}", t.parse_errors);
+}
+
+fn garbage_strategy(role: Role) -> impl Strategy<Value = Vec<u8>> {
+    let noise = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..12),
+        Just(b"x\n".to_vec()),
+        Just(b"*x\n".to_vec()),
+        Just(b"+\r\n".to_vec()),
+        Just(b"*3\r\n:1\r\n".to_vec()),
+        Just(b"$5\r\nab".to_vec()),
+        Just(b"*1\r\n$3\r\nGE".to_vec()),
+        Just(b"\r\n".to_vec()),
+    ];
+    let set: &'static [&'static [u8]] = if role == Role::Requests { VALID_REQUESTS } else { VALID_REPLIES };
+    let piece = prop_oneof![(0..set.len()).prop_map(move |i| set[i].to_vec()), noise];
+    prop::collection::vec(piece, 1..60).prop_map(|v| v.concat())
+}
+
+proptest! {
+    /// Resynchronisation gives the same result whatever the segmentation: the same messages
+    /// with the same owners, errors, resume points and skipped bytes.
+    #[test]
+    fn resync_does_not_depend_on_segmentation(
+        role in prop_oneof![Just(Role::Requests), Just(Role::Replies)],
+        data in prop_oneof![garbage_strategy(Role::Requests), garbage_strategy(Role::Replies)],
+        c in cuts(3000),
+    ) {
+        let c: Vec<usize> = c.into_iter().filter(|&x| x <= data.len()).collect();
+        let whole = trace(role, &data, &[]);
+        prop_assert_eq!(&trace(role, &data, &c), &whole);
+        let bytes: Vec<usize> = (1..data.len()).collect();
+        prop_assert_eq!(&trace(role, &data, &bytes), &whole);
+    }
+}
+
+#[test]
+fn long_candidates_resync_alike_whole_and_cut() {
+    // Candidates longer than a chunk: an array that parses through the whole 64 KiB window
+    // (accepted), one that fails past 40 KiB, and bulks whose payloads hold line starts.
+    let mut replies = b"x\n*100000\r\n".to_vec();
+    replies.extend_from_slice(&b":1\r\n".repeat(20_000));
+    replies.extend_from_slice(b"x\n+OK\r\n*50000\r\n");
+    replies.extend_from_slice(&b":2\r\n".repeat(10_000));
+    replies.extend_from_slice(b"x\n:3\r\n");
+    // Every header line claims a payload reaching the same point, where no CRLF follows: each
+    // candidate reads to there and fails.
+    let mut bulks = b"x\n".to_vec();
+    let end = 2 + 2_000 * 9 + 100;
+    for _ in 0..2_000 {
+        let len = end - (bulks.len() + 9);
+        bulks.extend_from_slice(format!("${len:06}\r\n").as_bytes());
+    }
+    bulks.resize(end, b'.');
+    bulks.extend_from_slice(b"XX\n+OK\r\n");
+    let mut requests = b"*x\n*1\r\n$70000\r\n".to_vec();
+    requests.extend_from_slice(&[b'a'; 70_000]);
+    requests.extend_from_slice(b"\r\n*x\n*1\r\n$4\r\nPING\r\n");
+    for (role, data) in [(Role::Replies, replies), (Role::Replies, bulks), (Role::Requests, requests)] {
+        let whole = trace(role, &data, &[]);
+        assert_eq!(whole.wrong_owners, 0);
+        let every_1000: Vec<usize> = (1..data.len()).step_by(1000).collect();
+        let every_7: Vec<usize> = (1..data.len()).step_by(7).collect();
+        assert_eq!(trace(role, &data, &every_1000), whole, "{role:?} cut every 1000 bytes");
+        assert_eq!(trace(role, &data, &every_7), whole, "{role:?} cut every 7 bytes");
+        assert!(!whole.messages.is_empty());
+    }
+}

@@ -979,10 +979,11 @@ fn fast_number(data: &[u8], i: usize) -> Option<(i64, usize)> {
         _ => (false, s),
     };
     let mut v: i64 = 0;
-    // At most 18 digits: no overflow is possible, so no checked arithmetic in the loop.
+    // At most 18 digits are accumulated: no overflow is possible, so no checked arithmetic
+    // in the loop. A 19th digit leaves the number to the slow path.
     for (k, &b) in digits.iter().take(19).enumerate() {
         let d = b.wrapping_sub(b'0');
-        if d < 10 {
+        if d < 10 && k < 18 {
             v = v * 10 + i64::from(d);
             continue;
         }

@@ -75,28 +75,121 @@ pub enum Event<'a, O> {
 
 #[derive(Clone, Copy, Debug)]
 struct Pending<O> {
+    /// Stream offset of the message's first byte: a pending record of a line the scanner
+    /// dropped (an empty inline line, `*0`) must not be taken for the next message's.
+    start: u64,
     first: O,
     first_bytes: u64,
     token: Token,
     chunks: u32,
 }
 
-/// Bytes held while resynchronising, with the owner of each piece.
+/// Resynchronisation after a gap or a parse error: looking for the first line start from which
+/// one whole message parses.
 ///
-/// Invariants: `head <= buf.len() <= RESYNC_WINDOW + head`; `owners` is sorted by position and
-/// its first entry is at or before `head` whenever `buf[head..]` is not empty; `base` is the
-/// stream offset of `buf[head]`.
+/// Invariants: the bytes held are `held[head..]`; when there are any, they start at the
+/// current candidate (stream offset `base`) and `probe` has consumed exactly them without
+/// completing or failing, and they are fewer than [`RESYNC_WINDOW`]; `owners` is sorted by
+/// position in `held` and its first entry is at or before `head`; with nothing held, `base`
+/// is the offset of the next byte to arrive. Bytes are only copied into `held` when a
+/// candidate is still incomplete at the end of a chunk: garbage inside one chunk is searched
+/// where it lies.
 #[derive(Debug)]
 struct Resync<O> {
-    buf: Vec<u8>,
+    role: Role,
+    held: Vec<u8>,
     head: usize,
     owners: Vec<(usize, O)>,
     base: u64,
-    /// True when `buf[head]` may itself start a message (after a gap, at a capture's start,
-    /// or at the line start where an error was found).
+    /// True when the byte at `base` may itself start a message (after a gap, at a capture's
+    /// start, or at the line start where an error was found).
     boundary: bool,
     /// Bytes dropped since resync began.
     skipped: u64,
+    /// The scanner trying the current candidate.
+    probe: Scanner,
+    /// Bytes probed since the last cut (see [`PROBE_BUDGET`]).
+    work: u64,
+    /// Furthest stream offset any probe has read.
+    frontier: u64,
+    /// Bytes before this offset are skipped unread (set by the probe budget).
+    skip_until: u64,
+}
+
+/// Bytes the probes may read in one resynchronisation before candidates behind the furthest
+/// byte already read are given up. A rejected candidate's bytes are read again from the next
+/// line start, so hostile input could otherwise cost quadratic time; with this budget every
+/// byte is probed a bounded number of times.
+const PROBE_BUDGET: u64 = 8 * RESYNC_WINDOW as u64;
+
+/// What one resync step decided.
+enum ResyncStep<O> {
+    /// Still looking; the whole chunk was taken (held or skipped).
+    Searching,
+    /// A message starts this many bytes into the chunk (nothing held): parse from there.
+    ResumeAt(usize),
+    /// A message starts at the first held byte: parse the held bytes, then the chunk from
+    /// its start (none of it was taken).
+    ResumeHeld(Held<O>),
+}
+
+/// Bytes handed back to normal parsing after a resync, each piece with its owner.
+#[derive(Debug)]
+struct Held<O> {
+    buf: Vec<u8>,
+    owners: Vec<(usize, O)>,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    /// Next byte of `buf` to parse.
+    pos: usize,
+}
+
+impl<O: Copy> Held<O> {
+    /// The rest of the piece holding `pos`: its start, end and owner.
+    fn piece(&self) -> Option<(usize, usize, O)> {
+        if self.pos >= self.buf.len() {
+            return None;
+        }
+        let k = self.owners.partition_point(|&(s, _)| s <= self.pos).checked_sub(1)?;
+        let end = self.owners.get(k + 1).map_or(self.buf.len(), |&(s, _)| s);
+        Some((self.pos, end, self.owners[k].1))
+    }
+
+    /// Puts `h`'s unparsed bytes before this buffer's. Only a safety net: a resync inside
+    /// these bytes always lands where [`Held::rewind`] can go back to.
+    fn prepend(&mut self, h: Held<O>) {
+        let mut owners: Vec<(usize, O)> = Vec::with_capacity(h.owners.len() + self.owners.len());
+        let first = h.buf.len().saturating_sub(h.pos);
+        for (k, &(s, o)) in h.owners.iter().enumerate() {
+            let end = h.owners.get(k + 1).map_or(h.buf.len(), |&(e, _)| e);
+            if end > h.pos {
+                owners.push((s.saturating_sub(h.pos), o));
+            }
+        }
+        let k = self.owners.partition_point(|&(s, _)| s <= self.pos).saturating_sub(1);
+        for (i, &(s, o)) in self.owners.iter().enumerate().skip(k) {
+            let at = if i == k { 0 } else { s - self.pos };
+            owners.push((first + at, o));
+        }
+        let mut buf = h.buf[h.pos.min(h.buf.len())..].to_vec();
+        buf.extend_from_slice(&self.buf[self.pos.min(self.buf.len())..]);
+        self.base = h.base + h.pos as u64;
+        self.buf = buf;
+        self.owners = owners;
+        self.pos = 0;
+    }
+
+    /// Goes back to stream offset `at`, already parsed once: a resync that began inside
+    /// these bytes found its message here, and the bytes it held are these.
+    fn rewind(&mut self, at: u64) -> bool {
+        match at.checked_sub(self.base).and_then(|d| usize::try_from(d).ok()) {
+            Some(d) if d <= self.pos => {
+                self.pos = d;
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// RESP messages of one direction, fed in stream order.
@@ -106,7 +199,7 @@ pub struct RespStream<O> {
     role: Role,
     previews: bool,
     pending: Option<Pending<O>>,
-    resync: Option<Resync<O>>,
+    resync: Option<Box<Resync<O>>>,
     /// Gaps seen (holes the capture never carried).
     pub gaps: u64,
     /// Parse errors seen.
@@ -134,21 +227,21 @@ impl<O: Copy> RespStream<O> {
     pub fn joined(role: Role, previews: bool, offset: u64) -> Self {
         let mut s = Self::new(role, previews);
         s.scanner.reset(offset);
-        s.resync = Some(Resync::new(offset, true));
+        s.resync = Some(Resync::new(role, offset, true));
         s
     }
 
     /// Stream offset of the next byte expected.
     pub fn offset(&self) -> u64 {
         match &self.resync {
-            Some(r) => r.base + r.held() as u64,
+            Some(r) => r.base + r.held_len() as u64,
             None => self.scanner.offset(),
         }
     }
 
     /// True when a message has started and not completed (or bytes wait in resync).
     pub fn has_partial(&self) -> bool {
-        self.scanner.in_message() || self.resync.as_ref().is_some_and(|r| r.held() > 0)
+        self.scanner.in_message() || self.resync.as_ref().is_some_and(|r| r.held_len() > 0)
     }
 
     /// Bytes `[offset, offset + len)` are missing: drop any message in progress and resume at
@@ -156,24 +249,57 @@ impl<O: Copy> RespStream<O> {
     pub fn gap(&mut self, len: u64) {
         let at = self.offset() + len;
         if let Some(r) = &self.resync {
-            self.skipped_bytes += r.skipped + r.held() as u64;
+            self.skipped_bytes += r.skipped + r.held_len() as u64;
         }
         self.gaps += 1;
         self.pending = None;
         self.scanner.reset(at);
-        self.resync = Some(Resync::new(at, true));
+        self.resync = Some(Resync::new(self.role, at, true));
     }
 
     /// Feeds the next contiguous chunk, owned by `owner`.
+    ///
+    /// A loop, never a recursion: bytes a resync held are parsed again from a local buffer
+    /// before the rest of the chunk, and a resync that starts and ends inside those bytes
+    /// only moves the position back to its message. Each return to a held byte is at a
+    /// message start strictly after the previous one, so the loop ends.
     pub fn feed(&mut self, data: &[u8], owner: O, out: &mut impl FnMut(&Event<'_, O>)) {
-        let mut data = data;
-        while !data.is_empty() {
-            if self.resync.is_some() {
-                let used = self.feed_resync(data, owner, out);
-                data = &data[used..];
+        let mut pos = 0;
+        let mut held: Option<Held<O>> = None;
+        loop {
+            let piece = held.as_ref().and_then(Held::piece);
+            let (chunk, chunk_owner) = match piece {
+                Some((from, to, o)) => match held.as_ref() {
+                    Some(h) => (&h.buf[from..to], o),
+                    None => break,
+                },
+                None if pos < data.len() => (&data[pos..], owner),
+                None => break,
+            };
+            let used = if self.resync.is_none() {
+                self.feed_normal(chunk, chunk_owner, out)
             } else {
-                let used = self.feed_normal(data, owner, out);
-                data = &data[used..];
+                match self.feed_resync(chunk, chunk_owner, out) {
+                    ResyncStep::Searching => chunk.len(),
+                    ResyncStep::ResumeAt(at) => at,
+                    ResyncStep::ResumeHeld(h) => {
+                        // Inside held bytes, the new resync held only bytes of theirs.
+                        held = Some(match held.take() {
+                            Some(mut cur) if piece.is_some() => {
+                                if !cur.rewind(h.base) {
+                                    cur.prepend(h);
+                                }
+                                cur
+                            }
+                            _ => h,
+                        });
+                        0
+                    }
+                }
+            };
+            match (piece, held.as_mut()) {
+                (Some(_), Some(h)) => h.pos += used,
+                _ => pos += used,
             }
         }
     }
@@ -194,7 +320,7 @@ impl<O: Copy> RespStream<O> {
             match outcome {
                 Outcome::Message(msg) => {
                     let (first, split) = match self.pending.take() {
-                        Some(p) if msg.start < chunk_start => (
+                        Some(p) if msg.start < chunk_start && p.start == msg.start => (
                             p.first,
                             Some(Split {
                                 first: p.first,
@@ -212,9 +338,10 @@ impl<O: Copy> RespStream<O> {
                     });
                 }
                 Outcome::Incomplete => {
-                    if self.scanner.in_message() && self.pending.is_none() {
-                        let start = self.scanner.message_start();
+                    let start = self.scanner.message_start();
+                    if self.scanner.in_message() && self.pending.is_none_or(|p| p.start != start) {
                         self.pending = Some(Pending {
+                            start,
                             first: owner,
                             first_bytes: self.scanner.offset() - start,
                             token: self.scanner.token(),
@@ -232,51 +359,34 @@ impl<O: Copy> RespStream<O> {
                     // begin the next message; any other error resumes after the next `\n`.
                     let at_line_start =
                         matches!(error, ParseError::UnexpectedType(_) | ParseError::ExpectedBulk(_));
-                    self.resync = Some(Resync::new(offset, at_line_start));
+                    self.resync = Some(Resync::new(self.role, offset, at_line_start));
                     return pos;
                 }
             }
         }
     }
 
-    /// Resync mode: buffer bytes and look for a point where a whole message parses.
-    fn feed_resync(&mut self, data: &[u8], owner: O, out: &mut impl FnMut(&Event<'_, O>)) -> usize {
-        let Some(r) = self.resync.as_mut() else { return 0 };
-        let take = RESYNC_WINDOW.saturating_sub(r.held()).min(data.len());
-        if take > 0 {
-            r.owners.push((r.buf.len(), owner));
-            r.buf.extend_from_slice(&data[..take]);
+    /// Resync mode: looks for a point where a whole message parses, in the chunk where it
+    /// lies, holding bytes only across a chunk's end.
+    fn feed_resync(&mut self, data: &[u8], owner: O, out: &mut impl FnMut(&Event<'_, O>)) -> ResyncStep<O> {
+        let Some(r) = self.resync.as_mut() else { return ResyncStep::ResumeAt(0) };
+        let step = r.step(data, owner);
+        match &step {
+            ResyncStep::Searching => return step,
+            ResyncStep::ResumeAt(_) | ResyncStep::ResumeHeld(_) => {}
         }
-        if !r.search(self.role) {
-            if take == 0 {
-                // Cannot happen while `search` keeps its promise (a full window is accepted),
-                // but never spin: drop a byte and look further.
-                r.drop_front(1);
-                r.boundary = false;
-            }
-            return take;
-        }
-        let Some(r) = self.resync.take() else { return take };
+        let Some(r) = self.resync.take() else { return step };
         self.skipped_bytes += r.skipped;
         out(&Event::Resumed { offset: r.base, skipped: r.skipped });
         self.scanner.reset(r.base);
         self.pending = None;
-        // Replay the held bytes through normal parsing, piece by piece so each keeps its owner.
-        for (k, &(piece_start, piece_owner)) in r.owners.iter().enumerate() {
-            let piece_end = r.owners.get(k + 1).map_or(r.buf.len(), |&(s, _)| s);
-            if piece_end <= r.head {
-                continue;
-            }
-            let from = piece_start.max(r.head);
-            self.feed(&r.buf[from..piece_end], piece_owner, out);
-        }
-        take
+        step
     }
 
     /// Finishes the stream at the end of a capture: a message in progress is incomplete.
     pub fn finish(&mut self) {
         if let Some(r) = self.resync.take() {
-            self.skipped_bytes += r.skipped + r.held() as u64;
+            self.skipped_bytes += r.skipped + r.held_len() as u64;
         }
     }
 
@@ -308,69 +418,202 @@ impl<O: Copy> RespStream<O> {
 }
 
 impl<O: Copy> Resync<O> {
-    fn new(base: u64, boundary: bool) -> Self {
-        Resync { buf: Vec::new(), head: 0, owners: Vec::new(), base, boundary, skipped: 0 }
+    fn new(role: Role, base: u64, boundary: bool) -> Box<Self> {
+        Box::new(Resync {
+            role,
+            held: Vec::new(),
+            head: 0,
+            owners: Vec::new(),
+            base,
+            boundary,
+            skipped: 0,
+            probe: Scanner::new(role, false),
+            work: 0,
+            frontier: base,
+            skip_until: base,
+        })
     }
 
     /// Bytes held from the current candidate on.
-    fn held(&self) -> usize {
-        self.buf.len() - self.head
+    fn held_len(&self) -> usize {
+        self.held.len() - self.head
     }
 
-    /// Looks for the first candidate from which one whole message parses. A candidate is the
-    /// held start when `boundary` is set, else the byte after the next `\n`. Returns true
-    /// with the candidate at `head`; false to wait for more bytes.
-    fn search(&mut self, role: Role) -> bool {
-        loop {
-            if !self.boundary {
-                match memchr::memchr(b'\n', &self.buf[self.head..]) {
-                    Some(p) => self.drop_front(p + 1),
-                    None => {
-                        self.drop_front(self.held());
-                        return false;
-                    }
-                }
-                self.boundary = true;
-            }
-            if self.held() == 0 {
-                return false;
-            }
-            let cand = &self.buf[self.head..];
-            if plausible_start(role, cand[0]) {
-                let mut probe = Scanner::new(role, false);
-                match probe.advance(cand).1 {
-                    Outcome::Message(_) => return true,
-                    // One unfinished candidate that parsed cleanly through the whole window
-                    // is accepted; otherwise wait for it to finish.
-                    Outcome::Incomplete => return self.held() >= RESYNC_WINDOW,
-                    Outcome::Error(_) => {}
-                }
-            }
-            // Rejected: the next candidate is after the next line feed.
-            self.drop_front(1);
-            self.boundary = false;
-        }
-    }
-
-    /// Discards the first `n` held bytes.
-    fn drop_front(&mut self, n: usize) {
-        let n = n.min(self.held());
-        self.head += n;
+    /// Counts `n` bytes as skipped.
+    fn skip(&mut self, n: usize) {
         self.base += n as u64;
         self.skipped += n as u64;
-        if self.head >= RESYNC_WINDOW / 2 || self.head == self.buf.len() {
-            // Compact: keep the owner of the piece that holds the new head.
+    }
+
+    /// Drops the first `n` held bytes.
+    fn drop_held_front(&mut self, n: usize) {
+        let n = n.min(self.held_len());
+        self.head += n;
+        self.skip(n);
+        if self.head == self.held.len() {
+            self.held.clear();
+            self.owners.clear();
+            self.head = 0;
+        } else if self.head >= RESYNC_WINDOW / 2 {
+            // Compact, keeping the owner of the piece that holds the new head.
             let head = self.head;
-            let keep_from = self.owners.iter().rposition(|&(s, _)| s <= head).unwrap_or(0);
-            self.owners.drain(..keep_from);
+            let keep = self.owners.partition_point(|&(s, _)| s <= head).saturating_sub(1);
+            self.owners.drain(..keep);
             for (s, _) in &mut self.owners {
                 *s = s.saturating_sub(head);
             }
-            self.buf.drain(..head);
+            self.held.drain(..head);
             self.head = 0;
-            if self.buf.is_empty() {
-                self.owners.clear();
+        }
+    }
+
+    /// Reads `bytes` with the probe; notes the work and the furthest byte read.
+    fn probe(&mut self, bytes: &[u8]) -> Outcome {
+        let (n, outcome) = self.probe.advance(bytes);
+        self.work += n as u64;
+        self.frontier = self.frontier.max(self.probe.offset());
+        outcome
+    }
+
+    /// A fresh probe for a candidate at `base`.
+    fn new_probe(&mut self) {
+        self.probe.reset(self.base);
+    }
+
+    /// Hands the held bytes over to normal parsing.
+    fn take_held(&mut self) -> Held<O> {
+        let head = self.head;
+        let h = Held {
+            buf: std::mem::take(&mut self.held),
+            owners: std::mem::take(&mut self.owners),
+            base: self.base - head as u64,
+            pos: head,
+        };
+        self.head = 0;
+        h
+    }
+
+    /// The held candidate was rejected: tries the later line starts among the held bytes.
+    /// Returns the held bytes when one of them parses a whole message; otherwise the held
+    /// bytes are a live candidate waiting for more, or none are held (and `boundary` says
+    /// whether the next byte to arrive is a line start).
+    fn reject_held(&mut self) -> Option<Held<O>> {
+        self.drop_held_front(1);
+        if self.check_budget() {
+            return None;
+        }
+        loop {
+            let Some(k) = memchr::memchr(b'\n', &self.held[self.head..]) else {
+                let n = self.held_len();
+                self.drop_held_front(n);
+                self.boundary = false;
+                return None;
+            };
+            self.drop_held_front(k + 1);
+            self.boundary = true;
+            let &first = self.held.get(self.head)?;
+            if plausible_start(self.role, first) {
+                self.new_probe();
+                let held = std::mem::take(&mut self.held);
+                let outcome = self.probe(&held[self.head..]);
+                self.held = held;
+                match outcome {
+                    Outcome::Message(_) => return Some(self.take_held()),
+                    Outcome::Incomplete => return None,
+                    Outcome::Error(_) => {}
+                }
             }
+            self.drop_held_front(1);
+            if self.check_budget() {
+                return None;
+            }
+        }
+    }
+
+    /// After a rejected candidate: past the probe budget, gives up every candidate before the
+    /// furthest byte read (held ones are all before it). Checked only at rejections, which
+    /// fall at the same bytes however the stream is cut, so the result does not depend on
+    /// segmentation. Returns true when it cut.
+    fn check_budget(&mut self) -> bool {
+        if self.work <= PROBE_BUDGET {
+            return false;
+        }
+        self.work = 0;
+        let n = self.held_len();
+        self.drop_held_front(n);
+        self.skip_until = self.frontier;
+        self.boundary = false;
+        true
+    }
+
+    /// One chunk in resync mode. See [`ResyncStep`].
+    fn step(&mut self, data: &[u8], owner: O) -> ResyncStep<O> {
+        let mut p = 0;
+        loop {
+            if self.base < self.skip_until {
+                // Cut by the probe budget: bytes already read are not tried again.
+                let behind = usize::try_from(self.skip_until - self.base).unwrap_or(usize::MAX);
+                let n = behind.min(data.len() - p);
+                self.skip(n);
+                p += n;
+                if p == data.len() {
+                    return ResyncStep::Searching;
+                }
+            }
+            if self.held_len() > 0 {
+                // The candidate at the first held byte, its probe waiting for more.
+                // The probe reads no further than the window, as when the candidate's bytes
+                // come in one chunk: the verdict must not depend on segmentation.
+                let room = (RESYNC_WINDOW - self.held_len()).min(data.len() - p);
+                match self.probe(&data[p..p + room]) {
+                    Outcome::Message(_) => return ResyncStep::ResumeHeld(self.take_held()),
+                    // Parsed cleanly through the whole window: accepted.
+                    Outcome::Incomplete if self.held_len() + room >= RESYNC_WINDOW => {
+                        return ResyncStep::ResumeHeld(self.take_held());
+                    }
+                    Outcome::Incomplete => {
+                        self.owners.push((self.held.len(), owner));
+                        self.held.extend_from_slice(&data[p..]);
+                        return ResyncStep::Searching;
+                    }
+                    Outcome::Error(_) => {
+                        if let Some(h) = self.reject_held() {
+                            return ResyncStep::ResumeHeld(h);
+                        }
+                        continue;
+                    }
+                }
+            }
+            if !self.boundary {
+                let Some(k) = memchr::memchr(b'\n', &data[p..]) else {
+                    self.skip(data.len() - p);
+                    return ResyncStep::Searching;
+                };
+                self.skip(k + 1);
+                p += k + 1;
+                self.boundary = true;
+            }
+            let Some(&first) = data.get(p) else { return ResyncStep::Searching };
+            if plausible_start(self.role, first) {
+                self.new_probe();
+                let room = RESYNC_WINDOW.min(data.len() - p);
+                match self.probe(&data[p..p + room]) {
+                    Outcome::Message(_) => return ResyncStep::ResumeAt(p),
+                    // Parsed cleanly through the whole window: accepted.
+                    Outcome::Incomplete if room >= RESYNC_WINDOW => return ResyncStep::ResumeAt(p),
+                    Outcome::Incomplete => {
+                        self.owners.push((0, owner));
+                        self.held.extend_from_slice(&data[p..]);
+                        return ResyncStep::Searching;
+                    }
+                    Outcome::Error(_) => {}
+                }
+            }
+            // Rejected: the next candidate follows the next line feed.
+            self.skip(1);
+            p += 1;
+            self.boundary = false;
+            self.check_budget();
         }
     }
 }
