@@ -15,7 +15,7 @@ use respscope::views::tui::{self, Pane, UiState};
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcap");
-    let cfg = WireConfig { ports: vec![6379], previews: false };
+    let cfg = WireConfig::ports(vec![6379]);
     let Ok(mut file) = respscope::sources::capture::CaptureFile::open(&path) else {
         eprintln!("cannot read {}", path.display());
         std::process::exit(2);

@@ -157,6 +157,10 @@ pub struct WatchArgs {
     /// Output format (one JSON object per line).
     #[arg(long, value_enum, default_value_t = WatchFormat::Json)]
     pub format: WatchFormat,
+    /// List every connection and client in each line, not only the 50 busiest (a line then
+    /// grows with the number of connections).
+    #[arg(long)]
+    pub all_connections: bool,
     /// The capture.
     #[command(flatten)]
     pub capture: CaptureArgs,
@@ -196,6 +200,11 @@ pub struct AnalyzeArgs {
     /// output is JSON Lines: one object per segment, then the report on the last line.
     #[arg(long)]
     pub segments: bool,
+    /// Memory for the connection table, in MiB. Past it, connections are summed into the
+    /// totals and no longer listed (those that carried no data first, then finished ones,
+    /// then the longest idle); the report says how many.
+    #[arg(long, value_name = "MIB", default_value_t = 96, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub memory: u32,
     /// Print help.
     #[arg(short = 'h', long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,

@@ -10,12 +10,11 @@ use clap::Parser;
 
 use cli::{AnalyzeArgs, CaptureArgs, Cli, Command, ConnArgs, ConsoleArgs, Format, ReplayArgs, WatchArgs};
 use respscope::analysis::wire::{SegmentRecord, WireAnalyzer, WireConfig};
-use respscope::app::{ConsoleConfig, Feed};
+use respscope::app::{watch, ConsoleConfig, Feed};
 use respscope::engine;
 use respscope::engine::live::LiveWire;
 use respscope::sources::capture::live::{interface_for, LiveConfig};
 use respscope::sources::server::client::ConnectOptions;
-use respscope::sources::server::poller::Poller;
 use respscope::views::report;
 
 fn main() -> ExitCode {
@@ -178,63 +177,45 @@ fn connect_options(c: &ConnArgs) -> anyhow::Result<ConnectOptions> {
 fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
     let opts = connect_options(&args.conn)?;
     let interval = std::time::Duration::from_secs_f64(args.interval.max(0.05));
-    let deadline =
-        args.duration.map(|d| std::time::Instant::now() + std::time::Duration::from_secs_f64(d.max(0.0)));
     let live = match live_config(&args.capture, &opts) {
         None => Err("capture off (--no-capture)".to_string()),
         Some(cfg) => {
-            let wire = WireConfig { ports: vec![opts.port], previews: false };
-            LiveWire::start(&cfg, wire).map_err(|e| e.to_string())
+            let wire = WireConfig::ports(vec![opts.port]);
+            LiveWire::start(&cfg, wire, watch::limits(args.all_connections)).map_err(|e| e.to_string())
         }
     };
     if let Err(why) = &live {
         eprintln!("respscope: {why}; watching the server only");
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let start = std::time::Instant::now();
-    let stdout = std::io::stdout();
-    rt.block_on(async {
-        let mut poller = Poller::new(opts);
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tick.tick().await;
-            let server = poller.poll().await;
-            let wire = match &live {
-                Ok(l) => match l.snapshot(std::time::Duration::from_secs(2)) {
-                    Some(s) => serde_json::json!({ "status": "capturing", "snapshot": s }),
-                    None => serde_json::json!({ "status": "the capture thread did not answer" }),
-                },
-                Err(why) => serde_json::json!({ "status": format!("unavailable: {why}") }),
-            };
-            let line = serde_json::json!({
-                "schema": "respscope.watch.v1",
-                "t_ms": start.elapsed().as_millis() as u64,
-                "server": server,
-                "wire": wire,
-            });
-            let mut out = stdout.lock();
-            writeln!(out, "{line}")?;
-            out.flush()?;
-            if deadline.is_some_and(|d| std::time::Instant::now() + interval / 2 >= d) {
-                return Ok::<(), anyhow::Error>(());
-            }
-        }
-    })?;
+    let cfg = watch::WatchConfig {
+        server: opts,
+        wire: live,
+        interval,
+        duration: args.duration.map(|d| std::time::Duration::from_secs_f64(d.max(0.0))),
+        all: args.all_connections,
+    };
+    watch::run(cfg, &mut std::io::stdout().lock())?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// Exit code when respscope itself failed (an analyzer thread panicked): the report is
+/// partial, and the input is not to blame (sysexits' EX_SOFTWARE).
+const EXIT_INTERNAL: u8 = 70;
+
 fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    let cfg =
-        WireConfig { ports: args.ports.clone(), previews: args.format != Format::Json || args.segments };
+    let cfg = WireConfig {
+        ports: args.ports.clone(),
+        previews: args.format != Format::Json || args.segments,
+        memory_budget: (args.memory as usize) << 20,
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut write_err: Option<std::io::Error> = None;
     let json_lines = args.format == Format::Json;
+    // Nothing reaches stdout before the input is known to be a capture: the listing's
+    // header comes with its first line (or after the file was read, if it has none).
+    let mut header_due = args.segments && !json_lines;
     let result = if args.segments {
-        if !json_lines {
-            writeln!(out, "{}", report::segments::header())?;
-        }
         let mut each = |rec: &SegmentRecord, w: &WireAnalyzer| {
             if write_err.is_none() {
                 let line = if json_lines {
@@ -242,7 +223,10 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     report::segments::line(rec, w)
                 };
-                if let Err(e) = writeln!(out, "{line}") {
+                let header = std::mem::take(&mut header_due).then(report::segments::header);
+                let r =
+                    header.map_or(Ok(()), |h| writeln!(out, "{h}")).and_then(|()| writeln!(out, "{line}"));
+                if let Err(e) = r {
                     write_err = Some(e);
                 }
             }
@@ -255,21 +239,27 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         return Err(e.into());
     }
     let analysis = result?;
-    let r = analysis.report();
+    if header_due {
+        writeln!(out, "{}", report::segments::header())?;
+    }
+    let r = analysis.summary();
+    let conns = analysis.connections();
     let source = args.file.display().to_string();
     if args.segments && !json_lines {
         writeln!(out)?;
     }
     match args.format {
-        Format::Text => write!(out, "{}", report::text::render(&r, &source))?,
-        Format::Markdown => write!(out, "{}", report::markdown::render(&r, &source))?,
+        Format::Text => report::text::write(&mut out, &r, conns, &source)?,
+        Format::Markdown => report::markdown::write(&mut out, &r, conns, &source)?,
         // With --segments the output is JSON Lines: the segments, then the report on one line.
-        Format::Json if json_lines && args.segments => writeln!(out, "{}", serde_json::to_string(&r)?)?,
-        Format::Json => writeln!(out, "{}", report::json::render(&r)?)?,
+        Format::Json => report::json::write(&mut out, &r, conns, !args.segments)?,
     }
     out.flush()?;
     for w in &r.capture.warnings {
         eprintln!("respscope: warning: {w}");
+    }
+    if analysis.failed_analyzers > 0 {
+        return Ok(ExitCode::from(EXIT_INTERNAL));
     }
     Ok(ExitCode::SUCCESS)
 }

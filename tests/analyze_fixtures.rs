@@ -13,7 +13,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn analyze(name: &str) -> Report {
-    let cfg = WireConfig { ports: vec![6379], previews: true };
+    let cfg = WireConfig { previews: true, ..WireConfig::ports(vec![6379]) };
     match respscope::engine::analyze_file(&fixture(name), cfg, None) {
         Ok(a) => a.report(),
         Err(e) => panic!("{name}: {e}"),
@@ -410,7 +410,7 @@ fn a_long_capture_keeps_memory_flat_and_its_totals_whole() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcap");
     let run = |limit: Option<usize>| {
         let mut f = CaptureFile::open(&path).expect("demo capture");
-        let mut w = WireAnalyzer::new(WireConfig { ports: vec![6379], previews: false }, f.link());
+        let mut w = WireAnalyzer::new(WireConfig::ports(vec![6379]), f.link());
         w.set_closed_limit(limit);
         f.for_each(|fr| {
             w.frame(&fr, false);

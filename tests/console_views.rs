@@ -23,7 +23,7 @@ fn root() -> PathBuf {
 /// A model as the console would hold it: the demo capture's wire numbers, CLIENT LIST and
 /// SLOWLOG from a real server's output.
 fn model() -> Model {
-    let cfg = WireConfig { ports: vec![6379], previews: false };
+    let cfg = WireConfig::ports(vec![6379]);
     let a =
         respscope::engine::analyze_file(&root().join("assets/demo.pcap"), cfg, None).expect("demo capture");
     let mut m = Model::new("127.0.0.1:6379", WireSource::Replay("assets/demo.pcap".into()));
@@ -142,8 +142,7 @@ fn live_model(fixture: &str) -> Model {
     use respscope::engine::report::Report;
     use respscope::sources::capture::CaptureFile;
     let mut f = CaptureFile::open(&root().join("tests/fixtures").join(fixture)).expect("fixture");
-    let mut w =
-        respscope::engine::live::live_analyzer(WireConfig { ports: vec![6379], previews: false }, f.link());
+    let mut w = respscope::engine::live::live_analyzer(WireConfig::ports(vec![6379]), f.link());
     f.for_each(|fr| {
         w.frame(&fr, false);
     });

@@ -5,6 +5,7 @@
 //! tick, never per event. Pausing freezes a copy of the model while ingestion goes on.
 
 pub mod demo;
+pub mod watch;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -130,15 +131,15 @@ pub fn run(cfg: ConsoleConfig) -> anyhow::Result<()> {
             "the console needs a terminal; for scripts use `respscope watch` or `respscope analyze`"
         );
     }
-    let wire_cfg = WireConfig { ports: cfg.ports.clone(), previews: false };
+    let wire_cfg = WireConfig::ports(cfg.ports.clone());
     let server_addr = cfg.server.as_ref().map(ConnectOptions::addr).unwrap_or_default();
     let (feed, source, unavailable) = match &cfg.feed {
-        Feed::Live(l) => match LiveWire::start(l, wire_cfg) {
+        Feed::Live(l) => match LiveWire::start(l, wire_cfg, crate::engine::live::CONSOLE_LIMITS) {
             Ok(w) => (Some(w), WireSource::Live(l.interface.clone()), None),
             Err(e) => (None, WireSource::None, Some(e.to_string())),
         },
         Feed::Replay { path, speed } => {
-            let w = LiveWire::replay(path, wire_cfg, *speed)?;
+            let w = LiveWire::replay(path, wire_cfg, *speed, crate::engine::live::CONSOLE_LIMITS)?;
             (Some(w), WireSource::Replay(path.display().to_string()), None)
         }
         Feed::None(why) => (None, WireSource::None, Some(why.clone())),
@@ -344,9 +345,10 @@ async fn event_loop(
                 if let Some(rx) = &pending {
                     match rx.try_recv() {
                         Ok(s) => {
-                            if let Some(why) = &s.stopped {
+                            if let (Some(why), crate::engine::live::CaptureStatus::Ended) = (&s.stopped, s.status) {
                                 ui.footer_extra = Some(why.clone());
                             }
+                            model.apply_capture(s.status, s.stopped.as_deref(), s.status_for_s);
                             model.apply_wire(s.clock_s, s.report, s.loss, s.latency);
                             pending = None;
                         }

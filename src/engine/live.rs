@@ -14,21 +14,45 @@ use std::time::Duration;
 
 use crate::analysis::conversation::latency::IntervalLatency;
 use crate::analysis::wire::{WireAnalyzer, WireConfig};
-use crate::engine::report::Report;
+use crate::engine::report::{Report, SnapshotLimits};
 use crate::sources::capture::live::{LiveCapture, LiveCaptureError, LiveConfig, LiveHandler, LiveStats};
 use crate::sources::capture::{CaptureFile, CaptureFileError, Frame};
+
+/// Whether the wire is being seen, as every view says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum CaptureStatus {
+    /// Packets are captured.
+    #[serde(rename = "capturing")]
+    Capturing,
+    /// The interface is down: the capture is open but nothing can arrive.
+    #[serde(rename = "interface down")]
+    InterfaceDown,
+    /// The capture failed (the interface went away, say); it is reopened with backoff.
+    #[serde(rename = "stopped")]
+    Stopped,
+    /// A replay reached the end of its file.
+    #[serde(rename = "ended")]
+    Ended,
+}
 
 /// What the wire looked like at one moment.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct WireSnapshot {
+    /// Capturing or not; `stopped` says why when not.
+    pub status: CaptureStatus,
     /// The interface captured on.
     pub interface: String,
     /// Contract-v1 numbers since the capture started (open connections included).
     pub report: Report,
     /// Kernel and interface drops.
     pub loss: LiveStats,
-    /// Set when the capture stopped by itself (interface gone, error, end of a replay).
+    /// Why the wire is not being seen, when it is not (interface down or gone, a capture
+    /// error, the end of a replay), with what respscope is doing about it.
     pub stopped: Option<String>,
+    /// Seconds the current status has lasted.
+    pub status_for_s: f64,
+    /// Times the capture was opened again after it stopped.
+    pub reopened: u32,
     /// Seconds of wire time: since the capture started (live) or the replay position in
     /// capture time.
     pub clock_s: f64,
@@ -62,10 +86,20 @@ pub const LIVE_CLOSED_KEEP: usize = 1000;
 /// Segments kept per connection for the console's packet list.
 pub const SEGMENTS_KEEP: usize = 100;
 
+/// What the console's snapshots carry: enough rows for any screen, and the detail lists
+/// its connection view shows.
+pub const CONSOLE_LIMITS: SnapshotLimits = SnapshotLimits { connections: Some(200), details: 50 };
+
+/// Memory a live feed's connection table may hold: finished connections and the rest are
+/// summed into the totals beyond it, so a flood of short connections cannot grow the
+/// console.
+pub const LIVE_MEMORY_BUDGET: usize = 32 << 20;
+
 /// An analyzer set up as every live feed runs it: finished connections beyond
 /// [`LIVE_CLOSED_KEEP`] summed, the last [`SEGMENTS_KEEP`] segments of each connection kept,
 /// latencies collected per interval.
 pub fn live_analyzer(cfg: WireConfig, link: crate::sources::capture::Link) -> WireAnalyzer {
+    let cfg = WireConfig { memory_budget: cfg.memory_budget.min(LIVE_MEMORY_BUDGET), ..cfg };
     let mut w = WireAnalyzer::new(cfg, link);
     w.set_closed_limit(Some(LIVE_CLOSED_KEEP));
     w.set_segment_log(SEGMENTS_KEEP);
@@ -84,19 +118,89 @@ pub struct LiveWire {
 
 struct Handler {
     wire: WireAnalyzer,
+    limits: SnapshotLimits,
     requests: Receiver<Req>,
+    /// Loss counters of the open capture, and of the ones before it (a reopened capture
+    /// counts from zero again).
     loss: LiveStats,
+    loss_before: LiveStats,
     interface: String,
     started: std::time::Instant,
+    status: CaptureStatus,
+    why: Option<String>,
+    status_since: std::time::Instant,
+    reopened: u32,
 }
 
 impl Handler {
-    fn snapshot(&mut self, stopped: Option<String>, clock_s: f64) -> WireSnapshot {
+    fn new(
+        wire: WireAnalyzer,
+        limits: SnapshotLimits,
+        requests: Receiver<Req>,
+        interface: String,
+    ) -> Handler {
+        let now = std::time::Instant::now();
+        Handler {
+            wire,
+            limits,
+            requests,
+            loss: LiveStats::default(),
+            loss_before: LiveStats::default(),
+            interface,
+            started: now,
+            status: CaptureStatus::Capturing,
+            why: None,
+            status_since: now,
+            reopened: 0,
+        }
+    }
+
+    fn set_status(&mut self, status: CaptureStatus, why: Option<String>) {
+        if status != self.status {
+            self.status_since = std::time::Instant::now();
+        }
+        self.status = status;
+        self.why = why;
+    }
+
+    fn snapshot(&mut self, clock_s: f64) -> WireSnapshot {
         // The report first: it carries the interval's deepest pipelines, which the next line
         // starts afresh.
-        let report = Report::build(&self.wire, Vec::new());
+        let report = Report::snapshot(&self.wire, self.limits);
         let latency = self.wire.end_interval();
-        WireSnapshot { latency, interface: self.interface.clone(), report, loss: self.loss, stopped, clock_s }
+        let b = self.loss_before;
+        WireSnapshot {
+            status: self.status,
+            latency,
+            interface: self.interface.clone(),
+            report,
+            loss: LiveStats {
+                received: b.received + self.loss.received,
+                kernel_dropped: b.kernel_dropped + self.loss.kernel_dropped,
+                if_dropped: b.if_dropped + self.loss.if_dropped,
+            },
+            stopped: self.why.clone(),
+            status_for_s: self.status_since.elapsed().as_secs_f64(),
+            reopened: self.reopened,
+            clock_s,
+        }
+    }
+
+    fn answer(&mut self, req: Req) {
+        if let Req::Snapshot(reply) = req {
+            let clock = self.started.elapsed().as_secs_f64();
+            let _ = reply.send(self.snapshot(clock));
+        }
+    }
+
+    /// The capture failed: its loss counters are kept, and the views say why.
+    fn capture_failed(&mut self, why: String) {
+        let b = &mut self.loss_before;
+        b.received += self.loss.received;
+        b.kernel_dropped += self.loss.kernel_dropped;
+        b.if_dropped += self.loss.if_dropped;
+        self.loss = LiveStats::default();
+        self.set_status(CaptureStatus::Stopped, Some(format!("{why}; reopening it")));
     }
 }
 
@@ -108,11 +212,63 @@ impl LiveHandler for Handler {
     fn idle(&mut self, stats: LiveStats) {
         self.loss = stats;
         while let Ok(req) = self.requests.try_recv() {
-            if let Req::Snapshot(reply) = req {
-                let clock = self.started.elapsed().as_secs_f64();
-                let _ = reply.send(self.snapshot(None, clock));
-            }
+            self.answer(req);
         }
+    }
+
+    fn interface(&mut self, up: bool) {
+        match (up, self.status) {
+            (false, CaptureStatus::Capturing) => {
+                let why = format!(
+                    "interface {} is down: nothing can be captured until it is up again",
+                    self.interface
+                );
+                self.set_status(CaptureStatus::InterfaceDown, Some(why));
+            }
+            (true, CaptureStatus::InterfaceDown) => self.set_status(CaptureStatus::Capturing, None),
+            _ => {}
+        }
+    }
+}
+
+/// First wait before reopening a capture that failed, and the longest.
+const REOPEN_MIN: Duration = Duration::from_millis(250);
+const REOPEN_MAX: Duration = Duration::from_secs(5);
+
+/// The capture thread: captures until asked to stop; a capture that fails (its interface
+/// deleted, say) is reopened with backoff, answering snapshot requests meanwhile so the views
+/// say what happened and when it is back.
+fn capture_loop(mut cap: LiveCapture, cfg: &LiveConfig, h: &mut Handler, stop: &Arc<AtomicBool>) {
+    loop {
+        h.wire.set_link(cap.link());
+        let Some(why) = cap.run(stop, h) else { return };
+        h.capture_failed(why);
+        drop(cap);
+        let mut wait = REOPEN_MIN;
+        cap = loop {
+            let deadline = std::time::Instant::now() + wait;
+            while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                match h.requests.recv_timeout(left.min(Duration::from_millis(100))) {
+                    Ok(req) => h.answer(req),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            }
+            match LiveCapture::open(cfg) {
+                Ok(c) => break c,
+                Err(e) => {
+                    let first = h.why.clone().unwrap_or_default();
+                    let first = first.split("; reopening").next().unwrap_or_default().to_string();
+                    h.why = Some(format!("{first}; reopening it every {}s ({e})", REOPEN_MAX.as_secs()));
+                    wait = (wait * 2).min(REOPEN_MAX);
+                }
+            }
+        };
+        h.reopened += 1;
+        h.set_status(CaptureStatus::Capturing, None);
     }
 }
 
@@ -121,36 +277,21 @@ impl LiveWire {
     ///
     /// # Errors
     /// The capture could not be opened (rights, interface, filter).
-    pub fn start(cfg: &LiveConfig, wire: WireConfig) -> Result<LiveWire, LiveCaptureError> {
-        let mut cap = LiveCapture::open(cfg)?;
+    pub fn start(
+        cfg: &LiveConfig,
+        wire: WireConfig,
+        limits: SnapshotLimits,
+    ) -> Result<LiveWire, LiveCaptureError> {
+        let cap = LiveCapture::open(cfg)?;
         let (requests, rx) = channel::<Req>();
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
         let interface = cap.interface.clone();
-        let mut h = Handler {
-            wire: live_analyzer(wire, cap.link()),
-            requests: rx,
-            loss: LiveStats::default(),
-            interface: interface.clone(),
-            started: std::time::Instant::now(),
-        };
+        let mut h = Handler::new(live_analyzer(wire, cap.link()), limits, rx, interface.clone());
+        let cfg = cfg.clone();
         let handle = std::thread::Builder::new()
             .name(format!("capture-{interface}"))
-            .spawn(move || {
-                let ended = cap.run(&stop2, &mut h);
-                // Keep answering after a failure, so the views can say why the wire went quiet.
-                while !stop2.load(Ordering::Relaxed) {
-                    match h.requests.recv_timeout(Duration::from_millis(100)) {
-                        Ok(Req::Snapshot(reply)) => {
-                            let clock = h.started.elapsed().as_secs_f64();
-                            let _ = reply.send(h.snapshot(ended.clone(), clock));
-                        }
-                        Ok(Req::Replay(_)) => {}
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-                    }
-                }
-            })
+            .spawn(move || capture_loop(cap, &cfg, &mut h, &stop2))
             .map_err(|e| LiveCaptureError::Other { iface: interface.clone(), reason: e.to_string() })?;
         Ok(LiveWire { requests, stop, handle: Some(handle), interface })
     }
@@ -181,6 +322,7 @@ impl LiveWire {
         path: &std::path::Path,
         wire: WireConfig,
         speed: f64,
+        limits: SnapshotLimits,
     ) -> Result<LiveWire, CaptureFileError> {
         // Open once here so a bad file is reported before the console starts.
         let first = CaptureFile::open(path)?;
@@ -191,7 +333,7 @@ impl LiveWire {
         let path = path.to_path_buf();
         let handle = std::thread::Builder::new()
             .name("replay".into())
-            .spawn(move || replay_loop(first, &path, wire, speed, &rx, &stop2))
+            .spawn(move || replay_loop(first, &path, wire, speed, limits, &rx, &stop2))
             .map_err(|e| CaptureFileError::Thread(e.to_string()))?;
         Ok(LiveWire { requests, stop, handle: Some(handle), interface: name })
     }
@@ -203,6 +345,7 @@ fn replay_loop(
     path: &std::path::Path,
     cfg: WireConfig,
     mut speed: f64,
+    limits: SnapshotLimits,
     rx: &Receiver<Req>,
     stop: &Arc<AtomicBool>,
 ) {
@@ -210,13 +353,12 @@ fn replay_loop(
     let mut paused = false;
     'restart: while !stop.load(Ordering::Relaxed) {
         let Some(mut f) = file.take().or_else(|| CaptureFile::open(path).ok()) else { return };
-        let mut h = Handler {
-            wire: live_analyzer(cfg.clone(), f.link()),
-            requests: channel().1,
-            loss: LiveStats::default(),
-            interface: path.display().to_string(),
-            started: std::time::Instant::now(),
-        };
+        let mut h = Handler::new(
+            live_analyzer(cfg.clone(), f.link()),
+            limits,
+            channel().1,
+            path.display().to_string(),
+        );
         // Capture time (µs since the first packet) that lines up with `base_wall`.
         let mut base_pos = 0.0f64;
         let mut base_wall = std::time::Instant::now();
@@ -230,7 +372,10 @@ fn replay_loop(
             while let Ok(req) = rx.try_recv() {
                 match req {
                     Req::Snapshot(reply) => {
-                        let _ = reply.send(h.snapshot(ended.clone(), pos_us / 1e6));
+                        if let Some(why) = &ended {
+                            h.set_status(CaptureStatus::Ended, Some(why.clone()));
+                        }
+                        let _ = reply.send(h.snapshot(pos_us / 1e6));
                     }
                     Req::Replay(ReplayCtl::Restart) => continue 'restart,
                     Req::Replay(ReplayCtl::Speed(s)) => {

@@ -50,12 +50,26 @@ pub struct FileAnalysis {
     pub wire: WireAnalyzer,
     /// Problems with the input.
     pub warnings: Vec<String>,
+    /// Analyzer threads that failed: their connections are missing from the report. A bug,
+    /// never a property of the input.
+    pub failed_analyzers: usize,
 }
 
 impl FileAnalysis {
-    /// The contract-v1 report.
+    /// The contract-v1 report with every connection listed (small captures and tests).
     pub fn report(&self) -> report::Report {
         report::Report::build(&self.wire, self.warnings.clone())
+    }
+
+    /// The report without its connections, which [`FileAnalysis::connections`] lists one at
+    /// a time.
+    pub fn summary(&self) -> report::Report {
+        report::Report::summary(&self.wire, self.warnings.clone())
+    }
+
+    /// The connections, built as they are listed.
+    pub fn connections(&self) -> report::Connections<'_> {
+        report::Connections::Analyzer(&self.wire)
     }
 }
 
@@ -74,18 +88,23 @@ pub fn analyze_file(
     // A listing must come out in frame order, so it stays on one analyzer; otherwise
     // connections are dealt out to one analyzer per core.
     let n = if on_segment.is_some() { 1 } else { workers() };
-    let (wire, end) = match on_segment {
-        Some(sink) => one_analyzer(file, cfg, sink)?,
+    let (wire, end, failed_analyzers) = match on_segment {
+        Some(sink) => {
+            let (wire, end) = one_analyzer(file, cfg, sink)?;
+            (wire, end, 0)
+        }
         None => {
             let mut reader = BatchReader::spawn(file, n, move |f| WireAnalyzer::shard_of(link, f, n))
                 .map_err(|e| CaptureFileError::Thread(e.to_string()))?;
             let mut parts = Vec::with_capacity(n);
+            let mut failed = 0usize;
             let shards = std::mem::take(&mut reader.shards);
             std::thread::scope(|s| {
                 let handles: Vec<_> = shards
                     .into_iter()
                     .map(|shard| {
-                        let cfg = cfg.clone();
+                        // Each analyzer holds its share of the memory budget.
+                        let cfg = WireConfig { memory_budget: cfg.memory_budget / n, ..cfg.clone() };
                         s.spawn(move || {
                             let mut wire = WireAnalyzer::new(cfg, link);
                             for batch in &shard.batches {
@@ -100,14 +119,15 @@ pub fn analyze_file(
                     })
                     .collect();
                 for h in handles {
-                    if let Ok(w) = h.join() {
-                        parts.push(w);
+                    match h.join() {
+                        Ok(w) => parts.push(w),
+                        Err(_) => failed += 1,
                     }
                 }
             });
             let end = reader.finish();
             let wire = WireAnalyzer::merge(parts).unwrap_or_else(|| WireAnalyzer::new(cfg, link));
-            (wire, end)
+            (wire, end, failed)
         }
     };
     let mut warnings = Vec::new();
@@ -120,5 +140,10 @@ pub fn analyze_file(
             wire.config().ports
         ));
     }
-    Ok(FileAnalysis { wire, warnings })
+    if failed_analyzers > 0 {
+        warnings.push(format!(
+            "{failed_analyzers} analyzer thread(s) failed, so the connections they held are missing from this report; this is a bug in respscope, please report it with the capture"
+        ));
+    }
+    Ok(FileAnalysis { wire, warnings, failed_analyzers })
 }

@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 
 use crate::analysis::conversation::latency::IntervalLatency;
+use crate::engine::live::CaptureStatus;
 use crate::engine::report::{ConnReport, Report};
 use crate::sources::capture::live::LiveStats;
 use crate::sources::server::formats::slowlog::SlowEntry;
@@ -104,6 +105,10 @@ pub struct Model {
     pub source: WireSource,
     /// Why there is no wire view, when there is none (with what to do).
     pub wire_unavailable: Option<String>,
+    /// Whether the wire is being seen now.
+    pub capture: Option<CaptureStatus>,
+    /// Why not, when it is not (interface down, capture stopped and being reopened).
+    pub capture_problem: Option<String>,
     /// Latest wire numbers.
     pub wire: Option<Report>,
     /// Kernel and interface drops.
@@ -219,6 +224,32 @@ impl Model {
             next.insert(c.client.clone(), ring);
         }
         self.conn_history = next;
+    }
+
+    /// Folds the wire feed's status: a capture that stops, and one that comes back, is an
+    /// alert (once per change), and the header says it while it lasts.
+    pub fn apply_capture(&mut self, status: CaptureStatus, why: Option<&str>, status_for_s: f64) {
+        let before = self.capture.replace(status);
+        match status {
+            CaptureStatus::Capturing => {
+                if matches!(before, Some(CaptureStatus::Stopped | CaptureStatus::InterfaceDown)) {
+                    let was = self.capture_problem.take().unwrap_or_default();
+                    self.alert(format!(
+                        "capture is back ({was}): packets while it was not running were not seen"
+                    ));
+                }
+                self.capture_problem = None;
+            }
+            CaptureStatus::InterfaceDown | CaptureStatus::Stopped => {
+                let why = why.unwrap_or("capture stopped").to_string();
+                if before != Some(status) {
+                    self.alert(format!("wire not seen: {why}"));
+                }
+                self.capture_problem = Some(format!("{why} (for {status_for_s:.0}s)"));
+            }
+            // The end of a replay is no problem: the footer says it.
+            CaptureStatus::Ended => self.capture_problem = None,
+        }
     }
 
     /// Folds a server poll.

@@ -45,10 +45,12 @@ pub struct CaptureSection {
     pub skipped_packets: u64,
     /// TCP segments cut short by the snap length.
     pub snapped_segments: u64,
-    /// Connections beyond the table cap, counted in totals only.
-    pub untracked_connections: u64,
-    /// Finished connections summed into the totals and no longer listed (long live captures).
+    /// Connections summed into the totals and no longer listed: finished ones beyond a live
+    /// feed's limit, and any retired to stay within the memory budget.
     pub retired_connections: u64,
+    /// Connections still tracked but not in `connections` (a live snapshot lists only the
+    /// busiest).
+    pub unlisted_connections: u64,
     /// Problems with the input, in words.
     pub warnings: Vec<String>,
 }
@@ -95,6 +97,8 @@ pub struct EventEntry {
 /// One connection.
 #[derive(Clone, Debug, Serialize)]
 pub struct ConnReport {
+    /// Its number, in order of first appearance (as `--segments` names it).
+    pub id: u64,
     /// Client address.
     pub client: String,
     /// Server address.
@@ -187,15 +191,26 @@ impl ConnReport {
     }
 }
 
+/// How much of the connections a live snapshot carries: the busiest ones, each with its
+/// detail lists cut short, so a snapshot's size does not grow with the connection count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotLimits {
+    /// Connections listed (the busiest in the interval first); `None` lists all.
+    pub connections: Option<usize>,
+    /// Split commands, window events and parse errors kept per listed connection.
+    pub details: usize,
+}
+
 impl Report {
-    /// Builds the report from a finished analyzer.
-    pub fn build(w: &WireAnalyzer, warnings: Vec<String>) -> Report {
+    /// Everything but the connections, which a caller lists from the analyzer one at a time
+    /// ([`Connections::Analyzer`]): a capture of a million connections never holds a million
+    /// connection reports.
+    pub fn summary(w: &WireAnalyzer, warnings: Vec<String>) -> Report {
         let c: &CaptureCounts = &w.counts;
         let duration_us = match (c.first_ts, c.last_ts) {
-            (Some(a), Some(b)) => b - a,
+            (Some(a), Some(b)) => b.saturating_sub(a),
             _ => 0,
         };
-        let connections: Vec<ConnReport> = w.conns.iter().map(conn_report).collect();
         // Connections no longer listed one by one still count.
         let mut t = w.retired;
         for c in &w.conns {
@@ -208,11 +223,11 @@ impl Report {
             }
         }
         let mut warnings = warnings;
-        if c.untracked_connections > 0 {
+        if w.retired_for_memory > 0 {
             warnings.push(format!(
-                "{} connections beyond the first {} were not analysed",
-                c.untracked_connections,
-                crate::analysis::wire::MAX_CONNECTIONS
+                "{} connections were summed into the totals and are not listed, to keep the connection table within {} MiB (those that carried no data first, then finished ones, then the longest idle); raise it with --memory",
+                w.retired_for_memory,
+                w.config().memory_budget >> 20
             ));
         }
         if c.snapped > 0 {
@@ -236,22 +251,123 @@ impl Report {
                 ports: w.config().ports.clone(),
                 skipped_packets: c.not_tcp + c.truncated + c.fragments,
                 snapped_segments: c.snapped,
-                untracked_connections: c.untracked_connections,
                 retired_connections: w.retired.connections,
+                unlisted_connections: 0,
                 warnings,
             },
             totals: t,
             commands_by_name,
-            connections,
+            connections: Vec::new(),
+        }
+    }
+
+    /// The whole report with every connection listed.
+    pub fn build(w: &WireAnalyzer, warnings: Vec<String>) -> Report {
+        let mut r = Report::summary(w, warnings);
+        r.connections = w.conns.iter().map(conn_report).collect();
+        r
+    }
+
+    /// A live snapshot: the report with only the busiest connections listed (those with
+    /// the most packets since the previous snapshot, then the most in all), their detail
+    /// lists cut to the latest entries.
+    pub fn snapshot(w: &WireAnalyzer, limits: SnapshotLimits) -> Report {
+        let mut r = Report::summary(w, Vec::new());
+        let n = limits.connections.unwrap_or(usize::MAX).min(w.conns.len());
+        let mut order: Vec<&Connection> = w.conns.iter().collect();
+        let busier = |a: &&Connection, b: &&Connection| {
+            b.interval_packets.cmp(&a.interval_packets).then(b.packets.cmp(&a.packets)).then(a.id.cmp(&b.id))
+        };
+        if n < order.len() {
+            order.select_nth_unstable_by(n, busier);
+            order.truncate(n);
+        }
+        // Listed in order of first appearance, as the full report lists them.
+        order.sort_unstable_by_key(|c| c.id);
+        r.connections = order
+            .into_iter()
+            .map(|c| {
+                let mut cr = conn_report(c);
+                cr.cut_details(limits.details);
+                cr
+            })
+            .collect();
+        r.capture.unlisted_connections = (w.conns.len() - r.connections.len()) as u64;
+        r
+    }
+}
+
+impl ConnReport {
+    /// Keeps only the latest `n` entries of each detail list.
+    fn cut_details(&mut self, n: usize) {
+        fn latest<T>(v: &mut Vec<T>, n: usize) {
+            let extra = v.len().saturating_sub(n);
+            v.drain(..extra);
+        }
+        latest(&mut self.splits, n);
+        latest(&mut self.window_events, n);
+        latest(&mut self.parse_error_details, n);
+    }
+}
+
+/// The connections a view lists: a report's own (a live snapshot), or built one at a time
+/// from a finished analyzer (a whole capture).
+#[derive(Clone, Copy)]
+pub enum Connections<'a> {
+    /// Already built.
+    Listed(&'a [ConnReport]),
+    /// Built on the way, in order of first appearance.
+    Analyzer(&'a WireAnalyzer),
+}
+
+impl<'a> Connections<'a> {
+    /// The connections, each built as it is reached.
+    pub fn iter(self) -> Box<dyn Iterator<Item = std::borrow::Cow<'a, ConnReport>> + 'a> {
+        match self {
+            Connections::Listed(v) => Box::new(v.iter().map(std::borrow::Cow::Borrowed)),
+            Connections::Analyzer(w) => {
+                Box::new(w.conns.iter().map(|c| std::borrow::Cow::Owned(conn_report(c))))
+            }
         }
     }
 }
 
-fn conn_report(c: &Connection) -> ConnReport {
-    let v = &c.conv;
+/// A report whose connections come from [`Connections`]: serialised as contract v1 with the
+/// connections written one at a time.
+pub struct Streamed<'a> {
+    /// Everything but the connections.
+    pub report: &'a Report,
+    /// The connections.
+    pub connections: Connections<'a>,
+}
+
+impl Serialize for Streamed<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Seq<'a>(Connections<'a>);
+        impl Serialize for Seq<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.iter())
+            }
+        }
+        let r = self.report;
+        let mut st = s.serialize_struct("Report", 5)?;
+        st.serialize_field("schema", r.schema)?;
+        st.serialize_field("capture", &r.capture)?;
+        st.serialize_field("totals", &r.totals)?;
+        st.serialize_field("commands_by_name", &r.commands_by_name)?;
+        st.serialize_field("connections", &Seq(self.connections))?;
+        st.end()
+    }
+}
+
+/// One connection's report.
+pub fn conn_report(c: &Connection) -> ConnReport {
+    let v = c.conv();
     ConnReport {
-        client: c.client.to_string(),
-        server: c.server.to_string(),
+        id: c.id,
+        client: c.client().to_string(),
+        server: c.server().to_string(),
         handshake_rtt_us: c.handshake_rtt_us,
         commands: v.commands,
         replies: v.replies,
@@ -265,14 +381,14 @@ fn conn_report(c: &Connection) -> ConnReport {
         bytes_to_client: c.bytes[1],
         latency_us: v.latency.summary(),
         tcp: TcpSection {
-            zero_windows: c.tcp.zero_windows,
-            window_updates: c.tcp.window_updates,
-            window_full: c.tcp.window_full,
-            zero_window_probes: c.tcp.zero_window_probes,
-            retransmissions: c.tcp.retransmissions,
-            out_of_order: c.tcp.out_of_order,
-            lost_segments: c.tcp.lost_segments,
-            keep_alives_tshark: c.tcp.keep_alives,
+            zero_windows: u64::from(c.tcp.zero_windows),
+            window_updates: u64::from(c.tcp.window_updates),
+            window_full: u64::from(c.tcp.window_full),
+            zero_window_probes: u64::from(c.tcp.zero_window_probes),
+            retransmissions: u64::from(c.tcp.retransmissions),
+            out_of_order: u64::from(c.tcp.out_of_order),
+            lost_segments: u64::from(c.tcp.lost_segments),
+            keep_alives_tshark: u64::from(c.tcp.keep_alives),
         },
         gaps: c.gaps,
         parse_errors: c.parse_errors,
@@ -284,7 +400,7 @@ fn conn_report(c: &Connection) -> ConnReport {
         batch_sizes: v.batches.sizes.clone(),
         splits: v.splits.clone(),
         window_events: c
-            .events
+            .events()
             .iter()
             .map(|e| EventEntry {
                 frame: e.frame,
@@ -295,15 +411,15 @@ fn conn_report(c: &Connection) -> ConnReport {
             })
             .collect(),
         parse_error_details: c
-            .error_records
+            .error_records()
             .iter()
             .map(|e| format!("frame {} {} offset {}: {}", e.frame, e.dir.arrow(), e.offset, e.error))
             .collect(),
-        recent: c.recent.iter().copied().collect(),
+        recent: c.recent().copied().collect(),
         interval_max_depth: v.interval_max_depth,
         first_ts_us: c.first_ts,
         last_ts_us: c.last_ts,
-        ack_rtt_us: AckRttSection { to_server: c.ack_rtt.stats[0], to_client: c.ack_rtt.stats[1] },
+        ack_rtt_us: AckRttSection { to_server: c.ack_rtt().stats[0], to_client: c.ack_rtt().stats[1] },
         ping_rtt_us: v.ping_rtt,
         tls: c.tls,
     }

@@ -24,12 +24,18 @@ struct Slot {
     used: bool,
 }
 
+fn new_ring() -> Box<[Slot; RING]> {
+    Box::new([Slot::default(); RING])
+}
+
 /// Batch accounting for one connection.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Batches {
     open: u64,
     open_has_bytes: bool,
-    ring: [Slot; RING],
+    /// Allocated with the first client segment: most connections that carry nothing never
+    /// need it.
+    ring: Option<Box<[Slot; RING]>>,
     /// Closed batches.
     pub count: u64,
     /// Most commands in one closed batch.
@@ -40,21 +46,13 @@ pub struct Batches {
     pub late_commands: u64,
 }
 
-impl Default for Batches {
-    fn default() -> Self {
-        Batches {
-            open: 0,
-            open_has_bytes: false,
-            ring: [Slot::default(); RING],
-            count: 0,
-            max_commands: 0,
-            sizes: BTreeMap::new(),
-            late_commands: 0,
-        }
-    }
-}
-
 impl Batches {
+    /// Heap held, for memory budgets.
+    pub fn heap_bytes(&self) -> usize {
+        self.ring.as_ref().map_or(0, |_| std::mem::size_of::<[Slot; RING]>())
+            + self.sizes.len() * (std::mem::size_of::<(u32, u64)>() + 16)
+    }
+
     /// The id the next client segment belongs to.
     pub fn current(&self) -> u64 {
         self.open
@@ -67,12 +65,14 @@ impl Batches {
         }
         if !self.open_has_bytes {
             self.open_has_bytes = true;
-            let slot = &mut self.ring[(self.open % RING as u64) as usize];
+            let open = self.open;
+            let slot = &mut self.ring.get_or_insert_with(new_ring)[(open % RING as u64) as usize];
             let carried = if slot.used && slot.id == self.open { slot.commands } else { 0 };
-            *slot = Slot { id: self.open, commands: carried, closed: false, used: true };
+            *slot = Slot { id: open, commands: carried, closed: false, used: true };
         }
         if psh {
-            let slot = &mut self.ring[(self.open % RING as u64) as usize];
+            let open = self.open;
+            let slot = &mut self.ring.get_or_insert_with(new_ring)[(open % RING as u64) as usize];
             slot.closed = true;
             let n = slot.commands;
             self.count += 1;
@@ -85,9 +85,10 @@ impl Batches {
 
     /// A command whose last byte was owned by a segment of batch `id` completed.
     pub fn command(&mut self, id: u64) {
-        let slot = &mut self.ring[(id % RING as u64) as usize];
+        let open = self.open;
+        let slot = &mut self.ring.get_or_insert_with(new_ring)[(id % RING as u64) as usize];
         if !slot.used || slot.id != id {
-            if id == self.open {
+            if id == open {
                 // The open batch's first command, before its segment was registered.
                 *slot = Slot { id, commands: 1, closed: false, used: true };
             } else {
@@ -113,7 +114,8 @@ impl Batches {
 
     /// Commands in the batch still open (not counted as a batch yet).
     pub fn open_commands(&self) -> u32 {
-        let slot = &self.ring[(self.open % RING as u64) as usize];
+        let Some(ring) = &self.ring else { return 0 };
+        let slot = &ring[(self.open % RING as u64) as usize];
         if slot.used && slot.id == self.open {
             slot.commands
         } else {

@@ -138,6 +138,12 @@ impl Latency {
             .collect()
     }
 
+    /// Heap held, for memory budgets: the exact samples or the histogram's counts.
+    pub fn heap_bytes(&self) -> usize {
+        self.exact.capacity() * std::mem::size_of::<u64>()
+            + self.hist.as_ref().map_or(0, |h| h.distinct_values() * std::mem::size_of::<u32>() + 128)
+    }
+
     /// Keeps only the summary: a finished connection's samples are no longer needed.
     pub fn freeze(&mut self) {
         self.frozen = Some(self.summary());

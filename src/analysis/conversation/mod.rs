@@ -200,6 +200,14 @@ impl Conversation {
         self.pending = VecDeque::new();
     }
 
+    /// Heap held, for memory budgets.
+    pub fn heap_bytes(&self) -> usize {
+        self.splits.capacity() * std::mem::size_of::<SplitCommand>()
+            + self.latency.heap_bytes()
+            + self.pending.capacity() * std::mem::size_of::<Pending>()
+            + self.batches.heap_bytes()
+    }
+
     /// Starts a new interval for [`Conversation::interval_max_depth`].
     pub fn start_interval(&mut self) {
         self.interval_max_depth = self.depth.max(0);

@@ -383,6 +383,32 @@ impl<O: Copy> RespStream<O> {
         step
     }
 
+    /// Bytes held while resynchronising.
+    pub fn held_bytes(&self) -> usize {
+        self.resync.as_ref().map_or(0, |r| r.held_len())
+    }
+
+    /// Heap held beyond the stream itself, for memory budgets.
+    pub fn heap_bytes(&self) -> usize {
+        self.resync.as_ref().map_or(0, |r| {
+            std::mem::size_of::<Resync<O>>()
+                + r.held.capacity()
+                + r.owners.capacity() * std::mem::size_of::<(usize, O)>()
+        })
+    }
+
+    /// Gives up the bytes a resync holds (they count as skipped); the search goes on from
+    /// the next line start. For an analyzer short of memory.
+    pub fn drop_held(&mut self) {
+        if let Some(r) = self.resync.as_mut() {
+            let n = r.held_len();
+            r.drop_held_front(n);
+            r.held = Vec::new();
+            r.owners = Vec::new();
+            r.boundary = false;
+        }
+    }
+
     /// Finishes the stream at the end of a capture: a message in progress is incomplete.
     pub fn finish(&mut self) {
         if let Some(r) = self.resync.take() {

@@ -217,9 +217,7 @@ impl<O: Copy> Reassembler<O> {
 
     /// End of the capture: every hole left, including one before a FIN, is a gap.
     pub fn finish(&mut self, out: &mut impl FnMut(Delivery<'_, O>)) {
-        while !self.ahead.is_empty() {
-            self.skip_hole(out);
-        }
+        self.give_up_holes(out);
         if let Some(f) = self.fin {
             if f > self.next && self.base.is_some() {
                 out(Delivery::Gap { offset: self.next, len: f - self.next });
@@ -231,6 +229,20 @@ impl<O: Copy> Reassembler<O> {
     /// Bytes currently held ahead of a hole.
     pub fn held_bytes(&self) -> usize {
         self.ahead_bytes
+    }
+
+    /// Heap held, for memory budgets: the bytes and a map entry per held segment.
+    pub fn heap_bytes(&self) -> usize {
+        self.ahead_bytes + self.ahead.len() * (std::mem::size_of::<(u64, (Vec<u8>, O))>() + 32)
+    }
+
+    /// Gives up every hole still waited on: each is a gap, and the bytes held behind it are
+    /// delivered. Used when the analyzer runs short of memory; later bytes of those holes,
+    /// should they come, are duplicates.
+    pub fn give_up_holes(&mut self, out: &mut impl FnMut(Delivery<'_, O>)) {
+        while !self.ahead.is_empty() {
+            self.skip_hole(out);
+        }
     }
 }
 

@@ -48,6 +48,12 @@ pub struct AckRtt {
 }
 
 impl AckRtt {
+    /// No samples yet.
+    pub const fn new() -> Self {
+        const NONE: RttStats = RttStats { count: 0, min: None, srtt: None, last: None };
+        AckRtt { timed: [None, None], stats: [NONE, NONE] }
+    }
+
     /// One segment in direction `d`: its sequence number, payload length, acknowledgment
     /// number when it carries ACK, whether it is a retransmission, and its capture time.
     pub fn segment(&mut self, d: usize, seq: u32, len: u32, ack: Option<u32>, retransmission: bool, ts: i64) {

@@ -84,7 +84,7 @@ impl CaptureFile {
                 let ts = p.header.ts;
                 // time_t and suseconds_t are narrower than i64 on some platforms.
                 #[allow(clippy::useless_conversion)]
-                let ts_us = i64::from(ts.tv_sec) * 1_000_000 + i64::from(ts.tv_usec);
+                let ts_us = super::timestamp_us(i64::from(ts.tv_sec), i64::from(ts.tv_usec));
                 Ok(Some(Frame { no, ts_us, data: p.data, wire_len: p.header.len }))
             }
             Err(pcap::Error::NoMorePackets) => Ok(None),
@@ -101,7 +101,7 @@ impl CaptureFile {
                     let ts = p.header.ts;
                     // time_t and suseconds_t are narrower than i64 on some platforms.
                     #[allow(clippy::useless_conversion)]
-                    let ts_us = i64::from(ts.tv_sec) * 1_000_000 + i64::from(ts.tv_usec);
+                    let ts_us = super::timestamp_us(i64::from(ts.tv_sec), i64::from(ts.tv_usec));
                     no += 1;
                     f(Frame { no, ts_us, data: p.data, wire_len: p.header.len });
                 }

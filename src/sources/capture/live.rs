@@ -80,12 +80,32 @@ const IDLE_SLEEP: std::time::Duration = std::time::Duration::from_millis(5);
 /// How often the handler gets a chance to answer requests, busy or not.
 const IDLE_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// How often the interface's state is read.
+const LINK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What a live capture feeds.
 pub trait LiveHandler {
     /// One captured packet.
     fn frame(&mut self, f: Frame<'_>);
     /// A pause in the packets, or every few thousand of them: time to answer requests.
     fn idle(&mut self, stats: LiveStats);
+    /// The interface is up (`true`) or down, read once a second where the system says.
+    fn interface(&mut self, _up: bool) {}
+}
+
+/// Whether `iface` is up, from `/sys/class/net` (Linux). `None` where that cannot be told:
+/// `any`, other systems, an interface that is gone (the capture itself then fails).
+///
+/// libpcap keeps a capture open on an interface brought down and simply delivers nothing,
+/// so without this a stopped wire would look like a quiet one.
+pub fn interface_up(iface: &str) -> Option<bool> {
+    if iface.is_empty() || iface.contains('/') || iface == "any" {
+        return None;
+    }
+    let flags = std::fs::read_to_string(format!("/sys/class/net/{iface}/flags")).ok()?;
+    let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).ok()?;
+    // IFF_UP.
+    Some(flags & 0x1 != 0)
 }
 
 /// An open live capture.
@@ -173,6 +193,7 @@ impl LiveCapture {
     pub fn run(&mut self, stop: &Arc<AtomicBool>, h: &mut impl LiveHandler) -> Option<String> {
         let mut no = 0u64;
         let mut last_idle = std::time::Instant::now();
+        let mut last_link: Option<std::time::Instant> = None;
         while !stop.load(Ordering::Relaxed) {
             match self.cap.next_packet() {
                 Ok(p) => {
@@ -180,7 +201,7 @@ impl LiveCapture {
                     let ts = p.header.ts;
                     // time_t and suseconds_t are narrower than i64 on some platforms.
                     #[allow(clippy::useless_conversion)]
-                    let ts_us = i64::from(ts.tv_sec) * 1_000_000 + i64::from(ts.tv_usec);
+                    let ts_us = super::timestamp_us(i64::from(ts.tv_sec), i64::from(ts.tv_usec));
                     h.frame(Frame { no, ts_us, data: p.data, wire_len: p.header.len });
                 }
                 Err(pcap::Error::TimeoutExpired | pcap::Error::NoMorePackets) => {
@@ -192,6 +213,12 @@ impl LiveCapture {
                 last_idle = std::time::Instant::now();
                 let s = self.stats();
                 h.idle(s);
+            }
+            if last_link.is_none_or(|t| t.elapsed() >= LINK_EVERY) {
+                last_link = Some(std::time::Instant::now());
+                if let Some(up) = interface_up(&self.interface) {
+                    h.interface(up);
+                }
             }
         }
         None

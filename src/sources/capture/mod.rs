@@ -21,3 +21,15 @@ pub struct Frame<'a> {
     /// Length of the frame on the wire.
     pub wire_len: u32,
 }
+
+/// Latest timestamp respscope represents: 2^62 µs, about the year 148,000. Every timestamp
+/// lies in `[0, MAX_TS_US]`, so the difference of any two fits an `i64`.
+pub const MAX_TS_US: i64 = 1 << 62;
+
+/// A timestamp in microseconds since the Unix epoch, from seconds and a sub-second part in
+/// microseconds, clamped to `[0, MAX_TS_US]`. Every capture, SLOWLOG and MONITOR time goes
+/// through here: a hostile file or reply may carry any value, and the arithmetic on times
+/// downstream must not overflow.
+pub fn timestamp_us(secs: i64, micros: i64) -> i64 {
+    secs.saturating_mul(1_000_000).saturating_add(micros).clamp(0, MAX_TS_US)
+}

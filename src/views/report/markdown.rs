@@ -3,10 +3,42 @@
 use std::fmt::Write;
 
 use super::{bytes, opt_us, us};
-use crate::engine::report::Report;
+use crate::engine::report::{ConnReport, Connections, Report};
 
-/// Renders the report as markdown.
+/// Renders a report with its own connections as markdown.
 pub fn render(r: &Report, source: &str) -> String {
+    let mut out = Vec::new();
+    let _ = write(&mut out, r, Connections::Listed(&r.connections), source);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Writes the report as markdown, one connection at a time (the connections are walked
+/// twice: the table, then their split commands).
+///
+/// # Errors
+/// Writing to `out` failed.
+pub fn write(
+    out: &mut dyn std::io::Write,
+    r: &Report,
+    conns: Connections<'_>,
+    source: &str,
+) -> std::io::Result<()> {
+    out.write_all(header(r, source).as_bytes())?;
+    let mut o = String::new();
+    for c in conns.iter() {
+        o.clear();
+        row(&mut o, &c);
+        out.write_all(o.as_bytes())?;
+    }
+    for c in conns.iter() {
+        o.clear();
+        splits(&mut o, &c);
+        out.write_all(o.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn header(r: &Report, source: &str) -> String {
     let mut o = String::new();
     let c = &r.capture;
     let t = &r.totals;
@@ -52,60 +84,62 @@ pub fn render(r: &Report, source: &str) -> String {
     let _ = writeln!(o, "## Connections\n");
     let _ = writeln!(o, "| # | client | server | RTT | commands | replies | errors | batches | max/batch | max depth | splits | p50 | p99 | max | to server | to client | zero win | win full | win upd | probes | retrans | gaps |");
     let _ = writeln!(o, "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (i, c) in r.connections.iter().enumerate() {
-        let l = &c.latency_us;
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            i + 1,
-            c.client,
-            c.server,
-            c.handshake_rtt_us.map_or_else(|| "-".into(), us),
-            c.commands,
-            c.replies,
-            c.errors,
-            c.batches,
-            c.max_batch_commands,
-            c.max_pipeline_depth,
-            c.split_commands,
-            opt_us(l.p50),
-            opt_us(l.p99),
-            opt_us(l.max),
-            bytes(c.bytes_to_server),
-            bytes(c.bytes_to_client),
-            c.tcp.zero_windows,
-            c.tcp.window_full,
-            c.tcp.window_updates,
-            c.tcp.zero_window_probes,
-            c.tcp.retransmissions,
-            c.gaps
-        );
-    }
-    for (i, c) in r.connections.iter().enumerate() {
-        if c.splits.is_empty() {
-            continue;
-        }
-        let _ = writeln!(o, "\n### Split commands of connection {}\n", i + 1);
-        let _ = writeln!(
-            o,
-            "| command # | preview | bytes | first frame (bytes) | last frame (bytes) | segments | cut |"
-        );
-        let _ = writeln!(o, "|---:|---|---:|---|---|---:|---|");
-        for s in c.splits.iter().take(50) {
-            let _ = writeln!(
-                o,
-                "| {} | `{}` | {} | #{} ({}) | #{} ({}) | {} | {} |",
-                s.index,
-                s.preview.to_string_lossy().replace('|', "\\|").replace('`', "'"),
-                s.len,
-                s.first_frame,
-                s.first_bytes,
-                s.last_frame,
-                s.last_bytes,
-                s.segments,
-                s.cut.describe()
-            );
-        }
-    }
     o
+}
+
+fn row(o: &mut String, c: &ConnReport) {
+    let l = &c.latency_us;
+    let _ = writeln!(
+        o,
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        c.id,
+        c.client,
+        c.server,
+        c.handshake_rtt_us.map_or_else(|| "-".into(), us),
+        c.commands,
+        c.replies,
+        c.errors,
+        c.batches,
+        c.max_batch_commands,
+        c.max_pipeline_depth,
+        c.split_commands,
+        opt_us(l.p50),
+        opt_us(l.p99),
+        opt_us(l.max),
+        bytes(c.bytes_to_server),
+        bytes(c.bytes_to_client),
+        c.tcp.zero_windows,
+        c.tcp.window_full,
+        c.tcp.window_updates,
+        c.tcp.zero_window_probes,
+        c.tcp.retransmissions,
+        c.gaps
+    );
+}
+
+fn splits(o: &mut String, c: &ConnReport) {
+    if c.splits.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\n### Split commands of connection {}\n", c.id);
+    let _ = writeln!(
+        o,
+        "| command # | preview | bytes | first frame (bytes) | last frame (bytes) | segments | cut |"
+    );
+    let _ = writeln!(o, "|---:|---|---:|---|---|---:|---|");
+    for s in c.splits.iter().take(50) {
+        let _ = writeln!(
+            o,
+            "| {} | `{}` | {} | #{} ({}) | #{} ({}) | {} | {} |",
+            s.index,
+            s.preview.to_string_lossy().replace('|', "\\|").replace('`', "'"),
+            s.len,
+            s.first_frame,
+            s.first_bytes,
+            s.last_frame,
+            s.last_bytes,
+            s.segments,
+            s.cut.describe()
+        );
+    }
 }

@@ -3,15 +3,41 @@
 use std::fmt::Write;
 
 use super::{bytes, opt_us, us};
-use crate::engine::report::{ConnReport, Report};
+use crate::engine::report::{ConnReport, Connections, Report};
 
 /// Longest bar in the distributions.
 const BAR: u64 = 30;
 /// Split commands and events listed per connection in text (all are in JSON).
 const LIST: usize = 20;
 
-/// Renders the report for a terminal.
+/// Renders a report with its own connections for a terminal.
 pub fn render(r: &Report, source: &str) -> String {
+    let mut out = Vec::new();
+    let _ = write(&mut out, r, Connections::Listed(&r.connections), source);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Writes the report for a terminal, one connection at a time.
+///
+/// # Errors
+/// Writing to `out` failed.
+pub fn write(
+    out: &mut dyn std::io::Write,
+    r: &Report,
+    conns: Connections<'_>,
+    source: &str,
+) -> std::io::Result<()> {
+    out.write_all(header(r, source).as_bytes())?;
+    let mut o = String::new();
+    for conn in conns.iter() {
+        o.clear();
+        connection(&mut o, &conn);
+        out.write_all(o.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn header(r: &Report, source: &str) -> String {
     let mut o = String::new();
     let c = &r.capture;
     let t = &r.totals;
@@ -51,8 +77,12 @@ pub fn render(r: &Report, source: &str) -> String {
             let _ = writeln!(o, "  … {} more names (see --format json)", v.len() - 30);
         }
     }
-    for (i, conn) in r.connections.iter().enumerate() {
-        connection(&mut o, i + 1, conn);
+    if c.unlisted_connections > 0 {
+        let _ = writeln!(
+            o,
+            "({} more connections are counted in the totals but not listed here)",
+            c.unlisted_connections
+        );
     }
     o
 }
@@ -66,8 +96,8 @@ fn bar(n: u64, max: u64) -> String {
     "█".repeat(len as usize)
 }
 
-fn connection(o: &mut String, n: usize, c: &ConnReport) {
-    let _ = writeln!(o, "\nconnection {n}: {} → {}", c.client, c.server);
+fn connection(o: &mut String, c: &ConnReport) {
+    let _ = writeln!(o, "\nconnection {}: {} → {}", c.id, c.client, c.server);
     let rtt = c.handshake_rtt_us.map_or_else(|| "not captured".to_string(), us);
     let _ = writeln!(
         o,

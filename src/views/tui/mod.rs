@@ -76,6 +76,10 @@ fn header_line(m: &Model, ui: &UiState) -> Line<'static> {
     spans.push(Span::styled(server, server_style));
     let wire = match (&m.source, &m.wire_unavailable) {
         (_, Some(why)) => Span::styled(format!("│ wire off: {why} "), theme.bad),
+        (WireSource::Live(i), None) if m.capture_problem.is_some() => Span::styled(
+            format!("│ wire {i} NOT CAPTURING: {} ", m.capture_problem.clone().unwrap_or_default()),
+            theme.bad,
+        ),
         (WireSource::Live(i), None) => Span::raw(format!(
             "│ wire {i}, {} dropped (kernel {}, if {}) ",
             m.loss.kernel_dropped + m.loss.if_dropped,

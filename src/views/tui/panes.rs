@@ -534,7 +534,10 @@ fn slowlog_table(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         .map(|e| {
             Row::new(vec![
                 Cell::from(e.id.to_string()),
-                Cell::from(clock(i64::try_from(e.time).unwrap_or(0) * 1_000_000)),
+                Cell::from(clock(crate::sources::capture::timestamp_us(
+                    i64::try_from(e.time).unwrap_or(i64::MAX),
+                    0,
+                ))),
                 Cell::from(us(i64::try_from(e.duration_us).unwrap_or(i64::MAX))),
                 Cell::from(e.client_addr.clone()),
                 Cell::from(e.args.join(" ")),

@@ -130,7 +130,7 @@ fn parse_ts(ts: &str) -> Option<i64> {
     for _ in 0..6 {
         us = us * 10 + bytes.next().map_or(0, |b| i64::from(b - b'0'));
     }
-    secs.checked_mul(1_000_000)?.checked_add(us)
+    Some(crate::sources::capture::timestamp_us(secs, us))
 }
 
 /// Reads the quoted arguments; returns at most [`MAX_ARGS`] (each capped and marked) and how

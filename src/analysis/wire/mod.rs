@@ -1,0 +1,496 @@
+//! The wire analyzer: frames in, Redis connections out.
+//!
+//! For each TCP segment on a Redis port: find (or start) its connection, orient it (the SYN's
+//! sender is the client; without a SYN, the side not on a Redis port; if both are, the lower
+//! port is the server), run tshark's TCP analysis, reassemble, parse RESP and fold the
+//! messages into the connection's [`Conversation`](crate::analysis::conversation::Conversation).
+//!
+//! Memory is bounded by bytes, not by a count of connections: each connection is charged what
+//! it holds ([`Connection`] grows its state in steps, so a flow that never carried data costs
+//! a few hundred bytes), and past the budget connections are retired into the totals, those
+//! that carried no data first, then finished ones, then the longest idle.
+
+mod connection;
+mod names;
+mod records;
+
+use std::mem::size_of;
+
+use hashbrown::HashTable;
+use hdrhistogram::Histogram;
+
+use crate::analysis::conversation::latency::{IntervalLatency, MAX_LATENCY_US};
+use crate::sources::capture::decode::flags as tcpf;
+use crate::sources::capture::{decode, Frame, Link, Skip, TcpPacket};
+
+pub use connection::{Connection, MAX_ERROR_RECORDS, MAX_WINDOW_EVENTS};
+use connection::{Endpoint, SegmentOptions, Shared};
+pub use names::{NameTable, MAX_NAMES};
+pub use records::{
+    CaptureCounts, Dir, ParseErrorRecord, SegmentItem, SegmentLine, SegmentRecord, SplitStart, Tally,
+    TcpCounts, WindowEvent,
+};
+
+/// Memory the connection table may use by default (connections, their analysis state,
+/// reassembly and resync buffers), in bytes.
+pub const DEFAULT_MEMORY_BUDGET: usize = 96 << 20;
+
+/// What to analyse and how much detail to keep.
+#[derive(Clone, Debug)]
+pub struct WireConfig {
+    /// Redis server ports.
+    pub ports: Vec<u16>,
+    /// Build display previews of commands and replies.
+    pub previews: bool,
+    /// Bytes the connection table may hold before connections are retired into the totals.
+    pub memory_budget: usize,
+}
+
+impl Default for WireConfig {
+    fn default() -> Self {
+        WireConfig { ports: vec![6379], previews: false, memory_budget: DEFAULT_MEMORY_BUDGET }
+    }
+}
+
+impl WireConfig {
+    /// Ports, no previews, the default memory budget.
+    pub fn ports(ports: Vec<u16>) -> Self {
+        WireConfig { ports, ..WireConfig::default() }
+    }
+}
+
+/// The unordered pair of endpoints a connection is found by.
+fn key_of(x: Endpoint, y: Endpoint) -> (Endpoint, Endpoint) {
+    if x <= y {
+        (x, y)
+    } else {
+        (y, x)
+    }
+}
+
+fn hash_key(k: &(Endpoint, Endpoint)) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    k.hash(&mut h);
+    h.finish()
+}
+
+fn conn_key(c: &Connection) -> (Endpoint, Endpoint) {
+    let (a, b) = c.endpoints();
+    key_of(a, b)
+}
+
+/// True when `c` is the connection between `x` and `y`, either way round (no ordering of
+/// addresses on the lookup path).
+fn is_between(c: &Connection, x: Endpoint, y: Endpoint) -> bool {
+    let (a, b) = c.endpoints();
+    (a == x && b == y) || (a == y && b == x)
+}
+
+/// A connection closed this long ago (packet time) is finished and compacted: late
+/// retransmissions and the last ACKs have had time to pass.
+const CLOSED_GRACE_US: i64 = 2_000_000;
+/// How often (packet time) closed connections are swept.
+const SWEEP_EVERY_US: i64 = 1_000_000;
+
+/// Folds frames into connections. Pure: time comes from frame timestamps only.
+pub struct WireAnalyzer {
+    cfg: WireConfig,
+    link: Link,
+    /// Indices into `conns` of the connections packets are still matched to, found by their
+    /// endpoints (a connection replaced by a new SYN on the same ports stays in `conns`).
+    table: HashTable<u32>,
+    /// Connections in order of first appearance.
+    pub conns: Vec<Connection>,
+    /// Command names and counts.
+    pub names: NameTable,
+    /// Capture counters.
+    pub counts: CaptureCounts,
+    /// Connections dropped from `conns` to bound memory, summed.
+    pub retired: Tally,
+    /// Of them, connections retired because the memory budget was reached (the others are
+    /// finished connections beyond the live feeds' limit).
+    pub retired_for_memory: u64,
+    /// Heap bytes charged by the connections (see [`Connection::footprint`]).
+    heap: usize,
+    next_id: u64,
+    /// Most finished connections kept one by one (`None`: all, as `analyze` reports them).
+    closed_limit: Option<usize>,
+    /// Recent segments kept per connection for a packet list (0: none).
+    segment_log: usize,
+    /// Latencies since the last [`WireAnalyzer::end_interval`], when asked for.
+    interval: Option<Histogram<u32>>,
+    last_sweep_us: i64,
+    finished: bool,
+}
+
+impl WireAnalyzer {
+    /// An analyzer for frames of `link` framing.
+    pub fn new(cfg: WireConfig, link: Link) -> Self {
+        WireAnalyzer {
+            cfg,
+            link,
+            table: HashTable::new(),
+            conns: Vec::new(),
+            names: NameTable::default(),
+            counts: CaptureCounts::default(),
+            retired: Tally::default(),
+            retired_for_memory: 0,
+            heap: 0,
+            next_id: 1,
+            closed_limit: None,
+            segment_log: 0,
+            interval: None,
+            last_sweep_us: 0,
+            finished: false,
+        }
+    }
+
+    /// Keeps at most `n` finished connections one by one; older ones are summed into
+    /// [`WireAnalyzer::retired`]. For captures that run for hours.
+    pub fn set_closed_limit(&mut self, n: Option<usize>) {
+        self.closed_limit = n;
+    }
+
+    /// Collects every paired latency into one capture-wide histogram, emptied by
+    /// [`WireAnalyzer::end_interval`]: the console's latency over time.
+    pub fn track_interval_latency(&mut self) {
+        self.interval = Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).ok();
+    }
+
+    /// Ends the console's interval: returns the percentiles of the latencies paired since the
+    /// last call and starts afresh (them, and each connection's deepest pipeline).
+    pub fn end_interval(&mut self) -> IntervalLatency {
+        for c in &mut self.conns {
+            c.start_interval();
+        }
+        let Some(h) = self.interval.as_mut() else { return IntervalLatency::default() };
+        let out = IntervalLatency::of(h);
+        h.reset();
+        out
+    }
+
+    /// Keeps the last `n` segments of each connection as [`SegmentLine`]s (0: none).
+    pub fn set_segment_log(&mut self, n: usize) {
+        self.segment_log = n;
+    }
+
+    /// Decodes later frames as `link` (a live capture reopened on an interface of another
+    /// type).
+    pub fn set_link(&mut self, link: Link) {
+        self.link = link;
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &WireConfig {
+        &self.cfg
+    }
+
+    /// What the connection table holds now, as the memory budget counts it: the slots
+    /// allocated for connections, the index, and the heap each connection holds.
+    pub fn memory_used(&self) -> usize {
+        // The index: a u32 and a control byte per bucket, buckets at most 8/7 of capacity.
+        self.conns.capacity() * size_of::<Connection>() + self.table.capacity() * 6 + self.heap
+    }
+
+    fn is_redis_port(&self, p: u16) -> bool {
+        self.cfg.ports.contains(&p)
+    }
+
+    /// Processes one frame. With `listing`, returns what the segment carried.
+    pub fn frame(&mut self, frame: &Frame<'_>, listing: bool) -> Option<SegmentRecord> {
+        let c = &mut self.counts;
+        c.packets += 1;
+        c.first_ts.get_or_insert(frame.ts_us);
+        c.last_ts = Some(frame.ts_us);
+        let p = match decode(self.link, frame.data) {
+            Ok(p) => p,
+            Err(Skip::NotTcp) => {
+                c.not_tcp += 1;
+                return None;
+            }
+            Err(Skip::Fragment) => {
+                c.fragments += 1;
+                return None;
+            }
+            Err(Skip::Truncated) => {
+                c.truncated += 1;
+                return None;
+            }
+        };
+        if !self.is_redis_port(p.sport) && !self.is_redis_port(p.dport) {
+            return None;
+        }
+        self.counts.tcp_packets += 1;
+        if (p.payload.len() as u32) < p.seglen {
+            self.counts.snapped += 1;
+        }
+        if frame.ts_us.saturating_sub(self.last_sweep_us) >= SWEEP_EVERY_US {
+            self.sweep(frame.ts_us);
+        }
+        let idx = self.connection_for(&p, frame.no, frame.ts_us);
+        let o = SegmentOptions { listing, log: self.segment_log, previews: self.cfg.previews };
+        let mut shared = Shared { names: &mut self.names, interval: self.interval.as_mut() };
+        let conn = self.conns.get_mut(idx)?;
+        let rec = conn.segment(&p, frame.no, frame.ts_us, &mut shared, o);
+        // What a connection holds changes with payload and as its state grows; an ACK adds
+        // at most a window event, so those are charged every 32 packets.
+        if !p.payload.is_empty() || conn.packets <= 2 || conn.packets % 32 == 0 {
+            let f = conn.footprint();
+            self.heap = (self.heap + f).saturating_sub(conn.charged);
+            conn.charged = f;
+        }
+        if self.memory_used() > self.cfg.memory_budget {
+            self.enforce_budget();
+        }
+        rec
+    }
+
+    /// The index of the connection `p` belongs to, started if new.
+    fn connection_for(&mut self, p: &TcpPacket<'_>, frame_no: u64, ts: i64) -> usize {
+        let (x, y) = ((p.src, p.sport), (p.dst, p.dport));
+        let hash = hash_key(&key_of(x, y));
+        let conns = &self.conns;
+        let found =
+            self.table.find(hash, |&i| conns.get(i as usize).is_some_and(|c| is_between(c, x, y))).copied();
+        if let Some(i) = found {
+            let i = i as usize;
+            let fresh_syn = p.has(tcpf::SYN) && !p.has(tcpf::ACK);
+            if !(fresh_syn && self.conns.get(i).is_some_and(|c| c.is_new_syn(p))) {
+                return i;
+            }
+            // Same ports, new SYN: a new connection (the old one ends here).
+            let mut shared = Shared { names: &mut self.names, interval: self.interval.as_mut() };
+            if let Some(old) = self.conns.get_mut(i) {
+                old.finish(&mut shared);
+            }
+            if let Ok(e) = self.table.find_entry(hash, |&j| j as usize == i) {
+                e.remove();
+            }
+        }
+        let (client, server) = self.orient(p);
+        if self.conns.len() == self.conns.capacity() {
+            // Grow by an eighth, not double: the budget counts what is allocated, and a
+            // large reallocation is remapped, not copied.
+            let extra = (self.conns.capacity() / 8).max(64);
+            self.conns.reserve_exact(extra);
+        }
+        let idx = self.conns.len();
+        let id = self.next_id;
+        self.next_id += 1;
+        self.conns.push(Connection::new(id, client, server, frame_no, ts, p.has(tcpf::SYN)));
+        let conns = &self.conns;
+        self.table.insert_unique(hash, idx as u32, |&i| {
+            conns.get(i as usize).map_or(0, |c| hash_key(&conn_key(c)))
+        });
+        idx
+    }
+
+    fn orient(&self, p: &TcpPacket<'_>) -> (Endpoint, Endpoint) {
+        let src = (p.src, p.sport);
+        let dst = (p.dst, p.dport);
+        if p.has(tcpf::SYN) {
+            return if p.has(tcpf::ACK) { (dst, src) } else { (src, dst) };
+        }
+        match (self.is_redis_port(p.sport), self.is_redis_port(p.dport)) {
+            (false, true) => (src, dst),
+            (true, false) => (dst, src),
+            _ => {
+                if p.sport < p.dport {
+                    (dst, src)
+                } else {
+                    (src, dst)
+                }
+            }
+        }
+    }
+
+    /// Rebuilds the index after `conns` moved: the newest connection on a pair of endpoints
+    /// is the one packets match, as when it was added.
+    fn reindex(&mut self) {
+        self.table.clear();
+        let conns = &self.conns;
+        for (i, c) in conns.iter().enumerate() {
+            let key = conn_key(c);
+            let hash = hash_key(&key);
+            match self.table.find_entry(hash, |&j| conns.get(j as usize).is_some_and(|o| conn_key(o) == key))
+            {
+                Ok(mut e) => *e.get_mut() = i as u32,
+                Err(_) => {
+                    self.table.insert_unique(hash, i as u32, |&j| {
+                        conns.get(j as usize).map_or(0, |o| hash_key(&conn_key(o)))
+                    });
+                }
+            }
+        }
+    }
+
+    /// Drops the connections marked in `gone` from `conns`, summing them into the totals.
+    fn retire(&mut self, gone: &[bool]) {
+        let mut k = 0;
+        let (retired, heap) = (&mut self.retired, &mut self.heap);
+        self.conns.retain(|c| {
+            let drop = gone.get(k).copied().unwrap_or(false);
+            k += 1;
+            if drop {
+                retired.add(c);
+                *heap = heap.saturating_sub(c.charged);
+            }
+            !drop
+        });
+        self.conns.shrink_to(self.conns.len() + self.conns.len() / 8);
+        self.reindex();
+        let conns = &self.conns;
+        self.table.shrink_to_fit(|&j| conns.get(j as usize).map_or(0, |o| hash_key(&conn_key(o))));
+    }
+
+    /// Finishes connections closed for a while (their memory shrinks to their numbers) and,
+    /// past the limit, retires the oldest finished ones.
+    fn sweep(&mut self, now_us: i64) {
+        self.last_sweep_us = now_us;
+        let mut shared = Shared { names: &mut self.names, interval: self.interval.as_mut() };
+        for c in &mut self.conns {
+            // Both sides finished (a half-closed connection may still stream replies).
+            if c.ended == [true, true] && c.is_live() && now_us.saturating_sub(c.last_ts) > CLOSED_GRACE_US {
+                c.finish(&mut shared);
+                c.compact();
+                let f = c.footprint();
+                self.heap = (self.heap + f).saturating_sub(c.charged);
+                c.charged = f;
+            }
+        }
+        let Some(limit) = self.closed_limit else { return };
+        let finished = self.conns.iter().filter(|c| !c.is_live()).count();
+        if finished <= limit {
+            return;
+        }
+        let mut excess = finished - limit;
+        let gone: Vec<bool> = self
+            .conns
+            .iter()
+            .map(|c| {
+                let drop = excess > 0 && !c.is_live();
+                excess -= usize::from(drop);
+                drop
+            })
+            .collect();
+        self.retire(&gone);
+    }
+
+    /// Past the memory budget: buffers first, then whole connections, until a quarter of the
+    /// budget is free again (so this runs rarely, whatever the traffic). Connections that
+    /// carried no data go first (a scan or flood's half-open flows), then finished ones,
+    /// then open ones, the longest idle first; their numbers stay in the totals.
+    fn enforce_budget(&mut self) {
+        let target = self.cfg.memory_budget / 4 * 3;
+        // Bytes held behind holes or in a resync beyond a fair share are given up as gaps.
+        let share = self.cfg.memory_budget / 8;
+        let mut shared = Shared { names: &mut self.names, interval: self.interval.as_mut() };
+        for c in &mut self.conns {
+            if c.buffered() > share.min(1 << 20) {
+                c.release_buffers(&mut shared);
+                let f = c.footprint();
+                self.heap = (self.heap + f).saturating_sub(c.charged);
+                c.charged = f;
+            }
+        }
+        let mut used =
+            self.conns.capacity() * size_of::<Connection>() + self.table.capacity() * 6 + self.heap;
+        if used <= target {
+            return;
+        }
+        let class = |c: &Connection| -> u8 {
+            if c.carried_no_data() {
+                0
+            } else if !c.is_live() {
+                1
+            } else {
+                2
+            }
+        };
+        let mut order: Vec<(u8, i64, u32)> =
+            self.conns.iter().enumerate().map(|(i, c)| (class(c), c.last_ts, i as u32)).collect();
+        order.sort_unstable();
+        let mut gone = vec![false; self.conns.len()];
+        let per_slot = size_of::<Connection>() + 8;
+        for (_, _, i) in order {
+            if used <= target {
+                break;
+            }
+            let Some(c) = self.conns.get_mut(i as usize) else { continue };
+            // Its numbers are final before they are summed.
+            c.finish(&mut shared);
+            used = used.saturating_sub(c.charged + per_slot);
+            if let Some(g) = gone.get_mut(i as usize) {
+                *g = true;
+            }
+            self.retired_for_memory += 1;
+        }
+        self.retire(&gone);
+    }
+
+    /// Which of `n` analyzers a frame belongs to: all frames of one connection (both
+    /// directions) go to the same one, so connections can be analysed in parallel.
+    pub fn shard_of(link: Link, frame: &Frame<'_>, n: usize) -> usize {
+        if n <= 1 {
+            return 0;
+        }
+        match decode(link, frame.data) {
+            Ok(p) => (hash_key(&key_of((p.src, p.sport), (p.dst, p.dport))) % n as u64) as usize,
+            Err(_) => 0,
+        }
+    }
+
+    /// Joins finished analyzers of disjoint connection sets into one, as if one analyzer had
+    /// seen every frame: connections in order of first frame (and numbered in that order),
+    /// counts summed, names merged.
+    pub fn merge(mut parts: Vec<WireAnalyzer>) -> Option<WireAnalyzer> {
+        let mut first = parts.pop()?;
+        // One allocation for all; each part is freed as soon as it is moved.
+        first.conns.reserve_exact(parts.iter().map(|p| p.conns.len()).sum());
+        for mut other in parts {
+            let c = &mut first.counts;
+            let o = &other.counts;
+            c.packets += o.packets;
+            c.tcp_packets += o.tcp_packets;
+            c.not_tcp += o.not_tcp;
+            c.truncated += o.truncated;
+            c.fragments += o.fragments;
+            c.snapped += o.snapped;
+            c.first_ts = [c.first_ts, o.first_ts].into_iter().flatten().min();
+            c.last_ts = [c.last_ts, o.last_ts].into_iter().flatten().max();
+            first.retired.merge(&other.retired);
+            first.retired_for_memory += other.retired_for_memory;
+            first.heap += other.heap;
+            first.cfg.memory_budget += other.cfg.memory_budget;
+            for (name, &n) in other.names.names.iter().zip(&other.names.counts) {
+                if n > 0 {
+                    let id = first.names.count(name) as usize;
+                    if let Some(slot) = first.names.counts.get_mut(id) {
+                        *slot += n - 1;
+                    }
+                }
+            }
+            first.conns.append(&mut other.conns);
+        }
+        first.conns.sort_by_key(|c| c.first_frame);
+        for (i, c) in first.conns.iter_mut().enumerate() {
+            c.id = i as u64 + 1;
+        }
+        first.next_id = first.conns.len() as u64 + 1;
+        first.reindex();
+        Some(first)
+    }
+
+    /// Ends the capture: holes left are gaps, unfinished messages are dropped.
+    pub fn finish(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let mut shared = Shared { names: &mut self.names, interval: self.interval.as_mut() };
+        for c in &mut self.conns {
+            c.finish(&mut shared);
+        }
+    }
+}

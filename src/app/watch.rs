@@ -1,0 +1,186 @@
+//! `respscope watch`: one JSON object per interval, for scripts and tests.
+//!
+//! The wire and the server keep their own pace. Lines come out on the interval whatever the
+//! server does: a server that does not answer delays only its own part, which then carries
+//! the latest poll that did finish and how old it is. A line's size does not grow with the
+//! connection count: it lists the busiest connections and clients and counts the rest,
+//! unless asked for everything.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::engine::live::{LiveWire, WireSnapshot};
+use crate::engine::report::SnapshotLimits;
+use crate::sources::server::client::ConnectOptions;
+use crate::sources::server::poller::{Poller, ServerPoll};
+
+/// Schema name of a watch line.
+pub const SCHEMA: &str = "respscope.watch.v1";
+
+/// Connections and clients a line lists unless everything is asked for.
+pub const LISTED: usize = 50;
+
+/// Detail entries (split commands, window events, parse errors) per listed connection.
+const DETAILS: usize = 20;
+
+/// What to watch and how.
+pub struct WatchConfig {
+    /// The server to poll.
+    pub server: ConnectOptions,
+    /// The wire feed, or why there is none.
+    pub wire: Result<LiveWire, String>,
+    /// Time between lines.
+    pub interval: Duration,
+    /// Stop after this long (`None`: until interrupted).
+    pub duration: Option<Duration>,
+    /// List every connection and client, not only the busiest.
+    pub all: bool,
+}
+
+/// The snapshot limits a watch with or without `--all-connections` asks the wire for.
+pub fn limits(all: bool) -> SnapshotLimits {
+    if all {
+        SnapshotLimits { connections: None, details: usize::MAX }
+    } else {
+        SnapshotLimits { connections: Some(LISTED), details: DETAILS }
+    }
+}
+
+/// The latest finished poll, numbered so a line can tell whether it already printed it.
+#[derive(Clone)]
+struct Polled {
+    seq: u64,
+    poll: ServerPoll,
+    at: Instant,
+}
+
+/// Runs until the duration is over (or forever), writing lines to `out`.
+///
+/// # Errors
+/// Writing to `out` failed (a closed pipe, say).
+pub fn run(cfg: WatchConfig, out: &mut dyn Write) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let start = Instant::now();
+    let deadline = cfg.duration.map(|d| start + d);
+    let interval = cfg.interval;
+    rt.block_on(async {
+        let (tx, rx) = tokio::sync::watch::channel::<Option<Polled>>(None);
+        let opts = cfg.server.clone();
+        let poller = tokio::spawn(async move {
+            let mut poller = Poller::new(opts);
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut seq = 0u64;
+            loop {
+                tick.tick().await;
+                let poll = poller.poll().await;
+                seq += 1;
+                if tx.send(Some(Polled { seq, poll, at: Instant::now() })).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut printed = 0u64;
+        let mut rx = rx;
+        loop {
+            tick.tick().await;
+            let wire = wire_part(cfg.wire.as_ref(), interval).await;
+            // A poll fresher than the last line's is worth half an interval's wait; a server
+            // slower than that delays nothing, the line says how old its poll is.
+            if rx.borrow().as_ref().is_none_or(|p| p.seq <= printed) {
+                let _ = tokio::time::timeout(interval / 2, rx.changed()).await;
+            }
+            let latest = rx.borrow().clone();
+            let server = server_part(&cfg.server, latest.as_ref(), &mut printed, start, cfg.all);
+            let line = json!({
+                "schema": SCHEMA,
+                "t_ms": u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "server": server,
+                "wire": wire,
+            });
+            writeln!(out, "{line}")?;
+            out.flush()?;
+            if deadline.is_some_and(|d| Instant::now() + interval / 2 >= d) {
+                poller.abort();
+                return Ok::<(), anyhow::Error>(());
+            }
+        }
+    })
+}
+
+/// The wire's part: the snapshot and its status, asked of the capture thread without
+/// blocking the server's poll.
+async fn wire_part(wire: Result<&LiveWire, &String>, interval: Duration) -> Value {
+    let l = match wire {
+        Ok(l) => l,
+        Err(why) => return json!({ "status": format!("unavailable: {why}") }),
+    };
+    let Some(rx) = l.request_snapshot() else {
+        return json!({ "status": "stopped", "stopped": "the capture thread ended" });
+    };
+    let wait = interval.max(Duration::from_millis(500));
+    let got = tokio::task::spawn_blocking(move || rx.recv_timeout(wait).ok()).await.ok().flatten();
+    match got {
+        Some(s) => snapshot_json(s),
+        None => json!({ "status": "stopped", "stopped": "the capture thread did not answer" }),
+    }
+}
+
+fn snapshot_json(s: WireSnapshot) -> Value {
+    // The line's status is the snapshot's own: the two never disagree.
+    let status = serde_json::to_value(s.status).unwrap_or(Value::Null);
+    json!({ "status": status, "snapshot": s })
+}
+
+/// The server's part: the latest finished poll (its SLOWLOG entries only the first time it
+/// is printed) with its age, or why there is none yet.
+fn server_part(
+    opts: &ConnectOptions,
+    latest: Option<&Polled>,
+    printed: &mut u64,
+    start: Instant,
+    all: bool,
+) -> Value {
+    let Some(p) = latest else {
+        return json!({
+            "addr": opts.addr(),
+            "up": false,
+            "error": format!("the server did not answer yet: the first poll has waited {} ms", start.elapsed().as_millis()),
+            "poll": 0,
+            "age_ms": null,
+        });
+    };
+    let mut poll = p.poll.clone();
+    if p.seq <= *printed {
+        poll.slowlog_new.clear();
+    }
+    *printed = p.seq;
+    let clients_total = poll.clients.len();
+    if !all && clients_total > LISTED {
+        // The clients holding the most memory, in the server's order.
+        let mut order: Vec<usize> = (0..clients_total).collect();
+        order.select_nth_unstable_by_key(LISTED, |&i| {
+            std::cmp::Reverse(poll.clients[i].tot_mem.max(poll.clients[i].omem))
+        });
+        order.truncate(LISTED);
+        order.sort_unstable();
+        let keep: std::collections::HashSet<usize> = order.into_iter().collect();
+        let mut i = 0;
+        poll.clients.retain(|_| {
+            let k = keep.contains(&i);
+            i += 1;
+            k
+        });
+    }
+    let mut v = serde_json::to_value(&poll).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("poll".into(), json!(p.seq));
+        o.insert("age_ms".into(), json!(u64::try_from(p.at.elapsed().as_millis()).unwrap_or(u64::MAX)));
+        o.insert("clients_total".into(), json!(clients_total));
+    }
+    v
+}
