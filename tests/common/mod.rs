@@ -36,6 +36,13 @@ pub fn preconditions(what: &str, tools: &[&str]) -> bool {
     false
 }
 
+/// Fails the test when a tool is missing, in CI or not: for tests whose point is a guarantee
+/// (a secret never shown, a character never passed raw), which must never pass by not running.
+pub fn require(what: &str, tools: &[&str]) {
+    let missing: Vec<&str> = tools.iter().copied().filter(|c| !have(c)).collect();
+    assert!(missing.is_empty(), "{what} needs {missing:?} (scripts/setup.sh installs them)");
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")

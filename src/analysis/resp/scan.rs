@@ -28,6 +28,9 @@ pub const NAME_CAP: usize = 32;
 pub const PREVIEW_CAP: usize = 64;
 /// Bytes of one argument shown in a preview before it is elided.
 const ARG_PREVIEW: usize = 24;
+/// Leading bytes of an argument kept for the redaction policy: the longest keyword it looks
+/// for, `tls-client-key-file-pass`, is 24 bytes.
+const ARG_HEAD: usize = 32;
 /// Decimal digits accepted in a length or integer (i64 has 19).
 const MAX_DIGITS: u8 = 19;
 
@@ -315,7 +318,7 @@ pub struct Scanner {
     redactor: Redactor,
     /// Leading bytes of the current argument, kept only for commands that may carry secrets
     /// (their keywords decide what to hide).
-    arg_head: InlineBytes<16>,
+    arg_head: InlineBytes<ARG_HEAD>,
     // Inline tokenizer state.
     in_token: bool,
 }

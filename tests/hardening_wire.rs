@@ -1,0 +1,101 @@
+//! Secrets and untrusted text on the way out of `analyze` and `watch`: captures recorded from
+//! a real redis-server (`secrets.pcap`, `bidi.pcap`, see `tests/fixtures/README.md`) and a
+//! real redis-server on a free port for `watch`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn fixture(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name).display().to_string()
+}
+
+fn cli(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_respscope")).args(args).output().expect("run respscope");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Every output `analyze` has for a capture, with its arguments.
+fn every_output(file: &str) -> Vec<(Vec<&str>, String, String)> {
+    [
+        vec!["analyze", file],
+        vec!["analyze", file, "--format", "json"],
+        vec!["analyze", file, "--format", "markdown"],
+        vec!["analyze", file, "--segments"],
+        vec!["analyze", file, "--segments", "--format", "json"],
+        vec!["analyze", file, "--segments", "--format", "markdown"],
+    ]
+    .into_iter()
+    .map(|args| {
+        let (code, out, err) = cli(&args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        (args, out, err)
+    })
+    .collect()
+}
+
+#[test]
+fn secrets_in_config_replies_and_nested_commands_never_reach_analyze_output() {
+    let f = fixture("secrets.pcap");
+    for (args, out, err) in every_output(&f) {
+        assert!(!out.contains("s3cret") && !err.contains("s3cret"), "{args:?} leaked a secret:\n{out}");
+    }
+    let (_, out, _) = cli(&["analyze", &f, "--segments"]);
+    for shown in [
+        "CONFIG SET tls-key-file-pass ***",
+        "CONFIG SET tls-client-key-file-pass *** masterauth ***",
+        "ACL DRYRUN default AUTH ***",
+        "ACL DRYRUN default HELLO 3 AUTH *** ***",
+        "ACL DRYRUN default CONFIG SET requirepass ***",
+        "ACL DRYRUN default ACL DRYRUN default AUTH ***",
+        "1 command: CONFIG ***",
+    ] {
+        assert!(out.contains(shown), "{shown:?} not in:\n{out}");
+    }
+    // The CONFIG GET replies hold the secrets in their elements: a preview shows the
+    // aggregate's header only (RESP2 array, RESP3 map).
+    assert!(out.contains("*2") && out.contains("%1"), "{out}");
+}
+
+/// Runs `redis-cli -p PORT ARGS…` and fails the test if it does not exit 0.
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    let o = Command::new("redis-cli").arg("-p").arg(port.to_string()).args(args).output().expect("redis-cli");
+    assert!(o.status.success(), "redis-cli {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `respscope watch` for about a second and a half without capture: its JSON lines.
+fn watch(port: u16, extra: &[&str]) -> (String, String) {
+    let p = port.to_string();
+    let mut args = vec!["watch", "-p", &p, "--no-capture", "--duration", "1.5", "--interval", "0.5"];
+    args.extend_from_slice(extra);
+    let (code, out, err) = cli(&args);
+    assert_eq!(code, 0, "{err}");
+    (out, err)
+}
+
+#[test]
+fn watch_hides_secrets_of_nested_and_tls_commands_in_new_slowlog_entries() {
+    common::require("watch secrets test", &["redis-server", "redis-cli"]);
+    let port = common::free_port();
+    let _r = common::redis(port, &["--slowlog-log-slower-than", "0"]);
+    redis_cli(port, &["ACL", "DRYRUN", "default", "AUTH", "s3cret-dryrun"]);
+    redis_cli(port, &["ACL", "DRYRUN", "default", "HELLO", "3", "AUTH", "default", "s3cret-hello"]);
+    redis_cli(port, &["CONFIG", "SET", "tls-key-file-pass", "s3cret-tls"]);
+    // Redis 7.0 logs all three in clear in its SLOWLOG: the redaction is respscope's.
+    assert!(redis_cli(port, &["SLOWLOG", "GET"]).contains("s3cret-dryrun"));
+    let (out, _) = watch(port, &[]);
+    assert!(!out.contains("s3cret"), "watch leaked a secret:\n{out}");
+    for shown in [
+        r#"["ACL","DRYRUN","default","AUTH","***"]"#,
+        r#"["ACL","DRYRUN","default","HELLO","3","AUTH","***","***"]"#,
+        r#"["CONFIG","SET","tls-key-file-pass","***"]"#,
+    ] {
+        assert!(out.contains(shown), "{shown} not in:\n{out}");
+    }
+}
