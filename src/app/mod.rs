@@ -208,7 +208,7 @@ async fn event_loop(
     let mut frame = tokio::time::interval(FRAME);
     frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let (poll_tx, mut poll_rx) = tokio::sync::mpsc::channel(4);
-    let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel::<Vec<String>>(16);
+    let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel::<Vec<Vec<u8>>>(16);
     let (reply_tx, mut reply_rx) = tokio::sync::mpsc::channel::<(String, Vec<String>)>(16);
     tokio::spawn(console_commands(server.clone(), cmd_rx, reply_tx));
     if let Some(opts) = server.clone() {
@@ -260,7 +260,11 @@ async fn event_loop(
                                         let _ = cmd_tx.try_send(args);
                                     }
                                     Some(_) => {}
-                                    None => model.console_reply(line, vec!["(error) unbalanced quotes".into()]),
+                                    // What redis-cli says.
+                                    None => model.console_reply(
+                                        line,
+                                        vec!["(error) Invalid argument(s): a quote is not closed, or a closing quote is not followed by a space".into()],
+                                    ),
                                 }
                                 continue;
                             }
@@ -373,7 +377,7 @@ async fn event_loop(
 /// with the command's secrets redacted.
 async fn console_commands(
     server: Option<ConnectOptions>,
-    mut commands: tokio::sync::mpsc::Receiver<Vec<String>>,
+    mut commands: tokio::sync::mpsc::Receiver<Vec<Vec<u8>>>,
     replies: tokio::sync::mpsc::Sender<(String, Vec<String>)>,
 ) {
     let mut client: Option<Client> = None;
@@ -388,7 +392,7 @@ async fn console_commands(
                 match client.as_mut() {
                     None => vec![format!("(error) cannot connect to {}", opts.addr())],
                     Some(c) => {
-                        let bytes: Vec<&[u8]> = args.iter().map(String::as_bytes).collect();
+                        let bytes: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
                         match c.request(&bytes).await {
                             Ok(v) => format_reply(&v),
                             Err(e) => {

@@ -6,6 +6,8 @@ use crate::engine::model::Model;
 
 use super::theme::Theme;
 
+pub use super::args::split_args;
+
 /// The panes, one key each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pane {
@@ -344,53 +346,6 @@ impl UiState {
             _ => Edit::Pass,
         }
     }
-}
-
-/// Splits a command line into arguments like redis-cli: whitespace separates, double or single
-/// quotes group, `\"` and `\\` escape inside double quotes. `None` for unbalanced quotes.
-pub fn split_args(line: &str) -> Option<Vec<String>> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_arg = false;
-    let mut quote: Option<char> = None;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (Some('"'), '\\') => {
-                if let Some(n) = chars.next() {
-                    cur.push(match n {
-                        'n' => '\n',
-                        'r' => '\r',
-                        't' => '\t',
-                        other => other,
-                    });
-                }
-            }
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => cur.push(c),
-            (None, '"' | '\'') => {
-                quote = Some(c);
-                in_arg = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if in_arg {
-                    out.push(std::mem::take(&mut cur));
-                    in_arg = false;
-                }
-            }
-            (None, c) => {
-                cur.push(c);
-                in_arg = true;
-            }
-        }
-    }
-    if quote.is_some() {
-        return None;
-    }
-    if in_arg {
-        out.push(cur);
-    }
-    Some(out)
 }
 
 /// The keymap: one place, no per-mode chains.

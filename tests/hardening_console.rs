@@ -1,0 +1,64 @@
+//! The console as an operator uses it, against a real redis-server on a free loopback port:
+//! the real binary in tmux, keys sent with `send-keys`, the screen read with `capture-pane`.
+//! What is checked: secrets never shown (history, CONFIG GET replies, a password on the
+//! command line warned about), bidirectional and invisible characters shown escaped, and
+//! arguments quoted exactly as redis-cli quotes them.
+//!
+//! Needs tmux, redis-server and redis-cli; a missing one fails the test (no capture rights
+//! needed: the console runs with `--no-capture`).
+
+mod common;
+
+use std::process::Command;
+
+use common::tmux::Tmux;
+
+fn require() {
+    common::require("console hardening tests", &["tmux", "redis-server", "redis-cli"]);
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_respscope")
+}
+
+/// `redis-cli -p PORT ARGS…` (arguments passed as bytes, never unescaped by redis-cli).
+fn redis_cli(port: u16, args: &[&[u8]]) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let o = Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args.iter().map(|a| std::ffi::OsStr::from_bytes(a)))
+        .output()
+        .expect("redis-cli");
+    assert!(o.status.success(), "redis-cli: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The console on `port` without capture, its Console pane open; `env` goes before the
+/// command, `extra` after it.
+fn console(name: &str, port: u16, env: &str, extra: &str) -> Tmux {
+    let t = Tmux::start(name, &format!("{env} {} -p {port} --no-capture {extra}", bin()), 140, 45);
+    t.wait_for(&format!("server 127.0.0.1:{port} redis"), 10);
+    t.keys("5");
+    t.wait_for("enter sends", 5);
+    t
+}
+
+#[test]
+fn arguments_are_split_and_unescaped_as_redis_cli_does() {
+    require();
+    let port = common::free_port();
+    let _r = common::redis(port, &[]);
+    let t = console("rs-split", port, "", "");
+    t.line(r#"SET "a\x1bb" "x y""#);
+    t.line(r#"SET 'it\'s' "\xff\"\\\n""#);
+    t.line(r#"SET "tab\there" 'no\nescape'"#);
+    t.line(r#"GET "a"b"#);
+    t.wait_for("(error) Invalid argument(s)", 5);
+    t.line("GET \"unclosed");
+    t.wait_until("two invalid lines", 5, |s| s.matches("Invalid argument(s)").count() == 2);
+    assert_eq!(redis_cli(port, &[b"--no-raw", b"GET", b"a\x1bb"]).trim(), "\"x y\"");
+    assert_eq!(redis_cli(port, &[b"--no-raw", b"GET", b"it's"]).trim(), r#""\xff\"\\\n""#);
+    assert_eq!(redis_cli(port, &[b"--no-raw", b"GET", b"tab\there"]).trim(), r#""no\\nescape""#);
+    assert_eq!(redis_cli(port, &[b"DBSIZE"]).trim(), "3");
+}
