@@ -44,6 +44,38 @@ fn console(name: &str, port: u16, env: &str, extra: &str) -> Tmux {
     t
 }
 
+/// The console pane's input line (the last line that starts with the prompt).
+fn input_line(screen: &str, port: u16) -> String {
+    let prompt = format!("127.0.0.1:{port}> ");
+    screen.lines().rfind(|l| l.starts_with(&prompt)).unwrap_or_default().trim_end().to_string()
+}
+
+#[test]
+fn history_recalls_commands_with_their_secrets_redacted() {
+    require();
+    let port = common::free_port();
+    let _r = common::redis(port, &[]);
+    let t = console("rs-history", port, "", "");
+    t.line("HELLO 3 AUTH default s3cret-hello");
+    t.wait_for("HELLO 3 AUTH *** ***", 5);
+    t.line("ACL DRYRUN default AUTH s3cret-dryrun");
+    t.line("CONFIG SET tls-key-file-pass s3cret-tls");
+    t.line("GET \"plain key\"");
+    t.wait_for("(nil)", 5);
+    let prompt = format!("127.0.0.1:{port}> ");
+    // Up walks back through the history, newest first.
+    for want in [
+        "GET \"plain key\"",
+        "CONFIG SET tls-key-file-pass ***",
+        "ACL DRYRUN default AUTH ***",
+        "HELLO 3 AUTH *** ***",
+    ] {
+        t.keys("Up");
+        let s = t.wait_until(want, 5, |s| input_line(s, port) == format!("{prompt}{want}"));
+        assert!(!s.contains("s3cret"), "a secret on screen:\n{s}");
+    }
+}
+
 #[test]
 fn arguments_are_split_and_unescaped_as_redis_cli_does() {
     require();

@@ -260,9 +260,9 @@ async fn event_loop(
                                         let _ = cmd_tx.try_send(args);
                                     }
                                     Some(_) => {}
-                                    // What redis-cli says.
+                                    // What redis-cli says; the echo is the line as the history keeps it, secrets hidden.
                                     None => model.console_reply(
-                                        line,
+                                        crate::views::tui::args::history_entry(&line),
                                         vec!["(error) Invalid argument(s): a quote is not closed, or a closing quote is not followed by a space".into()],
                                     ),
                                 }

@@ -1,4 +1,5 @@
-//! Command lines typed in the console: split into arguments exactly as redis-cli splits them.
+//! Command lines typed in the console: split into arguments exactly as redis-cli splits them,
+//! and kept in the history only with their secrets hidden.
 //!
 //! redis-cli splits a line with `sdssplitargs` (Redis's `sds.c`): blanks separate arguments;
 //! inside double quotes `\xHH`, `\n`, `\r`, `\t`, `\b`, `\a` and `\<any>` (so `\\` and `\"`)
@@ -7,6 +8,8 @@
 //! or the end; a quote never closed is an error. Arguments are bytes: `"\xff"` is not UTF-8.
 
 use std::ops::Range;
+
+use crate::analysis::resp::redact::{secret_mask, Redactor};
 
 /// One argument of a console line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,6 +116,31 @@ fn double_quoted_escape(b: &[u8], i: usize) -> (u8, usize) {
     (byte, 2)
 }
 
+/// The form of a typed line kept in the console's history: the line as typed, with every
+/// argument the redaction policy calls a secret replaced by `***`. A secret must never be
+/// recallable in clear, so a line that cannot be split keeps only its first word when that
+/// word names a command that can carry one.
+pub fn history_entry(line: &str) -> String {
+    let Some(args) = split_spans(line) else {
+        let mut words = line.split_ascii_whitespace();
+        let first = words.next().unwrap_or_default();
+        let mut r = Redactor::default();
+        r.command(first.as_bytes());
+        return if r.hides_any() && words.next().is_some() {
+            format!("{first} ***")
+        } else {
+            line.to_string()
+        };
+    };
+    let secret = secret_mask(&args.iter().map(|a| a.bytes.as_slice()).collect::<Vec<_>>());
+    let mut out = line.to_string();
+    // From the end, so the spans before each replacement stay where they were.
+    for (a, _) in args.iter().zip(secret).rev().filter(|(_, s)| *s) {
+        out.replace_range(a.span.clone(), "***");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +202,21 @@ mod tests {
         let spans: Vec<&str> =
             split_spans(line).unwrap_or_default().iter().map(|a| &line[a.span.clone()]).collect();
         assert_eq!(spans, ["SET", "\"a b\"", "c"]);
+    }
+
+    #[test]
+    fn history_hides_secrets_and_keeps_the_rest_as_typed() {
+        assert_eq!(history_entry("HELLO 3 AUTH default pw"), "HELLO 3 AUTH *** ***");
+        assert_eq!(history_entry(r#"auth "p w""#), "auth ***");
+        assert_eq!(history_entry("ACL DRYRUN bob AUTH pw"), "ACL DRYRUN bob AUTH ***");
+        assert_eq!(
+            history_entry("CONFIG SET tls-key-file-pass 'x' maxmemory 1mb"),
+            "CONFIG SET tls-key-file-pass *** maxmemory 1mb"
+        );
+        assert_eq!(history_entry("ACL SETUSER al on >pw"), "ACL SETUSER al *** ***");
+        assert_eq!(history_entry(r#"SET "k\x41"  'v'"#), r#"SET "k\x41"  'v'"#);
+        // A line that cannot be split: only the name of a command that can carry a secret.
+        assert_eq!(history_entry(r#"AUTH "pw"#), "AUTH ***");
+        assert_eq!(history_entry(r#"GET "k"#), r#"GET "k"#);
     }
 }

@@ -165,7 +165,8 @@ pub struct UiState {
     pub footer_extra: Option<String>,
     /// The console pane's input line.
     pub input: String,
-    /// Commands typed, oldest first, and where Up/Down stand in them.
+    /// Commands typed, oldest first, with their secrets replaced by `***`
+    /// ([`super::args::history_entry`]): what Up brings back must not show a password.
     pub history: Vec<String>,
     /// Position in `history` while browsing it.
     pub history_pos: Option<usize>,
@@ -319,8 +320,9 @@ impl UiState {
                 if line.trim().is_empty() {
                     return Edit::Changed;
                 }
-                if self.history.last() != Some(&line) {
-                    self.history.push(line.clone());
+                let kept = super::args::history_entry(&line);
+                if self.history.last() != Some(&kept) {
+                    self.history.push(kept);
                     if self.history.len() > 200 {
                         self.history.remove(0);
                     }
@@ -438,5 +440,34 @@ impl UiState {
     /// The model to draw: the frozen copy while paused.
     pub fn shown<'a>(&'a self, live: &'a Model) -> &'a Model {
         self.frozen.as_deref().unwrap_or(live)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyCode as K;
+
+    fn type_line(ui: &mut UiState, line: &str) -> Edit {
+        for c in line.chars() {
+            ui.edit(K::Char(c), false);
+        }
+        ui.edit(K::Enter, false)
+    }
+
+    #[test]
+    fn history_brings_back_commands_with_secrets_hidden() {
+        let mut ui = UiState::default();
+        // The command itself goes to the server as typed.
+        assert_eq!(
+            type_line(&mut ui, "HELLO 3 AUTH default pw"),
+            Edit::Submit("HELLO 3 AUTH default pw".into())
+        );
+        type_line(&mut ui, "GET k");
+        ui.edit(K::Up, false);
+        assert_eq!(ui.input, "GET k");
+        ui.edit(K::Up, false);
+        assert_eq!(ui.input, "HELLO 3 AUTH *** ***");
+        assert!(ui.history.iter().all(|h| !h.contains("pw")), "{:?}", ui.history);
     }
 }
