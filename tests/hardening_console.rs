@@ -94,3 +94,45 @@ fn arguments_are_split_and_unescaped_as_redis_cli_does() {
     assert_eq!(redis_cli(port, &[b"--no-raw", b"GET", b"tab\there"]).trim(), r#""no\\nescape""#);
     assert_eq!(redis_cli(port, &[b"DBSIZE"]).trim(), "3");
 }
+
+/// The line after the last one naming `name` in a redis-cli style reply: its value.
+fn value_of<'a>(screen: &'a str, name: &str) -> &'a str {
+    let quoted = format!(") \"{name}\"");
+    let lines: Vec<&str> = screen.lines().map(str::trim).collect();
+    let at = lines.iter().rposition(|l| l.ends_with(&quoted)).unwrap_or(usize::MAX);
+    lines.get(at.wrapping_add(1)).copied().unwrap_or_default()
+}
+
+#[test]
+fn config_get_replies_hide_secret_values() {
+    require();
+    let port = common::free_port();
+    let _r = common::redis(port, &["--masterauth", "s3cret-master"]);
+    redis_cli(port, &[b"CONFIG", b"SET", b"tls-key-file-pass", b"s3cret-tls"]);
+    redis_cli(port, &[b"CONFIG", b"SET", b"requirepass", b"s3cret-required"]);
+    // REDISCLI_AUTH is the safe way to give the password: no warning.
+    let t = console("rs-config-get", port, "REDISCLI_AUTH=s3cret-required", "");
+    t.line("CONFIG GET requirepass");
+    let s = t.wait_for("2) ***", 5);
+    assert!(s.contains("1) \"requirepass\""), "{s}");
+    t.line("CONFIG GET *pass*");
+    let s = t.wait_for("6) ", 5);
+    for secret in ["requirepass", "tls-key-file-pass"] {
+        assert!(value_of(&s, secret).ends_with(") ***"), "{secret}:\n{s}");
+    }
+    // No secret set is no secret: an empty value is shown as it is.
+    assert!(value_of(&s, "tls-client-key-file-pass").ends_with(") \"\""), "{s}");
+    t.line("MULTI");
+    t.line("CONFIG GET masterauth");
+    t.line("EXEC");
+    let s = t.wait_for("1) 1) \"masterauth\"", 5);
+    assert_eq!(value_of(&s, "masterauth"), "2) ***", "{s}");
+    // RESP3: the reply is a map.
+    t.line("HELLO 3");
+    t.wait_for("\"proto\"", 5);
+    t.line("CONFIG GET masterauth");
+    let s = t.wait_until("the map reply", 5, |s| s.rfind("\"masterauth\"") > s.rfind("\"proto\""));
+    assert_eq!(value_of(&s, "masterauth"), "2) ***", "{s}");
+    assert!(!s.contains("s3cret"), "a secret on screen:\n{s}");
+    assert!(!s.contains("Warning: Using a password"), "REDISCLI_AUTH must not warn:\n{s}");
+}

@@ -19,6 +19,7 @@ use crate::engine::model::{Model, WireSource};
 use crate::sources::capture::live::LiveConfig;
 use crate::sources::server::client::Client;
 use crate::sources::server::client::ConnectOptions;
+use crate::sources::server::formats::config::ReplyRedactor;
 use crate::sources::server::monitor::{MonitorEvent, MonitorHandle};
 use crate::sources::server::poller::Poller;
 use crate::views::tui::reply::format_reply;
@@ -374,13 +375,15 @@ async fn event_loop(
 
 /// Runs commands typed in the console pane on their own connection (the pollers' stays
 /// read-only), connecting on first use and again after an error. Replies come back formatted,
-/// with the command's secrets redacted.
+/// with the command's secrets redacted and the secret values of `CONFIG GET` replies hidden.
 async fn console_commands(
     server: Option<ConnectOptions>,
     mut commands: tokio::sync::mpsc::Receiver<Vec<Vec<u8>>>,
     replies: tokio::sync::mpsc::Sender<(String, Vec<String>)>,
 ) {
     let mut client: Option<Client> = None;
+    // Follows this connection's transactions; a new connection starts outside one.
+    let mut secrets = ReplyRedactor::default();
     while let Some(args) = commands.recv().await {
         let shown = redact_args(&args).join(" ");
         let lines = match &server {
@@ -388,13 +391,14 @@ async fn console_commands(
             Some(opts) => {
                 if client.is_none() {
                     client = Client::connect(opts).await.ok();
+                    secrets = ReplyRedactor::default();
                 }
                 match client.as_mut() {
                     None => vec![format!("(error) cannot connect to {}", opts.addr())],
                     Some(c) => {
                         let bytes: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
                         match c.request(&bytes).await {
-                            Ok(v) => format_reply(&v),
+                            Ok(v) => format_reply(&secrets.reply(&args, v)),
                             Err(e) => {
                                 client = None;
                                 vec![format!("(error) {e}")]

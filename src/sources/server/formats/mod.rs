@@ -17,12 +17,14 @@
 //! - [`slowlog`]: `SLOWLOG GET` entries, with arguments redacted.
 //! - [`latency`]: `LATENCY LATEST` and `LATENCY HISTORY`.
 //! - [`monitor`]: one `MONITOR` event line.
+//! - [`config`]: `CONFIG GET` replies with secret values hidden.
 //!
 //! Replies that arrive as RESP arrays are handed over as a generic [`Value`] tree built by the
 //! client; [`parse_cli_text`] builds the same tree from `redis-cli`'s rendering, which is what
 //! people paste into bug reports and what our fixtures are.
 
 pub mod client_list;
+pub mod config;
 pub mod info;
 pub mod latency;
 pub mod monitor;
