@@ -136,3 +136,31 @@ fn config_get_replies_hide_secret_values() {
     assert!(!s.contains("s3cret"), "a secret on screen:\n{s}");
     assert!(!s.contains("Warning: Using a password"), "REDISCLI_AUTH must not warn:\n{s}");
 }
+
+#[test]
+fn a_password_on_the_command_line_is_warned_about_before_and_inside_the_console() {
+    require();
+    let port = common::free_port();
+    let _r = common::redis(port, &["--requirepass", "s3cret-pw"]);
+    let dir = std::env::temp_dir();
+    for (i, how) in ["-a s3cret-pw".to_string(), format!("-u redis://default:s3cret-pw@127.0.0.1:{port}")]
+        .iter()
+        .enumerate()
+    {
+        let err = dir.join(format!("respscope-warn-{}-{i}.txt", std::process::id()));
+        let cmd = format!("{} -p {port} --no-capture {how} 2>{}", bin(), err.display());
+        let t = Tmux::start("rs-warn", &cmd, 140, 40);
+        t.wait_for(&format!("server 127.0.0.1:{port} redis"), 10);
+        t.wait_for("Warning: Using a password", 5);
+        t.keys("q");
+        drop(t);
+        let said = std::fs::read_to_string(&err).unwrap_or_default();
+        let _ = std::fs::remove_file(&err);
+        assert!(
+            said.contains(
+                "Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe."
+            ),
+            "{how}: stderr said {said:?}"
+        );
+    }
+}

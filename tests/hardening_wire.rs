@@ -99,3 +99,28 @@ fn watch_hides_secrets_of_nested_and_tls_commands_in_new_slowlog_entries() {
         assert!(out.contains(shown), "{shown} not in:\n{out}");
     }
 }
+
+const PASSWORD_WARNING: &str =
+    "Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.";
+
+#[test]
+fn watch_warns_about_a_password_on_the_command_line_but_not_in_rediscli_auth() {
+    common::require("watch password warning test", &["redis-server"]);
+    let port = common::free_port();
+    let _r = common::redis(port, &["--requirepass", "s3cret-pw"]);
+    let uri = format!("redis://default:s3cret-pw@127.0.0.1:{port}");
+    for extra in [&["-a", "s3cret-pw"][..], &["--pass", "s3cret-pw"], &["-u", &uri]] {
+        let (out, err) = watch(port, extra);
+        assert!(err.contains(PASSWORD_WARNING), "{extra:?}: stderr {err:?}");
+        assert!(out.contains("\"up\":true"), "{extra:?} did not log in:\n{out}");
+    }
+    let p = port.to_string();
+    let o = Command::new(env!("CARGO_BIN_EXE_respscope"))
+        .args(["watch", "-p", &p, "--no-capture", "--duration", "1", "--interval", "0.5"])
+        .env("REDISCLI_AUTH", "s3cret-pw")
+        .output()
+        .expect("run respscope");
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("\"up\":true"), "REDISCLI_AUTH did not log in:\n{out}");
+    assert!(!err.contains("Warning"), "REDISCLI_AUTH is the safe way: {err:?}");
+}
