@@ -164,3 +164,35 @@ fn a_password_on_the_command_line_is_warned_about_before_and_inside_the_console(
         );
     }
 }
+
+#[test]
+fn bidi_and_invisible_characters_are_shown_escaped_in_every_pane() {
+    require();
+    let port = common::free_port();
+    let _r = common::redis(port, &[]);
+    let rlo = "inv\u{202e}oice.txt".as_bytes();
+    // Only this SET in the SLOWLOG (and the CONFIG SETs around it), not the console's polls.
+    redis_cli(port, &[b"CONFIG", b"SET", b"slowlog-log-slower-than", b"0"]);
+    redis_cli(port, &[b"SET", rlo, "\u{2066}v\u{200b}al\u{2069}".as_bytes()]);
+    redis_cli(port, &[b"CONFIG", b"SET", b"slowlog-log-slower-than", b"10000"]);
+    let t = console("rs-bidi", port, "", "");
+    t.line("KEYS *");
+    t.wait_for(r#"1) "inv\xe2\x80\xaeoice.txt""#, 5);
+    t.line(r#"GET "inv\xe2\x80\xaeoice.txt""#);
+    t.wait_for(r#""\xe2\x81\xa6v\xe2\x80\x8bal\xe2\x81\xa9""#, 5);
+    // An error reply echoes what was sent: escaped as well.
+    t.line(r#""X\xe2\x80\xaeCMD""#);
+    t.wait_for(r#"(error) ERR unknown command 'X\xe2\x80\xaeCMD'"#, 5);
+    // SLOWLOG arguments.
+    t.keys("Escape");
+    t.keys("3");
+    t.wait_for(r#"SET inv\xe2\x80\xaeoice.txt \xe2\x81\xa6v\xe2\x80\x8bal\xe2\x81\xa9"#, 5);
+    // MONITOR lines.
+    t.keys("6");
+    t.keys("m");
+    t.wait_for("MONITOR ON", 5);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    redis_cli(port, &[b"GET", "zw\u{200b}\u{feff}key".as_bytes()]);
+    let s = t.wait_for(r#"GET zw\xe2\x80\x8b\xef\xbb\xbfkey"#, 5);
+    assert!(!s.contains('\u{202e}') && !s.contains('\u{200b}'), "{s}");
+}

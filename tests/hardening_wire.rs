@@ -124,3 +124,67 @@ fn watch_warns_about_a_password_on_the_command_line_but_not_in_rediscli_auth() {
     assert!(out.contains("\"up\":true"), "REDISCLI_AUTH did not log in:\n{out}");
     assert!(!err.contains("Warning"), "REDISCLI_AUTH is the safe way: {err:?}");
 }
+
+/// Bidirectional controls, zero-width and other invisible format characters that
+/// `bidi.pcap` and the tests here put in keys, values, command names and errors.
+const INVISIBLE: [char; 8] =
+    ['\u{202e}', '\u{2066}', '\u{2069}', '\u{200f}', '\u{200b}', '\u{feff}', '\u{2060}', '\u{2028}'];
+
+fn assert_no_invisible(what: &str, text: &str) {
+    let found: Vec<String> =
+        text.chars().filter(|c| INVISIBLE.contains(c)).map(|c| format!("U+{:04X}", u32::from(c))).collect();
+    assert!(found.is_empty(), "{what} passes {found:?} raw:\n{text}");
+}
+
+#[test]
+fn analyze_shows_bidi_and_invisible_characters_escaped_in_every_output() {
+    let f = fixture("bidi.pcap");
+    for (args, out, err) in every_output(&f) {
+        assert_no_invisible(&format!("{args:?}"), &out);
+        assert_no_invisible(&format!("{args:?} stderr"), &err);
+    }
+    let (_, seg, _) = cli(&["analyze", &f, "--segments"]);
+    for shown in [
+        r"1 command: SET inv\xe2\x80\xaeoice.txt v",
+        r"1 command: GET a\xe2\x81\xa6b\xe2\x81\xa9c\xe2\x80\x8fd",
+        r"1 reply: $14 \xe2\x80\xaevalue\xe2\x80\xa8end",
+        r"1 reply: -ERR unknown command 'X\xe2\x80\xaeCMD'",
+        r"split ends: #6 SET zw\xe2\x80\x8bsp\xef\xbb\xbfkey\xe2\x81\xa0 1",
+    ] {
+        assert!(seg.contains(shown), "{shown} not in:\n{seg}");
+    }
+    let (_, text, _) = cli(&["analyze", &f]);
+    assert!(text.contains(r"X\xe2\x80\xaeCMD "), "commands by name:\n{text}");
+    assert!(text.contains(r"SET zw\xe2\x80\x8bsp\xef\xbb\xbfkey\xe2\x81\xa0 1"), "split preview:\n{text}");
+    let (_, md, _) = cli(&["analyze", &f, "--format", "markdown"]);
+    assert!(md.contains(r"SET zw\xe2\x80\x8bsp\xef\xbb\xbfkey\xe2\x81\xa0 1"), "{md}");
+    let (_, json, _) = cli(&["analyze", &f, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(v["commands_by_name"][r"X\xe2\x80\xaeCMD"], 1, "{json}");
+    let lines: Vec<serde_json::Value> = cli(&["analyze", &f, "--segments", "--format", "json"])
+        .1
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let previews: Vec<&str> = lines
+        .iter()
+        .flat_map(|l| l["messages"].as_array().into_iter().flatten())
+        .filter_map(|m| m["preview"].as_str())
+        .collect();
+    assert!(previews.contains(&r"SET inv\xe2\x80\xaeoice.txt v"), "{previews:?}");
+}
+
+#[test]
+fn watch_shows_bidi_characters_escaped_in_new_slowlog_entries() {
+    common::require("watch escaping test", &["redis-server", "redis-cli"]);
+    let port = common::free_port();
+    let _r = common::redis(port, &["--slowlog-log-slower-than", "0"]);
+    redis_cli(port, &["SET", "inv\u{202e}oice.txt", "\u{2066}v\u{2069}"]);
+    let (out, _) = watch(port, &[]);
+    assert_no_invisible("watch", &out);
+    // JSON doubles the backslash of the escape.
+    assert!(
+        out.contains(r#"["SET","inv\\xe2\\x80\\xaeoice.txt","\\xe2\\x81\\xa6v\\xe2\\x81\\xa9"]"#),
+        "{out}"
+    );
+}

@@ -263,7 +263,9 @@ async fn event_loop(
                                     Some(_) => {}
                                     // What redis-cli says; the echo is the line as the history keeps it, secrets hidden.
                                     None => model.console_reply(
-                                        crate::views::tui::args::history_entry(&line),
+                                        crate::analysis::resp::escape::escape(
+                                            crate::views::tui::args::history_entry(&line).as_bytes(),
+                                        ),
                                         vec!["(error) Invalid argument(s): a quote is not closed, or a closing quote is not followed by a space".into()],
                                     ),
                                 }
