@@ -104,8 +104,10 @@ pub struct ConnArgs {
     /// Server port.
     #[arg(short = 'p', long = "port", default_value_t = 6379)]
     pub port: u16,
-    /// Password (or set REDISCLI_AUTH, which keeps it out of the process list).
-    #[arg(short = 'a', long = "pass", env = "REDISCLI_AUTH", hide_env_values = true)]
+    /// Password; like redis-cli, respscope warns that others may read it in the process list:
+    /// set REDISCLI_AUTH instead.
+    // Not clap's `env`: a password from REDISCLI_AUTH must be told apart from one typed here.
+    #[arg(short = 'a', long = "pass")]
     pub password: Option<String>,
     /// ACL user name.
     #[arg(long)]

@@ -62,6 +62,11 @@ fn live_config(c: &CaptureArgs, opts: &ConnectOptions) -> Option<LiveConfig> {
 
 fn console(args: &ConsoleArgs) -> anyhow::Result<ExitCode> {
     let opts = connect_options(&args.conn)?;
+    // On stderr before the alternate screen hides it, and among the console's alerts.
+    let notice = password_warning(&args.conn);
+    if let Some(w) = notice {
+        eprintln!("{w}");
+    }
     let feed = match live_config(&args.capture, &opts) {
         None => Feed::None("capture off (--no-capture)".into()),
         Some(cfg) => Feed::Live(cfg),
@@ -71,7 +76,7 @@ fn console(args: &ConsoleArgs) -> anyhow::Result<ExitCode> {
         server: Some(opts),
         feed,
         ports,
-        notice: None,
+        notice: notice.map(str::to_string),
         monitor: args.monitor,
     })?;
     Ok(ExitCode::SUCCESS)
@@ -95,13 +100,32 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Connection options from redis-cli style arguments (a URI wins over -h/-p/-a/-n).
+/// redis-cli's words when a password is given on the command line, where any user on the
+/// machine can read it in the process list.
+const PASSWORD_WARNING: &str =
+    "Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.";
+
+/// The warning redis-cli gives for a password in `-a` or in `-u`'s URI; none for
+/// REDISCLI_AUTH, the safe way.
+fn password_warning(c: &ConnArgs) -> Option<&'static str> {
+    let in_uri = c.uri.as_deref().and_then(uri_userinfo).is_some();
+    (c.password.is_some() || in_uri).then_some(PASSWORD_WARNING)
+}
+
+/// The `user:password` (or `password`) part of a `redis://` or `rediss://` URI, if any.
+fn uri_userinfo(uri: &str) -> Option<&str> {
+    let rest = uri.strip_prefix("redis://").or_else(|| uri.strip_prefix("rediss://"))?;
+    rest.rsplit_once('@').map(|(auth, _)| auth)
+}
+
+/// Connection options from redis-cli style arguments (a URI wins over -h/-p/-a/-n; -a over
+/// REDISCLI_AUTH).
 fn connect_options(c: &ConnArgs) -> anyhow::Result<ConnectOptions> {
     let mut o = ConnectOptions {
         host: c.host.clone(),
         port: c.port,
         user: c.user.clone(),
-        password: c.password.clone(),
+        password: c.password.clone().or_else(|| std::env::var("REDISCLI_AUTH").ok()),
         db: c.db,
         resp3: c.resp3,
         timeout: std::time::Duration::from_secs(3),
@@ -117,10 +141,8 @@ fn connect_options(c: &ConnArgs) -> anyhow::Result<ConnectOptions> {
         } else {
             anyhow::bail!("{uri}: a URI starts with redis:// (or rediss:// for TLS)");
         };
-        let (auth, hostpart) = match rest.rsplit_once('@') {
-            Some((a, h)) => (Some(a), h),
-            None => (None, rest),
-        };
+        let auth = uri_userinfo(uri);
+        let hostpart = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
         if let Some(a) = auth {
             match a.split_once(':') {
                 Some((u, p)) => {
@@ -176,6 +198,9 @@ fn connect_options(c: &ConnArgs) -> anyhow::Result<ConnectOptions> {
 
 fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
     let opts = connect_options(&args.conn)?;
+    if let Some(w) = password_warning(&args.conn) {
+        eprintln!("{w}");
+    }
     let interval = std::time::Duration::from_secs_f64(args.interval.max(0.05));
     let live = match live_config(&args.capture, &opts) {
         None => Err("capture off (--no-capture)".to_string()),

@@ -167,6 +167,18 @@ fn previews_redact_auth_secrets() {
         ),
         (b"AUTH s3cret-pw\r\n", "AUTH ***"),
         (
+            b"*5\r\n$3\r\nACL\r\n$6\r\nDRYRUN\r\n$7\r\ndefault\r\n$4\r\nAUTH\r\n$9\r\ns3cret-pw\r\n",
+            "ACL DRYRUN default AUTH ***",
+        ),
+        (
+            b"*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$24\r\ntls-client-key-file-pass\r\n$9\r\ns3cret-pw\r\n",
+            "CONFIG SET tls-client-key-file-pass ***",
+        ),
+        (
+            b"*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$19\r\ntls-client-key-file\r\n$5\r\nk.pem\r\n",
+            "CONFIG SET tls-client-key-file k.pem",
+        ),
+        (
             b"*2\r\n$3\r\nGET\r\n$40\r\n0123456789012345678901234567890123456789\r\n",
             "GET 012345678901234567890123…(40B)",
         ),

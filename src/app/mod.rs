@@ -20,6 +20,7 @@ use crate::engine::model::{Model, WireSource};
 use crate::sources::capture::live::LiveConfig;
 use crate::sources::server::client::Client;
 use crate::sources::server::client::ConnectOptions;
+use crate::sources::server::formats::config::ReplyRedactor;
 use crate::sources::server::monitor::{MonitorEvent, MonitorHandle};
 use crate::sources::server::poller::Poller;
 use crate::views::tui::reply::format_reply;
@@ -209,7 +210,7 @@ async fn event_loop(
     let mut frame = tokio::time::interval(FRAME);
     frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let (poll_tx, mut poll_rx) = tokio::sync::mpsc::channel(4);
-    let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel::<Vec<String>>(16);
+    let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel::<Vec<Vec<u8>>>(16);
     let (reply_tx, mut reply_rx) = tokio::sync::mpsc::channel::<(String, Vec<String>)>(16);
     tokio::spawn(console_commands(server.clone(), cmd_rx, reply_tx));
     if let Some(opts) = server.clone() {
@@ -261,7 +262,13 @@ async fn event_loop(
                                         let _ = cmd_tx.try_send(args);
                                     }
                                     Some(_) => {}
-                                    None => model.console_reply(line, vec!["(error) unbalanced quotes".into()]),
+                                    // What redis-cli says; the echo is the line as the history keeps it, secrets hidden.
+                                    None => model.console_reply(
+                                        crate::analysis::resp::escape::escape(
+                                            crate::views::tui::args::history_entry(&line).as_bytes(),
+                                        ),
+                                        vec!["(error) Invalid argument(s): a quote is not closed, or a closing quote is not followed by a space".into()],
+                                    ),
                                 }
                                 continue;
                             }
@@ -372,13 +379,15 @@ async fn event_loop(
 
 /// Runs commands typed in the console pane on their own connection (the pollers' stays
 /// read-only), connecting on first use and again after an error. Replies come back formatted,
-/// with the command's secrets redacted.
+/// with the command's secrets redacted and the secret values of `CONFIG GET` replies hidden.
 async fn console_commands(
     server: Option<ConnectOptions>,
-    mut commands: tokio::sync::mpsc::Receiver<Vec<String>>,
+    mut commands: tokio::sync::mpsc::Receiver<Vec<Vec<u8>>>,
     replies: tokio::sync::mpsc::Sender<(String, Vec<String>)>,
 ) {
     let mut client: Option<Client> = None;
+    // Follows this connection's transactions; a new connection starts outside one.
+    let mut secrets = ReplyRedactor::default();
     while let Some(args) = commands.recv().await {
         let shown = redact_args(&args).join(" ");
         let lines = match &server {
@@ -386,13 +395,14 @@ async fn console_commands(
             Some(opts) => {
                 if client.is_none() {
                     client = Client::connect(opts).await.ok();
+                    secrets = ReplyRedactor::default();
                 }
                 match client.as_mut() {
                     None => vec![format!("(error) cannot connect to {}", opts.addr())],
                     Some(c) => {
-                        let bytes: Vec<&[u8]> = args.iter().map(String::as_bytes).collect();
+                        let bytes: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
                         match c.request(&bytes).await {
-                            Ok(v) => format_reply(&v),
+                            Ok(v) => format_reply(&secrets.reply(&args, v)),
                             Err(e) => {
                                 client = None;
                                 vec![format!("(error) {e}")]

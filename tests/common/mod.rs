@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses its own part of this
 
+pub mod tmux;
+
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -34,6 +36,13 @@ pub fn preconditions(what: &str, tools: &[&str]) -> bool {
     assert!(std::env::var("CI").as_deref() != Ok("true"), "{what} cannot run in CI: {why}");
     eprintln!("SKIPPED {what}: {why} (scripts/setup.sh installs the tools; run as root)");
     false
+}
+
+/// Fails the test when a tool is missing, in CI or not: for tests whose point is a guarantee
+/// (a secret never shown, a character never passed raw), which must never pass by not running.
+pub fn require(what: &str, tools: &[&str]) {
+    let missing: Vec<&str> = tools.iter().copied().filter(|c| !have(c)).collect();
+    assert!(missing.is_empty(), "{what} needs {missing:?} (scripts/setup.sh installs them)");
 }
 
 /// A free TCP port on 127.0.0.1.

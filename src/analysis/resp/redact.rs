@@ -2,13 +2,34 @@
 //!
 //! AUTH travels in clear text. Every preview, log and export goes through this policy so a
 //! password never reaches a screen or a file: `AUTH`, `HELLO … AUTH user pass`, `MIGRATE …
-//! AUTH pass` / `AUTH2 user pass`, `CONFIG SET requirepass|masterauth …` and `ACL SETUSER`
-//! rules that set passwords (`>pass`, `#hash`).
+//! AUTH pass` / `AUTH2 user pass`, `CONFIG SET` of a secret parameter (`requirepass`,
+//! `masterauth`, `tls-key-file-pass`, `tls-client-key-file-pass`), `ACL SETUSER` rules that
+//! set passwords (`>pass`, `#hash`), and `ACL DRYRUN user <command> …`, whose nested command
+//! is judged by these same rules.
+
+/// `CONFIG` parameters whose values are secrets (lower case).
+const SECRET_PARAMETERS: [&[u8]; 4] =
+    [b"requirepass", b"masterauth", b"tls-key-file-pass", b"tls-client-key-file-pass"];
+
+/// True when the `CONFIG` parameter `name` holds a secret: its value is hidden in `CONFIG SET`
+/// and in `CONFIG GET` replies. `name` may be only the leading bytes of the argument (the
+/// scanner keeps a prefix); a name that merely starts like a secret one is hidden too, which
+/// errs on the safe side.
+pub fn secret_config_parameter(name: &[u8]) -> bool {
+    !name.is_empty()
+        && SECRET_PARAMETERS.iter().any(|p| name.len() >= p.len() && name[..p.len()].eq_ignore_ascii_case(p))
+}
 
 /// Redaction state for the arguments of one command, fed in order.
+///
+/// A small state machine over argument indexes, not a parser: `ACL DRYRUN user CMD …` moves
+/// [`Redactor::base`] to `CMD` and starts over there, so any depth of nesting costs nothing
+/// and wire data never drives a recursion.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Redactor {
     mode: Mode,
+    /// Index of the command being judged: 0, or the nested command of `ACL DRYRUN`.
+    base: u32,
     /// Index of the first argument hidden by a keyword, and how many follow it.
     from: u32,
     count: u32,
@@ -26,18 +47,35 @@ enum Mode {
     Config,
     /// `ACL SETUSER`: rules starting with `>` or `#`, hidden whole.
     Acl,
+    /// `ACL DRYRUN user`: the argument after the user is a nested command's name.
+    Dryrun,
+}
+
+/// The policy for a command name, in any case.
+fn mode_for(name: &[u8]) -> Mode {
+    let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+    if is(b"AUTH") {
+        Mode::All
+    } else if is(b"HELLO") || is(b"MIGRATE") {
+        Mode::Keywords
+    } else if is(b"CONFIG") {
+        Mode::Config
+    } else if is(b"ACL") {
+        Mode::Acl
+    } else {
+        Mode::None
+    }
 }
 
 impl Redactor {
-    /// Sets the policy from the (upper-cased) command name.
+    /// Sets the policy from the command name (the scanner upper-cases it; any case works).
     pub fn command(&mut self, name: &[u8]) {
-        self.mode = match name {
-            b"AUTH" => Mode::All,
-            b"HELLO" | b"MIGRATE" => Mode::Keywords,
-            b"CONFIG" => Mode::Config,
-            b"ACL" => Mode::Acl,
-            _ => Mode::None,
-        };
+        *self = Redactor { mode: mode_for(name), ..Redactor::default() };
+    }
+
+    /// Argument `idx` names a nested command: judge what follows as that command.
+    fn nest(&mut self, idx: u32, name: &[u8]) {
+        *self = Redactor { mode: mode_for(name), base: idx, ..Redactor::default() };
     }
 
     /// True when the command may carry a secret anywhere (used for inline commands, whose
@@ -49,73 +87,87 @@ impl Redactor {
     /// Sees argument `idx` (1-based after the name) whose leading bytes are `prefix`, after it
     /// was shown or hidden; arms keyword rules for the arguments that follow.
     pub fn argument(&mut self, idx: u32, prefix: &[u8]) {
+        let rel = idx.saturating_sub(self.base);
         match self.mode {
             Mode::Keywords => {
-                if prefix.eq_ignore_ascii_case(b"AUTH") {
-                    // HELLO AUTH user pass / MIGRATE AUTH pass: hide the next two to be safe.
-                    self.from = idx + 1;
-                    self.count = 2;
-                } else if prefix.eq_ignore_ascii_case(b"AUTH2") {
-                    self.from = idx + 1;
+                // HELLO AUTH user pass / MIGRATE AUTH pass / MIGRATE AUTH2 user pass: hide the
+                // next two to be safe.
+                if prefix.eq_ignore_ascii_case(b"AUTH") || prefix.eq_ignore_ascii_case(b"AUTH2") {
+                    self.from = idx.saturating_add(1);
                     self.count = 2;
                 }
             }
             Mode::Config => {
-                if idx == 1 && !prefix.eq_ignore_ascii_case(b"SET") {
+                if rel == 1 && !prefix.eq_ignore_ascii_case(b"SET") {
                     self.mode = Mode::None;
-                } else if idx >= 2 && idx.is_multiple_of(2) {
-                    let p = prefix.to_ascii_lowercase();
-                    if p.starts_with(b"requirepass") || p.starts_with(b"masterauth") {
-                        self.from = idx + 1;
-                        self.count = 1;
-                    }
+                } else if rel >= 2 && rel.is_multiple_of(2) && secret_config_parameter(prefix) {
+                    self.from = idx.saturating_add(1);
+                    self.count = 1;
                 }
             }
-            Mode::Acl => {
-                if idx == 1 && !prefix.eq_ignore_ascii_case(b"SETUSER") {
-                    self.mode = Mode::None;
-                }
+            Mode::Acl if rel == 1 => {
+                self.mode = if prefix.eq_ignore_ascii_case(b"SETUSER") {
+                    Mode::Acl
+                } else if prefix.eq_ignore_ascii_case(b"DRYRUN") {
+                    Mode::Dryrun
+                } else {
+                    Mode::None
+                };
             }
-            Mode::None | Mode::All => {}
+            Mode::Dryrun if rel == 3 => self.nest(idx, prefix),
+            Mode::Acl | Mode::Dryrun | Mode::None | Mode::All => {}
         }
     }
 
     /// True when argument `idx` must not be shown.
     pub fn redacting(&self, idx: u32) -> bool {
-        if idx == 0 {
+        if idx <= self.base {
             return false;
         }
         match self.mode {
             Mode::All => true,
             // ACL rules cannot be judged before their first byte is seen; hide every rule.
-            Mode::Acl => idx >= 3,
-            Mode::None => false,
-            Mode::Keywords | Mode::Config => idx >= self.from && idx < self.from + self.count,
+            Mode::Acl => idx - self.base >= 3,
+            Mode::None | Mode::Dryrun => false,
+            Mode::Keywords | Mode::Config => idx >= self.from && idx < self.from.saturating_add(self.count),
         }
     }
 }
 
-/// Redacts a whole command given as separate arguments (MONITOR lines, SLOWLOG entries,
-/// console history). Returns the arguments with secrets replaced by `***`.
-pub fn redact_args<S: AsRef<[u8]>>(args: &[S]) -> Vec<String> {
+/// Which arguments of a whole command are secrets, one flag per argument.
+pub fn secret_mask<S: AsRef<[u8]>>(args: &[S]) -> Vec<bool> {
     let mut r = Redactor::default();
     let mut out = Vec::with_capacity(args.len());
     for (i, a) in args.iter().enumerate() {
         let a = a.as_ref();
         let idx = u32::try_from(i).unwrap_or(u32::MAX);
         if idx == 0 {
-            r.command(&a.to_ascii_uppercase());
-            out.push(crate::analysis::resp::scan::escape(a));
+            r.command(a);
+            out.push(false);
             continue;
         }
-        if r.redacting(idx) {
-            out.push("***".to_string());
-        } else {
-            out.push(crate::analysis::resp::scan::escape(a));
-        }
+        out.push(r.redacting(idx));
         r.argument(idx, a);
     }
     out
+}
+
+/// Redacts a whole command given as separate arguments (MONITOR lines, SLOWLOG entries,
+/// console echoes). Returns the arguments with secrets replaced by `***`, the others escaped
+/// for display.
+pub fn redact_args<S: AsRef<[u8]>>(args: &[S]) -> Vec<String> {
+    args.iter()
+        .zip(secret_mask(args))
+        .map(
+            |(a, secret)| {
+                if secret {
+                    "***".to_string()
+                } else {
+                    crate::analysis::resp::scan::escape(a.as_ref())
+                }
+            },
+        )
+        .collect()
 }
 
 #[cfg(test)]
@@ -152,6 +204,64 @@ mod tests {
             ["ACL", "SETUSER", "bob", "***", "***"]
         );
         assert_eq!(redact_args(&["ACL", "LIST"]), ["ACL", "LIST"]);
+    }
+
+    #[test]
+    fn config_set_tls_passphrases_are_hidden() {
+        assert_eq!(
+            redact_args(&["CONFIG", "SET", "tls-key-file-pass", "a", "tls-key-file", "k.pem"]),
+            ["CONFIG", "SET", "tls-key-file-pass", "***", "tls-key-file", "k.pem"]
+        );
+        assert_eq!(
+            redact_args(&["config", "set", "TLS-CLIENT-KEY-FILE-PASS", "b", "masterauth", "c"]),
+            ["config", "set", "TLS-CLIENT-KEY-FILE-PASS", "***", "masterauth", "***"]
+        );
+    }
+
+    #[test]
+    fn acl_dryrun_redacts_its_nested_command_like_a_top_level_one() {
+        assert_eq!(
+            redact_args(&["ACL", "DRYRUN", "bob", "AUTH", "pw"]),
+            ["ACL", "DRYRUN", "bob", "AUTH", "***"]
+        );
+        assert_eq!(
+            redact_args(&["acl", "dryrun", "bob", "hello", "3", "auth", "default", "pw", "setname", "x"]),
+            ["acl", "dryrun", "bob", "hello", "3", "auth", "***", "***", "setname", "x"]
+        );
+        assert_eq!(
+            redact_args(&["ACL", "DRYRUN", "bob", "CONFIG", "SET", "requirepass", "pw", "maxmemory", "1"]),
+            ["ACL", "DRYRUN", "bob", "CONFIG", "SET", "requirepass", "***", "maxmemory", "1"]
+        );
+        assert_eq!(
+            redact_args(&["ACL", "DRYRUN", "bob", "ACL", "SETUSER", "al", ">pw"]),
+            ["ACL", "DRYRUN", "bob", "ACL", "SETUSER", "al", "***"]
+        );
+        assert_eq!(
+            redact_args(&["ACL", "DRYRUN", "bob", "MIGRATE", "h", "1", "k", "0", "5", "AUTH", "pw"]),
+            ["ACL", "DRYRUN", "bob", "MIGRATE", "h", "1", "k", "0", "5", "AUTH", "***"]
+        );
+        // Nested again: still a state machine, no recursion.
+        assert_eq!(
+            redact_args(&["ACL", "DRYRUN", "a", "ACL", "DRYRUN", "b", "AUTH", "pw"]),
+            ["ACL", "DRYRUN", "a", "ACL", "DRYRUN", "b", "AUTH", "***"]
+        );
+        let deep: Vec<&str> =
+            std::iter::repeat_n(["ACL", "DRYRUN", "u"], 500).flatten().chain(["AUTH", "pw"]).collect();
+        let out = redact_args(&deep);
+        assert_eq!(out.last().map(String::as_str), Some("***"));
+        assert_eq!(out.iter().filter(|a| *a == "***").count(), 1);
+        // A nested command without secrets is shown whole.
+        assert_eq!(redact_args(&["ACL", "DRYRUN", "bob", "GET", "k"]), ["ACL", "DRYRUN", "bob", "GET", "k"]);
+    }
+
+    #[test]
+    fn secret_config_parameters() {
+        for p in ["requirepass", "MASTERAUTH", "tls-key-file-pass", "tls-client-key-file-pass"] {
+            assert!(secret_config_parameter(p.as_bytes()), "{p}");
+        }
+        for p in ["masteruser", "tls-key-file", "tls-client-key-file", "maxmemory", ""] {
+            assert!(!secret_config_parameter(p.as_bytes()), "{p}");
+        }
     }
 
     #[test]

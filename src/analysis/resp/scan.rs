@@ -14,6 +14,7 @@
 //! ending in `\n`. `*0`, `*-1` and empty inline lines are not commands. Replies accept every
 //! RESP2 and RESP3 type; a top-level attribute (`|`) and the value after it form one reply.
 
+pub use super::escape::escape;
 use super::redact::Redactor;
 
 /// Deepest aggregate nesting accepted; deeper input is a parse error, not a stack overflow.
@@ -28,6 +29,9 @@ pub const NAME_CAP: usize = 32;
 pub const PREVIEW_CAP: usize = 64;
 /// Bytes of one argument shown in a preview before it is elided.
 const ARG_PREVIEW: usize = 24;
+/// Leading bytes of an argument kept for the redaction policy: the longest keyword it looks
+/// for, `tls-client-key-file-pass`, is 24 bytes.
+const ARG_HEAD: usize = 32;
 /// Decimal digits accepted in a length or integer (i64 has 19).
 const MAX_DIGITS: u8 = 19;
 
@@ -158,34 +162,11 @@ impl<const N: usize> InlineBytes<N> {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-    /// Text safe to print on a terminal: see [`escape`].
+    /// Text safe to print on a terminal: see [`escape`]. Every name and preview reaches a
+    /// person through here.
     pub fn to_string_lossy(&self) -> String {
         escape(self.as_bytes())
     }
-}
-
-/// Wire bytes as text safe for a terminal, a log or JSON: valid UTF-8 stays readable, control
-/// characters (ESC among them: wire data must never drive the terminal) and invalid bytes
-/// become `\xNN`.
-pub fn escape(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            if c.is_control() {
-                let mut buf = [0u8; 4];
-                for b in c.encode_utf8(&mut buf).bytes() {
-                    let _ = write!(out, "\\x{b:02x}");
-                }
-            } else {
-                out.push(c);
-            }
-        }
-        for b in chunk.invalid() {
-            let _ = write!(out, "\\x{b:02x}");
-        }
-    }
-    out
 }
 
 impl<const N: usize> std::fmt::Debug for InlineBytes<N> {
@@ -315,7 +296,7 @@ pub struct Scanner {
     redactor: Redactor,
     /// Leading bytes of the current argument, kept only for commands that may carry secrets
     /// (their keywords decide what to hide).
-    arg_head: InlineBytes<16>,
+    arg_head: InlineBytes<ARG_HEAD>,
     // Inline tokenizer state.
     in_token: bool,
 }

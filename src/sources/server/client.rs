@@ -73,7 +73,7 @@ pub enum ClientError {
     Auth {
         /// Address.
         addr: String,
-        /// The server's error, which never contains the password.
+        /// The server's error, which never contains the password, escaped ([`said`]).
         said: String,
     },
     /// The server wants a password and none was given.
@@ -112,6 +112,12 @@ pub enum ClientError {
         /// OS words.
         reason: String,
     },
+}
+
+/// Text the server wrote (an error reply, its certificate's names), escaped before it joins an
+/// error message: these messages reach the console's alerts and `watch`'s JSON.
+fn said(text: &str) -> String {
+    crate::analysis::resp::escape::escape(text.as_bytes())
 }
 
 /// A byte stream to the server: plain TCP or TLS over it.
@@ -165,7 +171,8 @@ impl Client {
                 let s = tokio::time::timeout(timeout, connector.connect(name, stream))
                     .await
                     .map_err(|_| ClientError::Timeout { addr: addr.clone(), secs: timeout.as_secs_f64() })?
-                    .map_err(|e| tls_err(e.to_string()))?;
+                    // The handshake's error can quote the server's certificate (its names).
+                    .map_err(|e| tls_err(said(&e.to_string())))?;
                 Box::new(s)
             }
         };
@@ -208,15 +215,15 @@ impl Client {
                 Some(u) => c.request(&[b"AUTH", u.as_bytes(), pw.as_bytes()]).await?,
                 None => c.request(&[b"AUTH", pw.as_bytes()]).await?,
             };
-            if let Value::Error(said) = reply {
-                return Err(ClientError::Auth { addr: c.addr.clone(), said });
+            if let Value::Error(e) = reply {
+                return Err(ClientError::Auth { addr: c.addr.clone(), said: said(&e) });
             }
         }
         if opts.resp3 {
             if let Value::Error(e) = c.request(&[b"HELLO", b"3"]).await? {
                 return Err(ClientError::Protocol {
                     addr: c.addr.clone(),
-                    what: format!("HELLO 3 refused: {e}"),
+                    what: format!("HELLO 3 refused: {}", said(&e)),
                 });
             }
         }
@@ -225,7 +232,7 @@ impl Client {
             if let Value::Error(e) = c.request(&[b"SELECT", db.as_bytes()]).await? {
                 return Err(ClientError::Protocol {
                     addr: c.addr.clone(),
-                    what: format!("SELECT {db}: {e}"),
+                    what: format!("SELECT {db}: {}", said(&e)),
                 });
             }
         }

@@ -90,7 +90,9 @@ async fn run(
         };
         let line = match v {
             Value::Simple(s) => s,
-            Value::Error(e) => return format!("MONITOR refused: {e}"),
+            Value::Error(e) => {
+                return format!("MONITOR refused: {}", crate::analysis::resp::escape::escape(e.as_bytes()))
+            }
             _ => continue,
         };
         let Ok(parsed) = parse_monitor_line(&line) else { continue };

@@ -8,6 +8,7 @@
 //! └ q quit  p pause  tab/1-4 panes  j/k select  s sort ─────────────────────────────────┘
 //! ```
 
+pub mod args;
 pub mod panes;
 pub mod reply;
 pub mod state;

@@ -327,7 +327,8 @@ fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, t: &Theme) {
         )),
         Line::from(match row {
             Some(r) => format!(
-                "CLIENT LIST: name {:?} lib {} cmd {} qbuf {} omem {} tot-mem {} idle {}s",
+                // Not `{:?}`: the name is escaped already, Debug would double its backslashes.
+                "CLIENT LIST: name \"{}\" lib {} cmd {} qbuf {} omem {} tot-mem {} idle {}s",
                 r.name,
                 r.lib_name.clone().unwrap_or_else(|| "-".into()),
                 r.cmd,

@@ -1,5 +1,6 @@
 //! Replies shown as redis-cli shows them: `(integer) 5`, `"value"`, `(nil)`, numbered arrays.
 
+use crate::analysis::resp::escape::{escape, escape_with};
 use crate::sources::server::formats::Value;
 
 /// Lines kept of one reply (a KEYS * on a big keyspace must not flood the pane).
@@ -20,8 +21,9 @@ pub fn format_reply(v: &Value) -> Vec<String> {
 fn fmt(v: &Value, prefix: &str, out: &mut Vec<String>) {
     match v {
         Value::Int(i) => out.push(format!("{prefix}(integer) {i}")),
-        Value::Simple(s) => out.push(format!("{prefix}{s}")),
-        Value::Error(e) => out.push(format!("{prefix}(error) {e}")),
+        // Status and error lines come from the server too (an error echoes what was sent).
+        Value::Simple(s) => out.push(format!("{prefix}{}", escape(s.as_bytes()))),
+        Value::Error(e) => out.push(format!("{prefix}(error) {}", escape(e.as_bytes()))),
         Value::Nil => out.push(format!("{prefix}(nil)")),
         Value::Bulk(b) => out.push(format!("{prefix}{}", quote(b))),
         Value::Array(items) if items.is_empty() => out.push(format!("{prefix}(empty array)")),
@@ -40,39 +42,39 @@ fn fmt(v: &Value, prefix: &str, out: &mut Vec<String>) {
     }
 }
 
-/// A bulk string in double quotes with redis-cli's escapes; control bytes never reach the
-/// terminal raw.
+/// A bulk string in double quotes with redis-cli's escapes, through the crate's one escaping
+/// function: control and invisible characters never reach the terminal raw.
 fn quote(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() + 2);
-    s.push('"');
-    for chunk in b.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '"' => s.push_str("\\\""),
-                '\\' => s.push_str("\\\\"),
-                '\n' => s.push_str("\\n"),
-                '\r' => s.push_str("\\r"),
-                '\t' => s.push_str("\\t"),
-                c if c.is_control() => {
-                    let mut buf = [0u8; 4];
-                    for byte in c.encode_utf8(&mut buf).bytes() {
-                        s.push_str(&format!("\\x{byte:02x}"));
-                    }
-                }
-                c => s.push(c),
-            }
-        }
-        for byte in chunk.invalid() {
-            s.push_str(&format!("\\x{byte:02x}"));
-        }
-    }
-    s.push('"');
-    s
+    let special = |c| match c {
+        '"' => Some("\\\""),
+        '\\' => Some("\\\\"),
+        '\n' => Some("\\n"),
+        '\r' => Some("\\r"),
+        '\t' => Some("\\t"),
+        '\x07' => Some("\\a"),
+        '\x08' => Some("\\b"),
+        _ => None,
+    };
+    format!("\"{}\"", escape_with(b, special))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nothing_reaches_the_terminal_raw() {
+        assert_eq!(
+            format_reply(&Value::Bulk("inv\u{202e}oice\u{200b}".into())),
+            [r#""inv\xe2\x80\xaeoice\xe2\x80\x8b""#]
+        );
+        assert_eq!(format_reply(&Value::Bulk(b"\x07\x08\xff".to_vec())), [r#""\a\b\xff""#]);
+        assert_eq!(format_reply(&Value::Simple("O\u{202e}K\x1b".into())), [r"O\xe2\x80\xaeK\x1b"]);
+        assert_eq!(
+            format_reply(&Value::Error("ERR unknown command 'X\u{202e}'".into())),
+            [r"(error) ERR unknown command 'X\xe2\x80\xae'"]
+        );
+    }
 
     #[test]
     fn like_redis_cli() {

@@ -6,6 +6,8 @@ use crate::engine::model::Model;
 
 use super::theme::Theme;
 
+pub use super::args::split_args;
+
 /// The panes, one key each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pane {
@@ -163,7 +165,8 @@ pub struct UiState {
     pub footer_extra: Option<String>,
     /// The console pane's input line.
     pub input: String,
-    /// Commands typed, oldest first, and where Up/Down stand in them.
+    /// Commands typed, oldest first, with their secrets replaced by `***`
+    /// ([`super::args::history_entry`]): what Up brings back must not show a password.
     pub history: Vec<String>,
     /// Position in `history` while browsing it.
     pub history_pos: Option<usize>,
@@ -317,8 +320,9 @@ impl UiState {
                 if line.trim().is_empty() {
                     return Edit::Changed;
                 }
-                if self.history.last() != Some(&line) {
-                    self.history.push(line.clone());
+                let kept = super::args::history_entry(&line);
+                if self.history.last() != Some(&kept) {
+                    self.history.push(kept);
                     if self.history.len() > 200 {
                         self.history.remove(0);
                     }
@@ -344,53 +348,6 @@ impl UiState {
             _ => Edit::Pass,
         }
     }
-}
-
-/// Splits a command line into arguments like redis-cli: whitespace separates, double or single
-/// quotes group, `\"` and `\\` escape inside double quotes. `None` for unbalanced quotes.
-pub fn split_args(line: &str) -> Option<Vec<String>> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_arg = false;
-    let mut quote: Option<char> = None;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (Some('"'), '\\') => {
-                if let Some(n) = chars.next() {
-                    cur.push(match n {
-                        'n' => '\n',
-                        'r' => '\r',
-                        't' => '\t',
-                        other => other,
-                    });
-                }
-            }
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => cur.push(c),
-            (None, '"' | '\'') => {
-                quote = Some(c);
-                in_arg = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if in_arg {
-                    out.push(std::mem::take(&mut cur));
-                    in_arg = false;
-                }
-            }
-            (None, c) => {
-                cur.push(c);
-                in_arg = true;
-            }
-        }
-    }
-    if quote.is_some() {
-        return None;
-    }
-    if in_arg {
-        out.push(cur);
-    }
-    Some(out)
 }
 
 /// The keymap: one place, no per-mode chains.
@@ -483,5 +440,34 @@ impl UiState {
     /// The model to draw: the frozen copy while paused.
     pub fn shown<'a>(&'a self, live: &'a Model) -> &'a Model {
         self.frozen.as_deref().unwrap_or(live)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyCode as K;
+
+    fn type_line(ui: &mut UiState, line: &str) -> Edit {
+        for c in line.chars() {
+            ui.edit(K::Char(c), false);
+        }
+        ui.edit(K::Enter, false)
+    }
+
+    #[test]
+    fn history_brings_back_commands_with_secrets_hidden() {
+        let mut ui = UiState::default();
+        // The command itself goes to the server as typed.
+        assert_eq!(
+            type_line(&mut ui, "HELLO 3 AUTH default pw"),
+            Edit::Submit("HELLO 3 AUTH default pw".into())
+        );
+        type_line(&mut ui, "GET k");
+        ui.edit(K::Up, false);
+        assert_eq!(ui.input, "GET k");
+        ui.edit(K::Up, false);
+        assert_eq!(ui.input, "HELLO 3 AUTH *** ***");
+        assert!(ui.history.iter().all(|h| !h.contains("pw")), "{:?}", ui.history);
     }
 }

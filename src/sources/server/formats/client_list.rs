@@ -10,9 +10,10 @@
 //! `addr` can be `127.0.0.1:port`, `[::1]:port` or `/path/to/sock:0`; it is kept as written.
 //! A field is split on its first `=` (a value may hold `=`), and a space-separated token with
 //! no `=` is taken as the continuation of the previous value: Redis forbids spaces in client
-//! names today, but a proxy or a future field might not.
+//! names today, but a proxy or a future field might not. Every string kept is escaped for
+//! display ([`shown`]).
 
-use super::{cap_str, strip_verbatim, ParseStats};
+use super::{shown, strip_verbatim, ParseStats};
 
 /// Most rows kept. `maxclients` defaults to 10,000.
 pub const MAX_ROWS: usize = 10_000;
@@ -154,16 +155,16 @@ fn parse_row(line: &str) -> Option<ClientRow> {
                 row.id = v.parse().ok()?;
                 has_id = true;
             }
-            "addr" => row.addr = cap_str(v),
-            "laddr" => row.laddr = Some(cap_str(v)),
-            "name" => row.name = cap_str(v),
-            "lib-name" => row.lib_name = Some(cap_str(v)),
-            "lib-ver" => row.lib_ver = Some(cap_str(v)),
+            "addr" => row.addr = shown(v),
+            "laddr" => row.laddr = Some(shown(v)),
+            "name" => row.name = shown(v),
+            "lib-name" => row.lib_name = Some(shown(v)),
+            "lib-ver" => row.lib_ver = Some(shown(v)),
             "age" => row.age = v.parse().unwrap_or(0),
             "idle" => row.idle = v.parse().unwrap_or(0),
-            "flags" => row.flags = cap_str(v),
+            "flags" => row.flags = shown(v),
             "db" => row.db = v.parse().unwrap_or(0),
-            "cmd" => row.cmd = cap_str(v),
+            "cmd" => row.cmd = shown(v),
             "qbuf" => row.qbuf = v.parse().unwrap_or(0),
             "qbuf-free" => row.qbuf_free = v.parse().unwrap_or(0),
             "omem" => row.omem = v.parse().unwrap_or(0),
@@ -174,7 +175,7 @@ fn parse_row(line: &str) -> Option<ClientRow> {
             "resp" => row.resp = v.parse().ok(),
             _ => {
                 if row.other.len() < MAX_OTHER {
-                    row.other.push((cap_str(key), cap_str(v)));
+                    row.other.push((shown(key), shown(v)));
                 }
             }
         }
@@ -249,6 +250,22 @@ mod tests {
         // A value with a space stays whole.
         let spaced = parse_client_list("id=1 name=two words flags=N");
         assert_eq!((spaced[0].name.as_str(), spaced[0].flags.as_str()), ("two words", "N"));
+    }
+
+    #[test]
+    fn every_string_comes_escaped() {
+        let rows = parse_client_list(
+            "id=1 addr=1.2.3.4:5 name=a\u{202e}b lib-name=x\u{200b}y lib-ver=\x1b[2J cmd=g\u{2066}et \
+             flags=N\u{feff} odd\u{2069}=v\u{2028}",
+        );
+        let r = &rows[0];
+        assert_eq!(r.name, r"a\xe2\x80\xaeb");
+        assert_eq!(r.lib_name.as_deref(), Some(r"x\xe2\x80\x8by"));
+        assert_eq!(r.lib_ver.as_deref(), Some(r"\x1b[2J"));
+        assert_eq!(r.cmd, r"g\xe2\x81\xa6et");
+        assert_eq!(r.flags, r"N\xef\xbb\xbf");
+        assert_eq!(r.other_field(r"odd\xe2\x81\xa9"), Some(r"v\xe2\x80\xa8"));
+        assert_eq!(r.addr, "1.2.3.4:5");
     }
 
     #[test]

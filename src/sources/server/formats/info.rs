@@ -5,9 +5,10 @@
 //! may itself hold `:` (IPv6 replica addresses, `executable` paths on Windows), so a line is
 //! split on its *first* colon only. Fields come and go across versions
 //! (`client_biggest_input_buf` became `client_recent_max_input_buffer`, 7.4 adds
-//! `subexpiry=`): nothing here requires a field to exist.
+//! `subexpiry=`): nothing here requires a field to exist. Names and values are kept escaped
+//! for display ([`shown`]): an `errorstat_*` name is whatever prefix a script's error had.
 
-use super::{cap_str, strip_verbatim, ParseStats};
+use super::{shown, strip_verbatim, ParseStats};
 
 /// Most `key:value` fields kept over all sections. 7.0's `INFO everything` has about 250
 /// plus three per command used; 4,096 leaves room for every command and module.
@@ -42,7 +43,7 @@ pub fn parse_info_with_stats(text: &str) -> (Info, ParseStats) {
                 stats.dropped += 1;
                 continue;
             }
-            info.sections.push((cap_str(name.trim()), Vec::new()));
+            info.sections.push((shown(name.trim()), Vec::new()));
             continue;
         }
         let Some((key, value)) = line.split_once(':') else {
@@ -62,7 +63,7 @@ pub fn parse_info_with_stats(text: &str) -> (Info, ParseStats) {
             info.sections.push((String::new(), Vec::new()));
         }
         if let Some((_, list)) = info.sections.last_mut() {
-            list.push((cap_str(key), cap_str(value)));
+            list.push((shown(key), shown(value)));
             fields += 1;
         }
     }
@@ -267,6 +268,15 @@ mod tests {
         include_str!("../../../../tests/fixtures/redis-samples/info_memory_loaded.txt");
     const INFO_CLIENTS: &str =
         include_str!("../../../../tests/fixtures/redis-samples/info_clients_final.txt");
+
+    #[test]
+    fn names_and_values_come_escaped() {
+        // A script's error prefix becomes an errorstat name; any value may hold what a client wrote.
+        let info = parse_info("# Errorstats\r\nerrorstat_E\u{202e}RR:count=2\r\nx:a\x1b]0;t\x07b\r\n");
+        assert_eq!(info.get(r"errorstat_E\xe2\x80\xaeRR"), Some("count=2"));
+        assert_eq!(info.get("x"), Some(r"a\x1b]0;t\x07b"));
+        assert_eq!(parse_info("# S\u{2066}\r\na:1\r\n").sections[0].0, r"S\xe2\x81\xa6");
+    }
 
     #[test]
     fn memory_section_crlf() {

@@ -7,7 +7,9 @@
 //! * skips what it does not understand instead of failing the whole reply, and counts it in
 //!   [`ParseStats`] so a view can say "3 lines not understood" rather than hide them;
 //! * keeps at most a fixed number of entries and at most [`MAX_STR`] bytes per string, so a
-//!   reply cannot make us hold more than a small multiple of its own size.
+//!   reply cannot make us hold more than a small multiple of its own size;
+//! * hands over every string it keeps already escaped for display ([`shown`]), so no view,
+//!   log or JSON export can print a server's text raw by forgetting to.
 //!
 //! Formats were checked against real Redis 7.0.15 output; the samples live in
 //! `tests/fixtures/redis-samples/`.
@@ -17,17 +19,20 @@
 //! - [`slowlog`]: `SLOWLOG GET` entries, with arguments redacted.
 //! - [`latency`]: `LATENCY LATEST` and `LATENCY HISTORY`.
 //! - [`monitor`]: one `MONITOR` event line.
+//! - [`config`]: `CONFIG GET` replies with secret values hidden.
 //!
 //! Replies that arrive as RESP arrays are handed over as a generic [`Value`] tree built by the
 //! client; [`parse_cli_text`] builds the same tree from `redis-cli`'s rendering, which is what
 //! people paste into bug reports and what our fixtures are.
 
 pub mod client_list;
+pub mod config;
 pub mod info;
 pub mod latency;
 pub mod monitor;
 pub mod slowlog;
 
+use crate::analysis::resp::escape::escape;
 use crate::analysis::resp::redact::redact_args;
 
 /// Longest string kept from the server, in bytes (names, values, addresses, one argument
@@ -137,6 +142,14 @@ pub(crate) fn cap_str(s: &str) -> String {
         end -= 1;
     }
     s.get(..end).unwrap_or_default().to_string()
+}
+
+/// A string from the server as it may be shown: cut to [`MAX_STR`] bytes, then escaped
+/// ([`escape`]: control, bidirectional and invisible characters as `\xNN`). Names, addresses,
+/// flags and INFO values are written by clients and scripts (a client name, an error prefix
+/// in `errorstat_*`), so none of them is trusted to be plain text.
+pub(crate) fn shown(s: &str) -> String {
+    escape(cap_str(s).as_bytes())
 }
 
 /// Marks an argument cut to [`MAX_STR`] bytes the way Redis's SLOWLOG does, so a view treats

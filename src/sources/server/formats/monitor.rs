@@ -24,7 +24,7 @@
 //! friends), then escaped again for display, and each is capped at [`MAX_STR`] bytes with a
 //! Redis-style `... (N more bytes)` marker: one 200 KB value is a 571 KB line.
 
-use super::{cap_str, mark_truncated, read_quoted, render_args, ParseStats, MAX_ARGS, MAX_STR};
+use super::{mark_truncated, read_quoted, render_args, shown, ParseStats, MAX_ARGS, MAX_STR};
 
 /// Most lines [`parse_monitor_lines`] keeps.
 pub const MAX_LINES: usize = 100_000;
@@ -99,7 +99,7 @@ pub fn parse_monitor_line(line: &str) -> Result<MonitorLine, MonitorParseError> 
     }
     let body = line.strip_prefix('[').unwrap_or(line);
     if !body.starts_with(|c: char| c.is_ascii_digit()) {
-        return Err(E::Reply(cap_str(line)));
+        return Err(E::Reply(shown(line)));
     }
     let (ts, rest) = body.split_once(' ').ok_or(E::Timestamp)?;
     let ts_us = parse_ts(ts).ok_or(E::Timestamp)?;
@@ -162,16 +162,16 @@ fn classify(source: &str) -> Source {
         return Source::Lua;
     }
     if let Some(path) = source.strip_prefix("unix:") {
-        return Source::Unix(cap_str(path));
+        return Source::Unix(shown(path));
     }
     let host_port = source.rsplit_once(':').is_some_and(|(host, port)| {
         let bracketed = host.starts_with('[') == host.ends_with(']');
         !host.is_empty() && bracketed && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
     });
     if host_port {
-        Source::Tcp(cap_str(source))
+        Source::Tcp(shown(source))
     } else {
-        Source::Other(cap_str(source))
+        Source::Other(shown(source))
     }
 }
 
@@ -354,6 +354,16 @@ mod tests {
         assert_eq!(classify("[::1:99"), Source::Other("[::1:99".into()));
         let l = parse_monitor_line("1.000001 [0 unix:/tmp/x] y.sock] \"get\"").expect("odd path");
         assert_eq!(l.source, Source::Unix("/tmp/x] y.sock".into()));
+    }
+
+    #[test]
+    fn arguments_and_sources_come_escaped() {
+        // sdscatrepr sends U+202E as bytes; they must not be shown as the character again.
+        let l = parse_monitor_line(r#"1.0 [0 unix:/tmp/\x1b.sock] "get" "inv\xe2\x80\xaeoice""#).expect("ok");
+        assert_eq!(l.args, ["get", r"inv\xe2\x80\xaeoice"]);
+        assert_eq!(l.source, Source::Unix(r"/tmp/\x1b.sock".into()));
+        assert_eq!(classify("h\u{202e}:1"), Source::Tcp(r"h\xe2\x80\xae:1".into()));
+        assert_eq!(classify("\u{2066}x"), Source::Other(r"\xe2\x81\xa6x".into()));
     }
 
     #[test]
