@@ -2,10 +2,12 @@
 # Installs what respscope needs on a fresh Debian machine, only what is missing:
 # libpcap-dev to build; redis-server/redis-tools, tcpdump and tshark for the tests (real
 # servers, real captures, tshark as the reference); tmux for driving the console as a person;
-# openssl to make the TLS tests' certificates, ca-certificates for the system's trust store.
+# openssl to make the TLS tests' certificates, ca-certificates for the system's trust store;
+# GNU time to measure the peak memory of the binary under test, iproute2 for the test hosts
+# (network namespaces, veth) where capture loss is tried.
 set -euo pipefail
 
-want=(libpcap-dev pkg-config redis-server redis-tools tcpdump tshark tmux openssl ca-certificates)
+want=(libpcap-dev pkg-config redis-server redis-tools tcpdump tshark tmux openssl ca-certificates time iproute2)
 [ "${1:-}" = "--build-only" ] && want=(libpcap-dev pkg-config)
 
 missing=()

@@ -17,7 +17,7 @@
 //!   tcp/              sequence arithmetic, reassembly, tshark's analysis flags, ACK RTT
 //!   resp/             incremental RESP scanner, per-direction streams, redaction
 //!   conversation/     pairing, latency, pipeline depth, batches, split commands
-//!   wire.rs           the connection table that ties them together
+//!   wire/             the connection table that ties them together, bounded by bytes
 //! engine/             folds analysis results into the model every view reads
 //!   live.rs           wire feeds (live capture, replay) answering snapshot requests
 //!   model.rs          the console's model, folded from snapshots and server polls
@@ -25,7 +25,7 @@
 //! views/              what a person or a script sees
 //!   report/           `analyze` outputs: text, markdown, JSON (contract v1), segments
 //!   tui/              the console's panes, pure functions of (&Model, &UiState)
-//! app/                the console's event loop: keys, polls and a frame tick
+//! app/                the console's event loop (keys, polls and a frame tick), `watch`, `demo`
 //! ```
 //!
 //! Numbers mean exactly what `docs/METRICS.md` (contract v1) says.

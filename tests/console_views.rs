@@ -356,3 +356,23 @@ fn filter_keeps_matching_rows_and_sort_orders_other_tables() {
     u.apply(Action::Sort, &m);
     assert!(screen(&m, &u, 140, 30).contains("clients by omem"));
 }
+
+#[test]
+fn a_capture_that_stops_is_said_in_the_header_and_alerts_and_so_is_its_return() {
+    use respscope::engine::live::CaptureStatus;
+    let mut m = model();
+    m.source = WireSource::Live("veth0".into());
+    m.apply_capture(CaptureStatus::Capturing, None, 5.0);
+    let why = "capture on veth0 stopped: The interface disappeared; reopening it";
+    m.apply_capture(CaptureStatus::Stopped, Some(why), 1.0);
+    m.apply_capture(CaptureStatus::Stopped, Some(why), 2.0);
+    let s = screen(&m, &ui(Pane::Overview), 160, 40);
+    assert!(s.contains("wire veth0 NOT CAPTURING: capture on veth0 stopped"), "{s}");
+    assert_eq!(s.matches("wire not seen").count(), 1, "one alert per change: {s}");
+    let narrow = screen(&m, &ui(Pane::Overview), 80, 24);
+    assert!(narrow.contains("NOT CAPTURING"), "said at 80 columns too: {narrow}");
+    m.apply_capture(CaptureStatus::Capturing, None, 0.5);
+    let s = screen(&m, &ui(Pane::Overview), 160, 40);
+    assert!(!s.contains("NOT CAPTURING"), "{s}");
+    assert!(s.contains("capture is back"), "{s}");
+}

@@ -268,12 +268,14 @@ fn interleaved(addr: SocketAddr, stop: &AtomicBool) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Writes the bundled capture to a temporary file for replay.
+/// Writes the bundled capture to a file for replay, in a private directory of its own (a
+/// predictable name in a shared `/tmp` could be a link another user planted). Removed when
+/// the returned value is dropped.
 ///
 /// # Errors
 /// The temporary directory is not writable.
-pub fn bundled_capture_file() -> std::io::Result<std::path::PathBuf> {
-    let p = std::env::temp_dir().join(format!("respscope-demo-{}.pcap", std::process::id()));
-    std::fs::write(&p, BUNDLED_CAPTURE)?;
-    Ok(p)
+pub fn bundled_capture_file() -> std::io::Result<tempfile::TempPath> {
+    let mut f = tempfile::Builder::new().prefix("respscope-demo-").suffix(".pcap").tempfile()?;
+    std::io::Write::write_all(&mut f, BUNDLED_CAPTURE)?;
+    Ok(f.into_temp_path())
 }

@@ -74,16 +74,14 @@ pub struct ConsoleConfig {
 /// As [`run`].
 pub fn demo(no_capture: bool) -> anyhow::Result<()> {
     let replay = |why: String| -> anyhow::Result<()> {
-        let path = demo::bundled_capture_file()?;
-        let r = run(ConsoleConfig {
+        let file = demo::bundled_capture_file()?;
+        run(ConsoleConfig {
             server: None,
-            feed: Feed::Replay { path: path.clone(), speed: 1.0 },
+            feed: Feed::Replay { path: file.to_path_buf(), speed: 1.0 },
             ports: vec![6379],
             notice: Some(format!("{why}: replaying the bundled capture instead")),
             monitor: false,
-        });
-        let _ = std::fs::remove_file(&path);
-        r
+        })
     };
     let server = match demo::start_server() {
         Ok(s) => s,

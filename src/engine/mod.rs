@@ -44,6 +44,20 @@ fn one_analyzer(
     Ok((wire, end))
 }
 
+/// Waits for every thread: the results of those that finished, and how many panicked (a
+/// bug whose cost is their share of the report, which the caller must say).
+fn join_all<T>(handles: Vec<std::thread::ScopedJoinHandle<'_, T>>) -> (Vec<T>, usize) {
+    let mut done = Vec::with_capacity(handles.len());
+    let mut failed = 0;
+    for h in handles {
+        match h.join() {
+            Ok(v) => done.push(v),
+            Err(_) => failed += 1,
+        }
+    }
+    (done, failed)
+}
+
 /// A finished analysis of one file.
 pub struct FileAnalysis {
     /// The analyzer, finished.
@@ -96,7 +110,7 @@ pub fn analyze_file(
         None => {
             let mut reader = BatchReader::spawn(file, n, move |f| WireAnalyzer::shard_of(link, f, n))
                 .map_err(|e| CaptureFileError::Thread(e.to_string()))?;
-            let mut parts = Vec::with_capacity(n);
+            let mut parts = Vec::new();
             let mut failed = 0usize;
             let shards = std::mem::take(&mut reader.shards);
             std::thread::scope(|s| {
@@ -118,12 +132,7 @@ pub fn analyze_file(
                         })
                     })
                     .collect();
-                for h in handles {
-                    match h.join() {
-                        Ok(w) => parts.push(w),
-                        Err(_) => failed += 1,
-                    }
-                }
+                (parts, failed) = join_all(handles);
             });
             let end = reader.finish();
             let wire = WireAnalyzer::merge(parts).unwrap_or_else(|| WireAnalyzer::new(cfg, link));
@@ -146,4 +155,23 @@ pub fn analyze_file(
         ));
     }
     Ok(FileAnalysis { wire, warnings, failed_analyzers })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_that_panics_is_counted_not_dropped_silently() {
+        let (done, failed) = std::thread::scope(|s| {
+            let handles = vec![
+                s.spawn(|| 1),
+                s.spawn(|| -> i32 { std::panic::panic_any("an analyzer bug") }),
+                s.spawn(|| 3),
+            ];
+            join_all(handles)
+        });
+        assert_eq!(done, [1, 3]);
+        assert_eq!(failed, 1);
+    }
 }

@@ -1,8 +1,10 @@
 //! What the end-to-end tests share: real processes they start and stop by pid, free loopback
-//! ports, and the rule that a missing tool skips outside CI but fails with `CI=true`.
+//! ports, crafted captures, and the rule that a missing tool skips outside CI (visibly: the
+//! closing line of `scripts/test.sh` counts and names every skip) but fails with `CI=true`.
 
 #![allow(dead_code)] // each test file uses its own part of this
 
+pub mod pcap;
 pub mod tmux;
 
 use std::net::{TcpListener, TcpStream};
@@ -32,10 +34,64 @@ pub fn preconditions(what: &str, tools: &[&str]) -> bool {
     if missing.is_empty() && root {
         return true;
     }
-    let why = format!("missing {missing:?}, root: {root}");
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{what} cannot run in CI: {why}");
-    eprintln!("SKIPPED {what}: {why} (scripts/setup.sh installs the tools; run as root)");
+    let mut needs: Vec<String> = missing.iter().map(|m| m.to_string()).collect();
+    if !root {
+        needs.push("root (capture rights)".into());
+    }
+    skip(what, &needs.join(", "));
     false
+}
+
+/// Skips the running test because it needs `needs`: fails instead when `CI=true`, and
+/// otherwise says so on stderr and appends a line to `$RESPSCOPE_SKIP_LOG`, which
+/// `scripts/test.sh` counts in its closing line, so a skip is never mistaken for a pass.
+pub fn skip(what: &str, needs: &str) {
+    let test = std::thread::current().name().unwrap_or("a test").to_string();
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test} ({what}) cannot run in CI: it needs {needs}"
+    );
+    let line = format!("{test} ({what}) needs {needs}");
+    eprintln!("SKIPPED {line} (scripts/setup.sh installs the tools; run as root)");
+    if let Ok(path) = std::env::var("RESPSCOPE_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
+/// Runs `cmd` under GNU time and returns its output and its peak resident memory in KiB:
+/// each child is measured on its own, whatever else the test process runs.
+pub fn with_peak_rss(cmd: &mut Command) -> (std::process::Output, u64) {
+    let report = std::env::temp_dir().join(format!(
+        "respscope-rss-{}-{:?}.txt",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let prog = cmd.get_program().to_owned();
+    let args: Vec<_> = cmd.get_args().map(ToOwned::to_owned).collect();
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M", "-o"])
+        .arg(&report)
+        .arg(prog)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run under /usr/bin/time (package time)");
+    let kib =
+        std::fs::read_to_string(&report).ok().and_then(|s| s.trim().lines().last()?.trim().parse().ok());
+    let _ = std::fs::remove_file(&report);
+    (out, kib.expect("GNU time reported the peak RSS"))
+}
+
+/// Peak and current resident memory of a running process, in KiB (`VmHWM`, `VmRSS`).
+pub fn rss_of(pid: u32) -> Option<(u64, u64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |k: &str| -> Option<u64> {
+        s.lines().find(|l| l.starts_with(k))?.split_whitespace().nth(1)?.parse().ok()
+    };
+    Some((field("VmHWM:")?, field("VmRSS:")?))
 }
 
 /// Fails the test when a tool is missing, in CI or not: for tests whose point is a guarantee

@@ -93,19 +93,19 @@ pub trait LiveHandler {
     fn interface(&mut self, _up: bool) {}
 }
 
-/// Whether `iface` is up, from `/sys/class/net` (Linux). `None` where that cannot be told:
-/// `any`, other systems, an interface that is gone (the capture itself then fails).
+/// Whether `iface` is up, as libpcap's device list says (the interface flags of this
+/// process's network namespace). `None` where that cannot be told: `any`, an interface that
+/// is gone (the capture itself then fails).
 ///
 /// libpcap keeps a capture open on an interface brought down and simply delivers nothing,
 /// so without this a stopped wire would look like a quiet one.
 pub fn interface_up(iface: &str) -> Option<bool> {
-    if iface.is_empty() || iface.contains('/') || iface == "any" {
+    if iface == "any" {
         return None;
     }
-    let flags = std::fs::read_to_string(format!("/sys/class/net/{iface}/flags")).ok()?;
-    let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).ok()?;
-    // IFF_UP.
-    Some(flags & 0x1 != 0)
+    let devices = pcap::Device::list().ok()?;
+    let d = devices.into_iter().find(|d| d.name == iface)?;
+    Some(d.flags.is_up())
 }
 
 /// An open live capture.
