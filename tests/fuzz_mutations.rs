@@ -1483,11 +1483,14 @@ fn save_input(sh: &Shared, i: u64, input: &Input, stderr: &[u8], why: &str) -> O
     let p = sh.failures_dir.join(format!("{i:06}-{stem}-{:?}-{fmt_name}.{ext}", input.kind));
     std::fs::write(&p, &input.bytes).ok()?;
     let note = format!(
-        "input {i} (seed {:#x}) from {fixture}, format {fmt_name} {args:?}\nmutation: {}\nfailure: {why}\n\
-         stderr (end):\n{}\n",
-        sh.seed,
+        "input {i} (seed {seed:#x}) from {fixture}, format {fmt_name} {args:?}\nmutation: {}\nfailure: {why}\n\
+         again: RESPSCOPE_FUZZ_SEED={seed:#x} RESPSCOPE_FUZZ_ONLY={i} cargo test --release --test fuzz_mutations\n\
+         or: respscope analyze {} {}\nstderr (end):\n{}\n",
         input.what,
-        tail(stderr, 2000)
+        p.display(),
+        args.join(" "),
+        tail(stderr, 2000),
+        seed = sh.seed,
     );
     std::fs::write(p.with_extension("txt"), note).ok()?;
     Some(p)
