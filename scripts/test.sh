@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
-# Release mode: the fixture and oracle tests run the binary over real captures.
+# Optimised (the `ci` profile: release without LTO): the fixture, oracle and fuzz tests run
+# the binary over real captures, tens of thousands of times.
 log=$(mktemp)
 skips=$(mktemp)
 trap 'rm -f "$log" "$skips"' EXIT
@@ -14,7 +15,7 @@ trap 'rm -f "$log" "$skips"' EXIT
 # CI=true it fails instead.
 export RESPSCOPE_SKIP_LOG=$skips
 status=0
-cargo test --release 2>&1 | tee "$log" || status=$?
+cargo test --profile ci 2>&1 | tee "$log" || status=$?
 # One closing line for the whole run, summed over every test binary; a skipped test returned
 # early and libtest counted it as passed, so it is moved to its own count and named.
 k=$(wc -l < "$skips")

@@ -11,6 +11,7 @@ use std::net::TcpStream;
 use std::process::Command;
 
 use common::free_port;
+use common::tmux::Tmux;
 
 fn preconditions() -> bool {
     common::preconditions("console tests", &["tmux", "redis-server", "redis-benchmark", "redis-cli"])
@@ -21,72 +22,10 @@ fn redis(port: u16) -> common::Guard {
 }
 use std::time::{Duration, Instant};
 
-/// A tmux session, killed when dropped.
-struct Tmux(String);
-
-impl Tmux {
-    fn start(name: &str, cmd: &str, w: u16, h: u16) -> Tmux {
-        let ok = Command::new("tmux")
-            .args(["new-session", "-d", "-s", name, "-x", &w.to_string(), "-y", &h.to_string(), cmd])
-            .status()
-            .expect("tmux");
-        assert!(ok.success());
-        Tmux(name.to_string())
-    }
-
-    fn keys(&self, k: &str) {
-        let _ = Command::new("tmux").args(["send-keys", "-t", &self.0, k]).status();
-    }
-
-    fn screen(&self) -> String {
-        Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.0])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    }
-
-    /// Waits until the screen shows `what` (or fails with the last screen).
-    fn wait_for(&self, what: &str, secs: u64) -> String {
-        let t = Instant::now();
-        loop {
-            let s = self.screen();
-            if s.contains(what) {
-                return s;
-            }
-            assert!(t.elapsed() < Duration::from_secs(secs), "waited for {what:?}; the screen:\n{s}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    /// Waits until `ok(screen)` holds (or fails with the last screen).
-    fn wait_until(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
-        let t = Instant::now();
-        loop {
-            let s = self.screen();
-            if ok(&s) {
-                return s;
-            }
-            assert!(t.elapsed() < Duration::from_secs(secs), "waited for {what}; the screen:\n{s}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn alive(&self) -> bool {
-        Command::new("tmux").args(["has-session", "-t", &self.0]).status().is_ok_and(|s| s.success())
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).status();
-    }
-}
-
 /// `respscope demo` (then `after` in the same shell) in a tmux session, and the private
 /// server's port as the demo's first alert names it.
 fn start_demo(name: &str, after: &str, w: u16, h: u16) -> (Tmux, u16) {
-    let t = Tmux::start(&format!("{name}-{}", std::process::id()), &format!("{} demo{after}", bin()), w, h);
+    let t = Tmux::start(name, &format!("{} demo{after}", bin()), w, h);
     let s = t.wait_for("demo: private redis-server on 127.0.0.1:", 10);
     let port = s
         .split("127.0.0.1:")
@@ -109,8 +48,8 @@ fn live_console_shows_pipelines_slowlog_and_survives_a_restart_and_a_tiny_termin
     let port = free_port();
     let p = port.to_string();
     let r = redis(port);
-    let name = format!("rs-live-{}", std::process::id());
-    let t = Tmux::start(&name, &format!("{} -p {p}", bin()), 140, 36);
+    let name = "rs-live";
+    let t = Tmux::start(name, &format!("{} -p {p}", bin()), 140, 36);
     t.wait_for(&format!("server 127.0.0.1:{p} redis"), 10);
     t.wait_for("wire lo", 5);
     common::bench_p16(port, 20000, "set,get");
@@ -131,7 +70,7 @@ fn live_console_shows_pipelines_slowlog_and_survives_a_restart_and_a_tiny_termin
     let _r2 = redis(port);
     t.wait_for(&format!("server 127.0.0.1:{p} redis"), 15);
     // A terminal shrunk to 40x10 keeps drawing.
-    let _ = Command::new("tmux").args(["resize-window", "-t", &name, "-x", "40", "-y", "10"]).status();
+    let _ = Command::new("tmux").args(["resize-window", "-t", &t.0, "-x", "40", "-y", "10"]).status();
     std::thread::sleep(Duration::from_millis(600));
     assert!(t.screen().contains("respscope"), "{}", t.screen());
     assert!(t.alive());
@@ -148,9 +87,9 @@ fn replaying_the_slow_reader_raises_the_zero_window_alert() {
     if !preconditions() {
         return;
     }
-    let name = format!("rs-replay-{}", std::process::id());
+    let name = "rs-replay";
     let cap = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/slow_reader.pcap");
-    let t = Tmux::start(&name, &format!("{} replay {cap} --speed max; sleep 30", bin()), 120, 36);
+    let t = Tmux::start(name, &format!("{} replay {cap} --speed max; sleep 30", bin()), 120, 36);
     let s = t.wait_for("window stall", 10);
     assert!(s.contains("replay"), "{s}");
     assert!(s.contains("3 zero windows"), "{s}");
@@ -216,8 +155,8 @@ fn the_console_pane_runs_commands_and_never_shows_a_password() {
     let port = free_port();
     let p = port.to_string();
     let _r = redis(port);
-    let name = format!("rs-console-{}", std::process::id());
-    let t = Tmux::start(&name, &format!("{} -p {p} --no-capture", bin()), 120, 30);
+    let name = "rs-console";
+    let t = Tmux::start(name, &format!("{} -p {p} --no-capture", bin()), 120, 30);
     t.wait_for(&format!("server 127.0.0.1:{p} redis"), 10);
     t.keys("5");
     t.wait_for("enter sends", 5);
@@ -244,8 +183,8 @@ fn monitor_is_opt_in_warned_and_redacted() {
     let port = free_port();
     let p = port.to_string();
     let _r = redis(port);
-    let name = format!("rs-monitor-{}", std::process::id());
-    let t = Tmux::start(&name, &format!("{} -p {p} --no-capture", bin()), 130, 30);
+    let name = "rs-monitor";
+    let t = Tmux::start(name, &format!("{} -p {p} --no-capture", bin()), 130, 30);
     t.wait_for(&format!("server 127.0.0.1:{p} redis"), 10);
     t.keys("6");
     t.wait_for("MONITOR is off", 5);

@@ -20,13 +20,6 @@ fn preconditions() -> bool {
     common::preconditions("live hardening tests", &["tmux", "redis-server", "unshare", "ip"])
 }
 
-/// The pid of the program a tmux session runs.
-fn pane_pid(t: &Tmux) -> u32 {
-    let out =
-        Command::new("tmux").args(["list-panes", "-t", &t.0, "-F", "#{pane_pid}"]).output().expect("tmux");
-    String::from_utf8_lossy(&out.stdout).trim().parse().expect("a pane pid")
-}
-
 /// The console's clock ("t 12.3s") from its header.
 fn clock(screen: &str) -> Option<f64> {
     let i = screen.find("│ t ")?;
@@ -71,7 +64,7 @@ fn fifty_thousand_short_connections_keep_the_console_small_and_drawing() {
     let bin = env!("CARGO_BIN_EXE_respscope");
     let t = Tmux::start("churn", &format!("exec {bin} -p {port}"), 160, 40);
     t.wait_for("wire lo", 20);
-    let pid = pane_pid(&t);
+    let pid = t.pid().expect("the console's pid");
     let deadline = Instant::now() + Duration::from_secs(90);
     let worker = std::thread::spawn(move || churn(port, 50_000, deadline));
     let mut peak = 0;
@@ -210,7 +203,7 @@ fn a_server_answering_garbage_does_not_stop_or_grow_the_console() {
     let bin = env!("CARGO_BIN_EXE_respscope");
     let t = Tmux::start("hostile", &format!("exec {bin} -p {port}"), 220, 40);
     t.wait_for("wire lo", 20);
-    let pid = pane_pid(&t);
+    let pid = t.pid().expect("the console's pid");
     // Clients that send commands and read whatever comes back, for twenty seconds.
     let end = Instant::now() + Duration::from_secs(20);
     let mut peak = 0;

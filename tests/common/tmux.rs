@@ -59,6 +59,20 @@ impl Tmux {
     }
 }
 
+impl Tmux {
+    /// True while the session (the program in it) runs.
+    pub fn alive(&self) -> bool {
+        Command::new("tmux").args(["has-session", "-t", &self.0]).status().is_ok_and(|s| s.success())
+    }
+
+    /// The pid of the program the session runs (started with `exec`, the program itself).
+    pub fn pid(&self) -> Option<u32> {
+        let out =
+            Command::new("tmux").args(["list-panes", "-t", &self.0, "-F", "#{pane_pid}"]).output().ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    }
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).status();

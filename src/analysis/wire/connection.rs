@@ -579,36 +579,17 @@ impl Connection {
     /// memory budget.
     pub(super) fn release_buffers(&mut self, shared: &mut Shared<'_>) {
         let Stage::Live(live) = &mut self.stage else { return };
-        let Some(s) = live.streams.as_deref_mut() else { return };
-        let Some(detail) = self.detail.as_deref_mut() else { return };
-        let tls = self.tls;
-        for (d, (r, stream)) in s.reasm.iter_mut().zip(s.resp.iter_mut()).enumerate() {
-            let dir = if d == 0 { Dir::ToServer } else { Dir::ToClient };
-            let conv = &mut detail.conv;
-            let errors = &mut detail.error_records;
-            r.give_up_holes(&mut |dl| deliver(dl, tls, dir, stream, conv, shared, errors));
-            stream.drop_held();
+        if let (Some(s), Some(detail)) = (live.streams.as_deref_mut(), self.detail.as_deref_mut()) {
+            (self.gaps, self.parse_errors) = flush_streams(s, detail, self.tls, shared, false);
         }
-        self.gaps = s.resp[0].gaps + s.resp[1].gaps;
-        self.parse_errors = s.resp[0].parse_errors + s.resp[1].parse_errors;
     }
 
-    /// Ends this connection's analysis: remaining holes become gaps, its analysis state is
-    /// freed, and what finished connections no longer need (latency samples, the queue of
-    /// commands waiting, recent segments) is given up.
+    /// Ends this connection's analysis: remaining holes become gaps, unfinished messages
+    /// are dropped, and its analysis state is freed.
     pub(super) fn finish(&mut self, shared: &mut Shared<'_>) {
         let Stage::Live(mut live) = std::mem::replace(&mut self.stage, Stage::Done) else { return };
         if let (Some(s), Some(detail)) = (live.streams.as_deref_mut(), self.detail.as_deref_mut()) {
-            let tls = self.tls;
-            for (d, (r, stream)) in s.reasm.iter_mut().zip(s.resp.iter_mut()).enumerate() {
-                let dir = if d == 0 { Dir::ToServer } else { Dir::ToClient };
-                let conv = &mut detail.conv;
-                let errors = &mut detail.error_records;
-                r.finish(&mut |dl| deliver(dl, tls, dir, stream, conv, shared, errors));
-                stream.finish();
-            }
-            self.gaps = s.resp[0].gaps + s.resp[1].gaps;
-            self.parse_errors = s.resp[0].parse_errors + s.resp[1].parse_errors;
+            (self.gaps, self.parse_errors) = flush_streams(s, detail, self.tls, shared, true);
         }
     }
 
@@ -646,6 +627,36 @@ impl Connection {
             Stage::Live(l) => l.analysis.is_new_syn(d.index(), p.seq),
         }
     }
+}
+
+/// Hands what reassembly holds to RESP, both directions: every hole it waits on becomes a
+/// gap and the bytes behind it are parsed. At the `end` (of the capture or the connection) a
+/// hole before a FIN is a gap too and a message in progress is dropped; otherwise only the
+/// bytes a resync holds are given up. Returns the streams' gaps and parse errors.
+fn flush_streams(
+    s: &mut Streams,
+    detail: &mut Detail,
+    tls: bool,
+    shared: &mut Shared<'_>,
+    end: bool,
+) -> (u64, u64) {
+    for (d, (r, stream)) in s.reasm.iter_mut().zip(s.resp.iter_mut()).enumerate() {
+        let dir = if d == 0 { Dir::ToServer } else { Dir::ToClient };
+        let conv = &mut detail.conv;
+        let errors = &mut detail.error_records;
+        let mut sink = |dl: Delivery<'_, SegRef>| deliver(dl, tls, dir, stream, conv, shared, errors);
+        if end {
+            r.finish(&mut sink);
+        } else {
+            r.give_up_holes(&mut sink);
+        }
+        if end {
+            stream.finish();
+        } else {
+            stream.drop_held();
+        }
+    }
+    (s.resp[0].gaps + s.resp[1].gaps, s.resp[0].parse_errors + s.resp[1].parse_errors)
 }
 
 /// Hands reassembled bytes (or a gap) to a direction's RESP stream outside a live segment:

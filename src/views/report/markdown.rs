@@ -7,9 +7,7 @@ use crate::engine::report::{ConnReport, Connections, Report};
 
 /// Renders a report with its own connections as markdown.
 pub fn render(r: &Report, source: &str) -> String {
-    let mut out = Vec::new();
-    let _ = write(&mut out, r, Connections::Listed(&r.connections), source);
-    String::from_utf8_lossy(&out).into_owned()
+    super::to_string(|out| write(out, r, Connections::Listed(&r.connections), source))
 }
 
 /// Writes the report as markdown, one connection at a time (the connections are walked

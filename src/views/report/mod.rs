@@ -6,6 +6,14 @@ pub mod markdown;
 pub mod segments;
 pub mod text;
 
+/// A writer's output as a string: the `render` of each report format, for a report that
+/// holds its own connections.
+fn to_string(write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String {
+    let mut out = Vec::new();
+    let _ = write(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Formats microseconds for people: `850µs`, `12.3ms`, `2.05s`.
 pub fn us(v: i64) -> String {
     let a = v.unsigned_abs();

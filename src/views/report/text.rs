@@ -12,9 +12,7 @@ const LIST: usize = 20;
 
 /// Renders a report with its own connections for a terminal.
 pub fn render(r: &Report, source: &str) -> String {
-    let mut out = Vec::new();
-    let _ = write(&mut out, r, Connections::Listed(&r.connections), source);
-    String::from_utf8_lossy(&out).into_owned()
+    super::to_string(|out| write(out, r, Connections::Listed(&r.connections), source))
 }
 
 /// Writes the report for a terminal, one connection at a time.
