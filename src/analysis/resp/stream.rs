@@ -286,7 +286,7 @@ impl<O: Copy> RespStream<O> {
                         // Inside held bytes, the new resync held only bytes of theirs.
                         held = Some(match held.take() {
                             Some(mut cur) if piece.is_some() => {
-                                if !cur.rewind(h.base) {
+                                if !cur.rewind(h.base + h.pos as u64) {
                                     cur.prepend(h);
                                 }
                                 cur
