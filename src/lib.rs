@@ -33,5 +33,6 @@
 pub mod analysis;
 pub mod app;
 pub mod engine;
+pub mod protocol;
 pub mod sources;
 pub mod views;

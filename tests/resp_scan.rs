@@ -2,8 +2,9 @@
 //! re-segmentation (one byte per segment, reordered, duplicated) gives the same messages.
 
 use proptest::prelude::*;
-use respscope::analysis::resp::{Event, Kind, Outcome, ParseError, RespStream, Role, Scanner};
+use respscope::analysis::resp::{Event, RespStream};
 use respscope::analysis::tcp::{Delivery, Reassembler};
+use respscope::protocol::resp::{Kind, Outcome, ParseError, Role, Scanner};
 
 /// Scans a whole buffer: the messages and, if any, the error that stopped it.
 fn scan_all(role: Role, data: &[u8]) -> (Vec<(u64, u64, Kind)>, Option<ParseError>) {

@@ -10,7 +10,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use respscope::analysis::resp::{Event, Kind, ParseError, RespStream, Role};
+use respscope::analysis::resp::{Event, RespStream};
+use respscope::protocol::resp::{Kind, ParseError, Role};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Seen {

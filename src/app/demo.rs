@@ -134,7 +134,7 @@ fn connect(addr: SocketAddr, name: &str) -> std::io::Result<TcpStream> {
 
 /// Reads `n` complete replies, using the wire scanner to find where each ends.
 fn read_replies(s: &mut TcpStream, n: usize) -> std::io::Result<()> {
-    use crate::analysis::resp::{Outcome, Role, Scanner};
+    use crate::protocol::resp::{Outcome, Role, Scanner};
     let mut scanner = Scanner::new(Role::Replies, false);
     let mut got = 0;
     let mut buf = vec![0u8; 64 * 1024];

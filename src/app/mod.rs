@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use crossterm::event::{Event, EventStream, KeyEventKind, KeyModifiers};
 use futures_util::StreamExt;
 
-use crate::analysis::resp::redact::redact_args;
 use crate::analysis::wire::WireConfig;
 use crate::engine::live::{LiveWire, ReplayCtl, WireSnapshot};
 use crate::engine::model::{Model, WireSource};
+use crate::protocol::resp::redact::redact_args;
 use crate::sources::capture::live::LiveConfig;
 use crate::sources::server::client::Client;
 use crate::sources::server::client::ConnectOptions;
@@ -262,7 +262,7 @@ async fn event_loop(
                                     Some(_) => {}
                                     // What redis-cli says; the echo is the line as the history keeps it, secrets hidden.
                                     None => model.console_reply(
-                                        crate::analysis::resp::escape::escape(
+                                        crate::protocol::resp::escape::escape(
                                             crate::views::tui::args::history_entry(&line).as_bytes(),
                                         ),
                                         vec!["(error) Invalid argument(s): a quote is not closed, or a closing quote is not followed by a space".into()],

@@ -19,7 +19,7 @@ use crate::analysis::tcp::flags;
 use crate::analysis::wire::Dir;
 use crate::engine::model::Model;
 use crate::engine::report::ConnReport;
-use crate::sources::capture::decode::flags as tcpf;
+use crate::protocol::tcp as tcpf;
 use crate::sources::server::formats::monitor::Source;
 
 /// Time spans the axis can show, in µs (a 1-2-5 ladder from 1 ms to 1 minute).

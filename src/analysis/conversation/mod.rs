@@ -11,7 +11,8 @@ pub mod latency;
 
 use std::collections::VecDeque;
 
-use crate::analysis::resp::{Found, Kind, Name, Preview, Split, Token};
+use crate::analysis::resp::{Found, Split};
+use crate::protocol::resp::{Kind, Name, Preview, Token};
 
 pub use batches::Batches;
 pub use latency::{Latency, LatencySummary};
@@ -65,7 +66,7 @@ pub struct SplitCommand {
 }
 
 fn ser_bytes<S: serde::Serializer, const N: usize>(
-    v: &crate::analysis::resp::InlineBytes<N>,
+    v: &crate::protocol::resp::InlineBytes<N>,
     s: S,
 ) -> Result<S::Ok, S::Error> {
     s.serialize_str(&v.to_string_lossy())

@@ -1,14 +1,8 @@
-//! RESP, the Redis protocol, as seen on the wire.
-//!
-//! - [`scan`]: the incremental scanner (pure, bounded, never panics on input).
-//! - [`stream`]: one direction's stream: owners of bytes, split messages, gaps, resync.
-//! - [`redact`]: which arguments are secrets.
-//! - [`escape`]: untrusted text made safe to show.
+//! One direction's RESP byte stream as a passive observer sees it: messages with the segments
+//! that carried them, split messages, gaps and resynchronisation ([`stream`]). The protocol
+//! itself (the scanner, redaction, escaping) is [`crate::protocol::resp`], shared with the
+//! server client and the views.
 
-pub mod escape;
-pub mod redact;
-pub mod scan;
 pub mod stream;
 
-pub use scan::{InlineBytes, Kind, Message, Name, Outcome, ParseError, Preview, Role, Scanner, Token};
 pub use stream::{Event, Found, RespStream, Split};

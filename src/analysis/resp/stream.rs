@@ -10,7 +10,7 @@
 //! message parses. A capture that starts mid-connection begins in the same mode, without
 //! counting a gap.
 
-use super::scan::{Message, Outcome, ParseError, Preview, Role, Scanner, Token};
+use crate::protocol::resp::{Message, Outcome, ParseError, Preview, Role, Scanner, Token};
 
 /// Bytes kept while looking for a point to resume after a gap or error. A candidate still
 /// incomplete after this many bytes is accepted: it has parsed cleanly through 64 KiB.

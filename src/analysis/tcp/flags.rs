@@ -8,7 +8,7 @@
 //! [`LINUX_ZERO_WINDOW_PROBE`], and counts as a zero-window probe in our reports.
 
 use super::seq;
-use crate::sources::capture::decode::flags as tcpf;
+use crate::protocol::tcp as tcpf;
 
 /// tshark `tcp.analysis.zero_window_probe`.
 pub const ZERO_WINDOW_PROBE: u32 = 1 << 0;

@@ -22,11 +22,12 @@ use super::records::{
 };
 use crate::analysis::conversation::latency::MAX_LATENCY_US;
 use crate::analysis::conversation::{Conversation, SegRef, Step};
-use crate::analysis::resp::{Event, Kind, RespStream, Role};
+use crate::analysis::resp::{Event, RespStream};
 use crate::analysis::tcp::flags::{self, Analysis, Seg};
 use crate::analysis::tcp::rtt::AckRtt;
 use crate::analysis::tcp::{Delivery, Reassembler};
-use crate::sources::capture::decode::flags as tcpf;
+use crate::protocol::resp::{Kind, Role};
+use crate::protocol::tcp as tcpf;
 use crate::sources::capture::TcpPacket;
 
 /// Window events kept per connection for the timeline (all are counted).

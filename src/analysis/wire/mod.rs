@@ -20,7 +20,7 @@ use hashbrown::HashTable;
 use hdrhistogram::Histogram;
 
 use crate::analysis::conversation::latency::{IntervalLatency, MAX_LATENCY_US};
-use crate::sources::capture::decode::flags as tcpf;
+use crate::protocol::tcp as tcpf;
 use crate::sources::capture::{decode, Frame, Link, Skip, TcpPacket};
 
 pub use connection::{Connection, MAX_ERROR_RECORDS, MAX_WINDOW_EVENTS};

@@ -2,7 +2,7 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::analysis::resp::Name;
+use crate::protocol::resp::Name;
 
 /// Distinct command names counted one by one; the rest share `(other)`.
 pub const MAX_NAMES: usize = 4096;

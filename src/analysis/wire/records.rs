@@ -2,8 +2,9 @@
 //! per-segment records for listings, and sums over connections.
 
 use crate::analysis::conversation::{SegRef, Step};
-use crate::analysis::resp::{Found, Name, ParseError};
+use crate::analysis::resp::Found;
 use crate::analysis::tcp::flags;
+use crate::protocol::resp::{Name, ParseError};
 
 use super::Connection;
 
@@ -135,7 +136,7 @@ pub struct SegmentItem {
     /// The message.
     pub found: Found<SegRef>,
     /// Its redacted preview.
-    pub preview: crate::analysis::resp::Preview,
+    pub preview: crate::protocol::resp::Preview,
     /// What the conversation made of it.
     pub step: Step,
 }
@@ -186,7 +187,7 @@ pub struct SplitStart {
     /// Its bytes in this segment.
     pub bytes: u64,
     /// Token at the cut.
-    pub cut: crate::analysis::resp::Token,
+    pub cut: crate::protocol::resp::Token,
     /// Its top-level header line (`*N\r\n`) is complete in this segment.
     pub header_done: bool,
 }

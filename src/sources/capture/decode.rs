@@ -41,19 +41,7 @@ impl Link {
     }
 }
 
-/// TCP flag bits as in the header.
-pub mod flags {
-    /// FIN.
-    pub const FIN: u8 = 0x01;
-    /// SYN.
-    pub const SYN: u8 = 0x02;
-    /// RST.
-    pub const RST: u8 = 0x04;
-    /// PSH.
-    pub const PSH: u8 = 0x08;
-    /// ACK.
-    pub const ACK: u8 = 0x10;
-}
+use crate::protocol::tcp as flags;
 
 /// One decoded TCP segment, borrowing the frame.
 #[derive(Clone, Copy, Debug)]
@@ -70,7 +58,7 @@ pub struct TcpPacket<'a> {
     pub seq: u32,
     /// Acknowledgment number.
     pub ack: u32,
-    /// Flag bits (see [`flags`]).
+    /// Flag bits (see [`crate::protocol::tcp`]).
     pub flags: u8,
     /// Raw (unscaled) window.
     pub window: u16,

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use super::tls::TlsOptions;
 
 use super::formats::Value;
-use crate::analysis::resp::{Outcome, Role, Scanner};
+use crate::protocol::resp::{Outcome, Role, Scanner};
 
 /// Largest reply accepted (CLIENT LIST of 100,000 clients is about 30 MB).
 pub const MAX_REPLY: usize = 64 * 1024 * 1024;
@@ -117,7 +117,7 @@ pub enum ClientError {
 /// Text the server wrote (an error reply, its certificate's names), escaped before it joins an
 /// error message: these messages reach the console's alerts and `watch`'s JSON.
 fn said(text: &str) -> String {
-    crate::analysis::resp::escape::escape(text.as_bytes())
+    crate::protocol::resp::escape::escape(text.as_bytes())
 }
 
 /// A byte stream to the server: plain TCP or TLS over it.

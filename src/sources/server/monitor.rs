@@ -91,7 +91,7 @@ async fn run(
         let line = match v {
             Value::Simple(s) => s,
             Value::Error(e) => {
-                return format!("MONITOR refused: {}", crate::analysis::resp::escape::escape(e.as_bytes()))
+                return format!("MONITOR refused: {}", crate::protocol::resp::escape::escape(e.as_bytes()))
             }
             _ => continue,
         };

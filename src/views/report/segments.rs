@@ -4,10 +4,10 @@
 use std::fmt::Write;
 
 use crate::analysis::conversation::Step;
-use crate::analysis::resp::Kind;
 use crate::analysis::wire::{SegmentRecord, WireAnalyzer};
 use crate::engine::report::event_names;
-use crate::sources::capture::decode::flags as tcpf;
+use crate::protocol::resp::Kind;
+use crate::protocol::tcp as tcpf;
 
 /// Messages named one by one per segment before the rest are summarised.
 const SHOWN: usize = 4;

@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use crate::analysis::resp::redact::{secret_mask, Redactor};
+use crate::protocol::resp::redact::{secret_mask, Redactor};
 
 /// One argument of a console line.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Replies shown as redis-cli shows them: `(integer) 5`, `"value"`, `(nil)`, numbered arrays.
 
-use crate::analysis::resp::escape::{escape, escape_with};
+use crate::protocol::resp::escape::{escape, escape_with};
 use crate::sources::server::formats::Value;
 
 /// Lines kept of one reply (a KEYS * on a big keyspace must not flood the pane).

@@ -11,7 +11,7 @@
 //! [`ReplyRedactor`] follows the transaction: which queued commands were `CONFIG GET`.
 
 use super::Value;
-use crate::analysis::resp::redact::secret_config_parameter;
+use crate::protocol::resp::redact::secret_config_parameter;
 
 /// What a hidden value shows instead.
 const HIDDEN: &str = "***";

@@ -7,7 +7,7 @@
 //! is up to 160 `[unix_time_s, ms]` pairs.
 
 use super::{cap_str, parse_cli_text, ParseStats, Value};
-use crate::analysis::resp::scan::escape;
+use crate::protocol::resp::escape::escape;
 
 /// Most LATEST events kept (7.0 defines about 20 event names).
 pub const MAX_EVENTS: usize = 256;

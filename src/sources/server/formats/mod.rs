@@ -32,8 +32,8 @@ pub mod latency;
 pub mod monitor;
 pub mod slowlog;
 
-use crate::analysis::resp::escape::escape;
-use crate::analysis::resp::redact::redact_args;
+use crate::protocol::resp::escape::escape;
+use crate::protocol::resp::redact::redact_args;
 
 /// Longest string kept from the server, in bytes (names, values, addresses, one argument
 /// before escaping). Longer strings are cut at a character boundary.

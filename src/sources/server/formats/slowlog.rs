@@ -10,7 +10,7 @@
 //! password (which old servers logged in clear) never reaches a view, a log or an export.
 
 use super::{cap_str, mark_truncated, parse_cli_text, render_args, ParseStats, Value, MAX_ARGS, MAX_STR};
-use crate::analysis::resp::scan::escape;
+use crate::protocol::resp::escape::escape;
 
 /// Most entries kept. `slowlog-max-len` defaults to 128, but `SLOWLOG GET -1` returns all.
 pub const MAX_ENTRIES: usize = 10_000;

@@ -158,15 +158,7 @@ pub fn secret_mask<S: AsRef<[u8]>>(args: &[S]) -> Vec<bool> {
 pub fn redact_args<S: AsRef<[u8]>>(args: &[S]) -> Vec<String> {
     args.iter()
         .zip(secret_mask(args))
-        .map(
-            |(a, secret)| {
-                if secret {
-                    "***".to_string()
-                } else {
-                    crate::analysis::resp::scan::escape(a.as_ref())
-                }
-            },
-        )
+        .map(|(a, secret)| if secret { "***".to_string() } else { super::escape::escape(a.as_ref()) })
         .collect()
 }
 

@@ -14,7 +14,8 @@
 //! ending in `\n`. `*0`, `*-1` and empty inline lines are not commands. Replies accept every
 //! RESP2 and RESP3 type; a top-level attribute (`|`) and the value after it form one reply.
 
-pub use super::escape::escape;
+use super::bytes::{InlineBytes, Name, Preview};
+use super::fast::{fast_number, itoa_buf, whole_message, write_elided};
 use super::redact::Redactor;
 
 /// Deepest aggregate nesting accepted; deeper input is a parse error, not a stack overflow.
@@ -23,10 +24,6 @@ pub const MAX_DEPTH: usize = 32;
 pub const MAX_REQUEST_BULK: i64 = 512 * 1024 * 1024;
 /// Redis's `PROTO_INLINE_MAX_SIZE`: the longest inline request or header line.
 pub const MAX_LINE: u32 = 64 * 1024;
-/// Longest command name kept (bytes). Longer names are truncated for counting and display.
-pub const NAME_CAP: usize = 32;
-/// Size of the display preview buffer.
-pub const PREVIEW_CAP: usize = 64;
 /// Bytes of one argument shown in a preview before it is elided.
 const ARG_PREVIEW: usize = 24;
 /// Leading bytes of an argument kept for the redaction policy: the longest keyword it looks
@@ -108,77 +105,6 @@ impl Token {
         }
     }
 }
-
-/// A small inline byte buffer (command names, previews): no heap, `Copy`. Equality and
-/// hashing look at the held bytes only.
-#[derive(Clone, Copy)]
-pub struct InlineBytes<const N: usize> {
-    len: u8,
-    buf: [u8; N],
-}
-
-impl<const N: usize> PartialEq for InlineBytes<N> {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-
-impl<const N: usize> Eq for InlineBytes<N> {}
-
-impl<const N: usize> std::hash::Hash for InlineBytes<N> {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        self.as_bytes().hash(h);
-    }
-}
-
-impl<const N: usize> Default for InlineBytes<N> {
-    fn default() -> Self {
-        InlineBytes { len: 0, buf: [0; N] }
-    }
-}
-
-impl<const N: usize> InlineBytes<N> {
-    /// The bytes held.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len as usize]
-    }
-    /// Appends as much of `b` as fits; returns how many bytes were taken.
-    pub fn push(&mut self, b: &[u8]) -> usize {
-        let room = N - self.len as usize;
-        let n = room.min(b.len());
-        self.buf[self.len as usize..self.len as usize + n].copy_from_slice(&b[..n]);
-        self.len += n as u8;
-        n
-    }
-    /// True when nothing more fits.
-    pub fn is_full(&self) -> bool {
-        self.len as usize == N
-    }
-    /// Number of bytes held.
-    pub fn len(&self) -> usize {
-        self.len as usize
-    }
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-    /// Text safe to print on a terminal: see [`escape`]. Every name and preview reaches a
-    /// person through here.
-    pub fn to_string_lossy(&self) -> String {
-        escape(self.as_bytes())
-    }
-}
-
-impl<const N: usize> std::fmt::Debug for InlineBytes<N> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
-    }
-}
-
-/// A command name, upper-cased, at most [`NAME_CAP`] bytes.
-pub type Name = InlineBytes<NAME_CAP>;
-/// A display preview with secrets already redacted.
-pub type Preview = InlineBytes<PREVIEW_CAP>;
 
 /// What a completed message was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -857,167 +783,4 @@ impl Scanner {
         let msg = Message { start: self.msg_start, end: self.offset, kind };
         (i, Outcome::Message(msg))
     }
-}
-
-/// A complete, well-formed message at the start of `data`: its length and kind. `None` when it
-/// is incomplete, malformed, inline, empty (`*0`), carries an attribute, or nests deeply: the
-/// state machine then decides, so this only ever agrees with it.
-#[inline]
-fn whole_message(role: Role, data: &[u8]) -> Option<(usize, Kind)> {
-    match role {
-        Role::Requests => {
-            if data.first() != Some(&b'*') {
-                return None;
-            }
-            let (n, mut j) = fast_number(data, 1)?;
-            if !(1..=i64::from(i32::MAX)).contains(&n) {
-                return None;
-            }
-            let mut name = Name::default();
-            for k in 0..n {
-                if data.get(j) != Some(&b'$') {
-                    return None;
-                }
-                let (l, p) = fast_number(data, j + 1)?;
-                if !(0..=MAX_REQUEST_BULK).contains(&l) {
-                    return None;
-                }
-                let end = p.checked_add(usize::try_from(l).ok()?)?;
-                if data.get(end) != Some(&b'\r') || data.get(end + 1) != Some(&b'\n') {
-                    return None;
-                }
-                if k == 0 {
-                    name.push(&data[p..end]);
-                    let nl = name.len();
-                    name.buf[..nl].make_ascii_uppercase();
-                }
-                j = end + 2;
-            }
-            Some((j, Kind::Command { name, argc: u32::try_from(n).ok()?, inline: false }))
-        }
-        Role::Replies => {
-            let ty = *data.first()?;
-            if ty == b'|' {
-                return None;
-            }
-            let end = skip_value(data, 0, 0)?;
-            Some((end, Kind::Reply { ty, error: ty == b'-' || ty == b'!', push: ty == b'>' }))
-        }
-    }
-}
-
-/// Skips one complete reply value starting at `data[i]`; returns the index after it.
-fn skip_value(data: &[u8], i: usize, depth: usize) -> Option<usize> {
-    let ty = *data.get(i)?;
-    match ty {
-        b'+' | b'-' | b'_' | b'#' | b',' | b'(' => {
-            let p = memchr::memchr(b'\r', data.get(i + 1..)?)?;
-            if p > MAX_LINE as usize || data.get(i + 1 + p + 1) != Some(&b'\n') {
-                return None;
-            }
-            Some(i + 1 + p + 2)
-        }
-        b':' => fast_number(data, i + 1).map(|(_, j)| j),
-        b'$' | b'!' | b'=' => {
-            let (l, p) = fast_number(data, i + 1)?;
-            if l == -1 && ty == b'$' {
-                return Some(p);
-            }
-            let end = p.checked_add(usize::try_from(l).ok()?)?;
-            if data.get(end) != Some(&b'\r') || data.get(end + 1) != Some(&b'\n') {
-                return None;
-            }
-            Some(end + 2)
-        }
-        b'*' | b'%' | b'~' | b'>' => {
-            let (n, mut j) = fast_number(data, i + 1)?;
-            if n == -1 && (ty == b'*' || ty == b'%') || n == 0 {
-                return Some(j);
-            }
-            if n < 0 || depth + 1 >= MAX_DEPTH {
-                return None;
-            }
-            let count = if ty == b'%' { n.checked_mul(2)? } else { n };
-            for _ in 0..count {
-                if data.get(j) == Some(&b'|') {
-                    return None;
-                }
-                j = skip_value(data, j, depth + 1)?;
-            }
-            Some(j)
-        }
-        _ => None,
-    }
-}
-
-/// Reads `[-]digits\r\n` at `data[i..]` when all of it is there and plain (1 to 18 digits, so
-/// no overflow is possible). Returns the value and the index after the `\n`.
-#[inline(always)]
-fn fast_number(data: &[u8], i: usize) -> Option<(i64, usize)> {
-    let s = data.get(i..)?;
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, s.get(1..)?),
-        _ => (false, s),
-    };
-    let mut v: i64 = 0;
-    // At most 18 digits are accumulated: no overflow is possible, so no checked arithmetic
-    // in the loop. A 19th digit leaves the number to the slow path.
-    for (k, &b) in digits.iter().take(19).enumerate() {
-        let d = b.wrapping_sub(b'0');
-        if d < 10 && k < 18 {
-            v = v * 10 + i64::from(d);
-            continue;
-        }
-        if k == 0 || k > 18 || b != b'\r' || digits.get(k + 1) != Some(&b'\n') {
-            return None;
-        }
-        let used = usize::from(neg) + k + 2;
-        return Some((if neg { -v } else { v }, i + used));
-    }
-    None
-}
-
-/// Writes `…(NB)` for an elided argument; returns the length. No allocation.
-fn write_elided(out: &mut [u8; 32], len: u64) -> usize {
-    const ELLIPSIS: &[u8] = "…(".as_bytes();
-    let mut n = ELLIPSIS.len();
-    out[..n].copy_from_slice(ELLIPSIS);
-    let mut digits = itoa_buf(i64::try_from(len).unwrap_or(i64::MAX));
-    let d = digits.as_bytes_mut();
-    out[n..n + d.len()].copy_from_slice(d);
-    n += d.len();
-    out[n..n + 2].copy_from_slice(b"B)");
-    n + 2
-}
-
-/// A tiny stack buffer holding the decimal form of an integer.
-struct ItoaBuf {
-    buf: [u8; 21],
-    start: usize,
-}
-
-impl ItoaBuf {
-    fn as_bytes_mut(&mut self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-}
-
-fn itoa_buf(v: i64) -> ItoaBuf {
-    let mut buf = [0u8; 21];
-    let mut pos = buf.len();
-    let neg = v < 0;
-    let mut n = v.unsigned_abs();
-    loop {
-        pos -= 1;
-        buf[pos] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if neg {
-        pos -= 1;
-        buf[pos] = b'-';
-    }
-    ItoaBuf { buf, start: pos }
 }
