@@ -24,13 +24,23 @@ fn main() {
     file.for_each(|f| {
         wire.frame(&f, false);
     });
-    let mut report = respscope::engine::report::Report::build(&wire, Vec::new());
+    let (mut report, base_activity) =
+        respscope::engine::report::Report::snapshot(&wire, respscope::engine::live::CONSOLE_LIMITS);
     let base = report.connections.clone();
     report.connections = (0..n)
         .map(|i| {
             let mut c = base[i % base.len()].clone();
             c.client = format!("10.0.{}.{}:{}", i / 250, i % 250, 40000 + i);
+            c.id = i as u64 + 1;
             c
+        })
+        .collect();
+    // Each connection with the recent segments of the one it copies, as a live feed sends.
+    let activity: Vec<_> = (0..n)
+        .map(|i| {
+            let mut a = base_activity[i % base_activity.len()].clone();
+            a.id = i as u64 + 1;
+            a
         })
         .collect();
     report.totals.connections = n as u64;
@@ -54,7 +64,13 @@ fn main() {
         ..Default::default()
     });
     for t in 0..120 {
-        model.apply_wire(f64::from(t), report.clone(), LiveStats::default(), Default::default());
+        model.apply_wire(
+            f64::from(t),
+            report.clone(),
+            activity.clone(),
+            LiveStats::default(),
+            Default::default(),
+        );
     }
     let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap_or_else(|e| match e {});
     let mut worst = 0.0f64;

@@ -28,7 +28,7 @@ fn model() -> Model {
         respscope::engine::analyze_file(&root().join("assets/demo.pcap"), cfg, None).expect("demo capture");
     let mut m = Model::new("127.0.0.1:6379", WireSource::Replay("assets/demo.pcap".into()));
     let report = a.report();
-    m.apply_wire(10.0, report.clone(), LiveStats::default(), Default::default());
+    m.apply_wire(10.0, report.clone(), Vec::new(), LiveStats::default(), Default::default());
     let text =
         |n: &str| std::fs::read_to_string(root().join("tests/fixtures/redis-samples").join(n)).expect(n);
     let mut clients = parse_client_list(&text("client_list_final.txt"));
@@ -63,7 +63,7 @@ fn model() -> Model {
             ..ServerPoll::default()
         });
     }
-    m.apply_wire(11.0, report, LiveStats::default(), Default::default());
+    m.apply_wire(11.0, report, Vec::new(), LiveStats::default(), Default::default());
     m
 }
 
@@ -147,8 +147,9 @@ fn live_model(fixture: &str) -> Model {
         w.frame(&fr, false);
     });
     let mut m = Model::new("127.0.0.1:6379", WireSource::Replay(fixture.into()));
+    let (report, activity) = Report::snapshot(&w, respscope::engine::live::CONSOLE_LIMITS);
     let latency = w.end_interval();
-    m.apply_wire(3.0, Report::build(&w, Vec::new()), LiveStats::default(), latency);
+    m.apply_wire(3.0, report, activity, LiveStats::default(), latency);
     m
 }
 

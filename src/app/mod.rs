@@ -14,7 +14,7 @@ use crossterm::event::{Event, EventStream, KeyEventKind, KeyModifiers};
 use futures_util::StreamExt;
 
 use crate::analysis::wire::WireConfig;
-use crate::engine::live::{LiveWire, ReplayCtl, WireSnapshot};
+use crate::engine::live::{FeedSnapshot, LiveWire, ReplayCtl};
 use crate::engine::model::{Model, WireSource};
 use crate::protocol::resp::redact::redact_args;
 use crate::sources::capture::live::LiveConfig;
@@ -228,7 +228,7 @@ async fn event_loop(
     // started here (the demo's server, its workloads, MONITOR) is stopped on the way out.
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut pending: Option<std::sync::mpsc::Receiver<WireSnapshot>> = None;
+    let mut pending: Option<std::sync::mpsc::Receiver<FeedSnapshot>> = None;
     let mut last_request = Instant::now().checked_sub(SNAPSHOT_EVERY).unwrap_or_else(Instant::now);
     loop {
         ui.footer_extra = speed.map(|s| {
@@ -349,12 +349,12 @@ async fn event_loop(
             _ = frame.tick() => {
                 if let Some(rx) = &pending {
                     match rx.try_recv() {
-                        Ok(s) => {
+                        Ok(FeedSnapshot { wire: s, activity }) => {
                             if let (Some(why), crate::engine::live::CaptureStatus::Ended) = (&s.stopped, s.status) {
                                 ui.footer_extra = Some(why.clone());
                             }
                             model.apply_capture(s.status, s.stopped.as_deref(), s.status_for_s);
-                            model.apply_wire(s.clock_s, s.report, s.loss, s.latency);
+                            model.apply_wire(s.clock_s, s.report, activity, s.loss, s.latency);
                             pending = None;
                         }
                         Err(std::sync::mpsc::TryRecvError::Disconnected) => pending = None,

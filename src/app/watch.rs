@@ -125,7 +125,7 @@ async fn wire_part(wire: Result<&LiveWire, &String>, interval: Duration) -> Valu
     let wait = interval.max(Duration::from_millis(500));
     let got = tokio::task::spawn_blocking(move || rx.recv_timeout(wait).ok()).await.ok().flatten();
     match got {
-        Some(s) => snapshot_json(s),
+        Some(s) => snapshot_json(s.wire),
         None => json!({ "status": "stopped", "stopped": "the capture thread did not answer" }),
     }
 }

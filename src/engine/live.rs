@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::analysis::conversation::latency::IntervalLatency;
 use crate::analysis::wire::{WireAnalyzer, WireConfig};
+use crate::engine::activity::ConnActivity;
 use crate::engine::report::{Report, SnapshotLimits};
 use crate::sources::capture::live::{LiveCapture, LiveCaptureError, LiveConfig, LiveHandler, LiveStats};
 use crate::sources::capture::{CaptureFile, CaptureFileError, Frame};
@@ -60,9 +61,19 @@ pub struct WireSnapshot {
     pub latency: IntervalLatency,
 }
 
+/// What a feed thread answers: the snapshot `watch` prints, and for the console the recent
+/// activity of each listed connection (kept out of the exported snapshot).
+#[derive(Clone, Debug)]
+pub struct FeedSnapshot {
+    /// The exported snapshot.
+    pub wire: WireSnapshot,
+    /// Each listed connection's recent segments and clock, in the report's order.
+    pub activity: Vec<ConnActivity>,
+}
+
 /// Requests to a feed thread.
 enum Req {
-    Snapshot(Sender<WireSnapshot>),
+    Snapshot(Sender<FeedSnapshot>),
     Replay(ReplayCtl),
 }
 
@@ -163,13 +174,13 @@ impl Handler {
         self.why = why;
     }
 
-    fn snapshot(&mut self, clock_s: f64) -> WireSnapshot {
+    fn snapshot(&mut self, clock_s: f64) -> FeedSnapshot {
         // The report first: it carries the interval's deepest pipelines, which the next line
         // starts afresh.
-        let report = Report::snapshot(&self.wire, self.limits);
+        let (report, activity) = Report::snapshot(&self.wire, self.limits);
         let latency = self.wire.end_interval();
         let b = self.loss_before;
-        WireSnapshot {
+        let wire = WireSnapshot {
             status: self.status,
             latency,
             interface: self.interface.clone(),
@@ -183,7 +194,8 @@ impl Handler {
             status_for_s: self.status_since.elapsed().as_secs_f64(),
             reopened: self.reopened,
             clock_s,
-        }
+        };
+        FeedSnapshot { wire, activity }
     }
 
     fn answer(&mut self, req: Req) {
@@ -297,12 +309,12 @@ impl LiveWire {
     }
 
     /// Asks the feed thread for a snapshot; `None` if it does not answer within `wait`.
-    pub fn snapshot(&self, wait: Duration) -> Option<WireSnapshot> {
+    pub fn snapshot(&self, wait: Duration) -> Option<FeedSnapshot> {
         self.request_snapshot()?.recv_timeout(wait).ok()
     }
 
     /// Asks for a snapshot without waiting: the answer arrives on the returned receiver.
-    pub fn request_snapshot(&self) -> Option<Receiver<WireSnapshot>> {
+    pub fn request_snapshot(&self) -> Option<Receiver<FeedSnapshot>> {
         let (tx, rx) = channel();
         self.requests.send(Req::Snapshot(tx)).ok()?;
         Some(rx)

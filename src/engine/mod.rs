@@ -3,6 +3,7 @@
 //! For `analyze` the model is the whole-capture [`report::Report`]; [`analyze_file`] is the one
 //! code path from a file to it.
 
+pub mod activity;
 pub mod live;
 pub mod model;
 pub mod report;

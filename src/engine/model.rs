@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 
 use crate::analysis::conversation::latency::IntervalLatency;
+use crate::engine::activity::ConnActivity;
 use crate::engine::live::CaptureStatus;
 use crate::engine::report::{ConnReport, Report};
 use crate::sources::capture::live::LiveStats;
@@ -111,6 +112,8 @@ pub struct Model {
     pub capture_problem: Option<String>,
     /// Latest wire numbers.
     pub wire: Option<Report>,
+    /// Recent activity of the connections the latest wire snapshot lists, by id.
+    pub activity: std::collections::HashMap<u64, ConnActivity>,
     /// Kernel and interface drops.
     pub loss: LiveStats,
     /// Latest server poll.
@@ -154,7 +157,15 @@ impl Model {
 
     /// Folds a wire snapshot taken at `t` seconds, with the latency of the commands answered
     /// since the previous one.
-    pub fn apply_wire(&mut self, t: f64, report: Report, loss: LiveStats, latency: IntervalLatency) {
+    pub fn apply_wire(
+        &mut self,
+        t: f64,
+        report: Report,
+        activity: Vec<ConnActivity>,
+        loss: LiveStats,
+        latency: IntervalLatency,
+    ) {
+        self.activity = activity.into_iter().map(|a| (a.id, a)).collect();
         self.now = t;
         let commands = report.totals.commands;
         let wire_ops = match self.last_wire {
@@ -217,7 +228,7 @@ impl Model {
             }
             ring.push_back(ConnPoint {
                 t,
-                depth: c.interval_max_depth,
+                depth: self.activity.get(&c.id).map_or(0, |a| a.interval_max_depth),
                 omem: omem_of(&c.client),
                 zero_windows: c.tcp.zero_windows,
             });
@@ -355,6 +366,11 @@ impl Model {
             .iter()
             .find(|c| c.name == crate::sources::server::monitor::CLIENT_NAME)
             .map(|c| c.omem)
+    }
+
+    /// The recent activity of a listed connection.
+    pub fn activity(&self, id: u64) -> Option<&ConnActivity> {
+        self.activity.get(&id)
     }
 
     /// Wire connections, if any.

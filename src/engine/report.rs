@@ -10,7 +10,8 @@ use serde::Serialize;
 use crate::analysis::conversation::{LatencySummary, SplitCommand};
 use crate::analysis::tcp::flags;
 use crate::analysis::tcp::rtt::RttStats;
-use crate::analysis::wire::{CaptureCounts, Connection, Dir, SegmentLine, Tally, WireAnalyzer};
+use crate::analysis::wire::{CaptureCounts, Connection, Dir, Tally, WireAnalyzer};
+use crate::engine::activity::ConnActivity;
 
 /// Schema name of the JSON output.
 pub const SCHEMA: &str = "respscope.analysis.v1";
@@ -157,18 +158,6 @@ pub struct ConnReport {
     pub window_events: Vec<EventEntry>,
     /// Parse errors in detail (first 100): frame, direction, offset, what.
     pub parse_error_details: Vec<String>,
-    /// The most recent segments (live feeds only; not exported).
-    #[serde(skip)]
-    pub recent: Vec<SegmentLine>,
-    /// Deepest pipeline since the live feed's previous snapshot (not exported).
-    #[serde(skip)]
-    pub interval_max_depth: i64,
-    /// Capture time of the first packet (µs since the Unix epoch; not exported).
-    #[serde(skip)]
-    pub first_ts_us: i64,
-    /// Capture time of the last packet (µs since the Unix epoch; not exported).
-    #[serde(skip)]
-    pub last_ts_us: i64,
 }
 
 /// ACK round trips of one connection.
@@ -270,8 +259,8 @@ impl Report {
 
     /// A live snapshot: the report with only the busiest connections listed (those with
     /// the most packets since the previous snapshot, then the most in all), their detail
-    /// lists cut to the latest entries.
-    pub fn snapshot(w: &WireAnalyzer, limits: SnapshotLimits) -> Report {
+    /// lists cut to the latest entries, and each listed connection's recent activity.
+    pub fn snapshot(w: &WireAnalyzer, limits: SnapshotLimits) -> (Report, Vec<ConnActivity>) {
         let mut r = Report::summary(w, Vec::new());
         let n = limits.connections.unwrap_or(usize::MAX).min(w.conns.len());
         let mut order: Vec<&Connection> = w.conns.iter().collect();
@@ -284,6 +273,7 @@ impl Report {
         }
         // Listed in order of first appearance, as the full report lists them.
         order.sort_unstable_by_key(|c| c.id);
+        let activity = order.iter().map(|c| ConnActivity::of(c)).collect();
         r.connections = order
             .into_iter()
             .map(|c| {
@@ -293,7 +283,7 @@ impl Report {
             })
             .collect();
         r.capture.unlisted_connections = (w.conns.len() - r.connections.len()) as u64;
-        r
+        (r, activity)
     }
 }
 
@@ -415,10 +405,6 @@ pub fn conn_report(c: &Connection) -> ConnReport {
             .iter()
             .map(|e| format!("frame {} {} offset {}: {}", e.frame, e.dir.arrow(), e.offset, e.error))
             .collect(),
-        recent: c.recent().copied().collect(),
-        interval_max_depth: v.interval_max_depth,
-        first_ts_us: c.first_ts,
-        last_ts_us: c.last_ts,
         ack_rtt_us: AckRttSection { to_server: c.ack_rtt().stats[0], to_client: c.ack_rtt().stats[1] },
         ping_rtt_us: v.ping_rtt,
         tls: c.tls,

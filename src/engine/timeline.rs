@@ -17,6 +17,7 @@
 
 use crate::analysis::tcp::flags;
 use crate::analysis::wire::Dir;
+use crate::engine::activity::ConnActivity;
 use crate::engine::model::Model;
 use crate::engine::report::ConnReport;
 use crate::protocol::tcp as tcpf;
@@ -131,7 +132,7 @@ pub struct Timeline {
 }
 
 /// Batches of one connection from its recent segments, oldest first (lane index 0).
-pub fn batches_of(c: &ConnReport) -> Vec<BatchSpan> {
+pub fn batches_of(c: &ConnActivity) -> Vec<BatchSpan> {
     let mut out = Vec::new();
     let mut open: Option<BatchSpan> = None;
     for s in c.recent.iter().filter(|s| s.dir == Dir::ToServer && s.len > 0) {
@@ -169,9 +170,13 @@ pub fn build(
     keep: &dyn Fn(&ConnReport) -> bool,
 ) -> Timeline {
     let columns = columns.clamp(1, 1000);
-    let conns: Vec<&ConnReport> =
-        m.connections().iter().filter(|c| keep(c) && !c.recent.is_empty()).collect();
-    let wire_end = conns.iter().map(|c| c.last_ts_us).max();
+    let conns: Vec<(&ConnReport, &ConnActivity)> = m
+        .connections()
+        .iter()
+        .filter(|c| keep(c))
+        .filter_map(|c| m.activity(c.id).filter(|a| !a.recent.is_empty()).map(|a| (c, a)))
+        .collect();
+    let wire_end = conns.iter().map(|(_, a)| a.last_ts_us).max();
     // The wire sets the right edge: MONITOR lines arrive continuously but wire snapshots only
     // twice a second, and a command's MONITOR line comes before its reply's packet anyway.
     let end = wire_end.or_else(|| m.monitor.back().map(|l| l.ts_us)).unwrap_or(0);
@@ -192,30 +197,30 @@ pub fn build(
 
     // Lanes: connections with client activity in the window, the busiest first when there is
     // no room for all, shown in order of first appearance so a lane keeps its place.
-    let mut active: Vec<(&ConnReport, u64)> = conns
+    let mut active: Vec<(&ConnReport, &ConnActivity, u64)> = conns
         .iter()
-        .map(|c| {
-            let n = c
+        .map(|&(c, a)| {
+            let n = a
                 .recent
                 .iter()
-                .filter(|s| s.dir == Dir::ToServer && col(c.first_ts_us + s.t_us).is_some())
+                .filter(|s| s.dir == Dir::ToServer && col(a.first_ts_us + s.t_us).is_some())
                 .map(|s| u64::from(s.commands.max(u32::from(s.len > 0))))
                 .sum();
-            (*c, n)
+            (c, a, n)
         })
-        .filter(|&(_, n)| n > 0)
+        .filter(|&(_, _, n)| n > 0)
         .collect();
     let max_lanes = max_lanes.min(LABELS.len());
     let hidden = active.len().saturating_sub(max_lanes);
     if hidden > 0 {
-        active.sort_by_key(|&(c, n)| (std::cmp::Reverse(n), c.first_frame));
+        active.sort_by_key(|&(c, _, n)| (std::cmp::Reverse(n), c.first_frame));
         active.truncate(max_lanes);
     }
-    active.sort_by_key(|&(c, _)| c.first_frame);
+    active.sort_by_key(|&(c, _, _)| c.first_frame);
 
     let mut lanes = Vec::with_capacity(active.len());
     let mut batches = Vec::new();
-    for (i, &(c, _)) in active.iter().enumerate() {
+    for (i, &(c, a, _)) in active.iter().enumerate() {
         let mut cells = vec![LaneCell::default(); columns];
         let mut lane = Lane {
             label: char::from(LABELS[i]),
@@ -225,8 +230,8 @@ pub fn build(
             batches: 0,
             splits: 0,
         };
-        for s in &c.recent {
-            let Some(k) = col(c.first_ts_us + s.t_us) else { continue };
+        for s in &a.recent {
+            let Some(k) = col(a.first_ts_us + s.t_us) else { continue };
             if s.analysis & flags::ZERO_WINDOW != 0 {
                 cells[k].zero_window = true;
             }
@@ -239,7 +244,7 @@ pub fn build(
                 }
             }
         }
-        for mut b in batches_of(c) {
+        for mut b in batches_of(a) {
             let Some(k) = col(b.t_first_us) else { continue };
             cells[k].batch_starts += 1;
             let last = col(b.t_last_us).unwrap_or(columns - 1);
@@ -262,9 +267,9 @@ pub fn build(
 /// The smallest span on the ladder that shows the recent segments of the median connection,
 /// moved `steps`. Not all of them: an idle client's last 100 segments may go back minutes
 /// while a busy one's cover milliseconds, and the busy ones are what interleaves.
-fn auto_span(conns: &[&ConnReport], end: i64, steps: i32) -> i64 {
+fn auto_span(conns: &[(&ConnReport, &ConnActivity)], end: i64, steps: i32) -> i64 {
     let mut reach: Vec<i64> =
-        conns.iter().filter_map(|c| c.recent.first().map(|s| end - (c.first_ts_us + s.t_us))).collect();
+        conns.iter().filter_map(|(_, a)| a.recent.first().map(|s| end - (a.first_ts_us + s.t_us))).collect();
     reach.sort_unstable();
     let need = reach.get(reach.len() / 2).copied().unwrap_or(0);
     let fit = SPANS_US.iter().position(|&s| s >= need).unwrap_or(SPANS_US.len() - 1);
@@ -392,21 +397,30 @@ mod tests {
             .report()
     }
 
-    fn conn(client: &str, first_frame: u64, recent: Vec<SegmentLine>) -> ConnReport {
+    /// A connection numbered `first_frame` (its id too) with these recent segments.
+    fn conn(client: &str, first_frame: u64, recent: Vec<SegmentLine>) -> (ConnReport, ConnActivity) {
         let mut c = fixture().connections[0].clone();
         c.client = client.to_string();
         c.first_frame = first_frame;
-        c.first_ts_us = 1_000_000;
-        c.last_ts_us = 1_000_000 + recent.last().map_or(0, |s| s.t_us);
-        c.recent = recent;
-        c
+        c.id = first_frame;
+        let last = 1_000_000 + recent.last().map_or(0, |s| s.t_us);
+        let a = ConnActivity {
+            id: c.id,
+            recent,
+            interval_max_depth: 0,
+            first_ts_us: 1_000_000,
+            last_ts_us: last,
+        };
+        (c, a)
     }
 
-    fn model(conns: Vec<ConnReport>, monitor: &[(i64, &str)]) -> Model {
+    fn model(conns: Vec<(ConnReport, ConnActivity)>, monitor: &[(i64, &str)]) -> Model {
         let mut m = Model::default();
         let mut report = fixture();
+        let (conns, activity): (Vec<_>, Vec<_>) = conns.into_iter().unzip();
         report.connections = conns;
         m.wire = Some(report);
+        m.activity = activity.into_iter().map(|a| (a.id, a)).collect();
         for &(ts, who) in monitor {
             m.monitor_line(MonitorLine {
                 ts_us: 1_000_000 + ts,
@@ -432,7 +446,7 @@ mod tests {
                 seg(6, 50, Dir::ToServer, 60, false, 1),
             ],
         );
-        let b = batches_of(&c);
+        let b = batches_of(&c.1);
         assert_eq!(b.len(), 2, "the trailing run without PSH is not a batch");
         assert_eq!((b[0].commands, b[0].segments, b[0].bytes), (5, 2, 8292));
         assert_eq!((b[1].commands, b[1].first_frame), (1, 5));
@@ -476,7 +490,7 @@ mod tests {
 
     #[test]
     fn a_full_house_keeps_the_busiest_lanes() {
-        let conns: Vec<ConnReport> = (0..5u32)
+        let conns: Vec<(ConnReport, ConnActivity)> = (0..5u32)
             .map(|i| {
                 conn(&format!("10.0.0.{i}:1"), u64::from(i), vec![seg(1, 10, Dir::ToServer, 10, true, i + 1)])
             })

@@ -11,8 +11,10 @@
 //! that carried no data first, then finished ones, then the longest idle.
 
 mod connection;
+mod feed;
 mod names;
 mod records;
+mod shard;
 
 use std::mem::size_of;
 
@@ -427,59 +429,6 @@ impl WireAnalyzer {
             self.retired_for_memory += 1;
         }
         self.retire(&gone);
-    }
-
-    /// Which of `n` analyzers a frame belongs to: all frames of one connection (both
-    /// directions) go to the same one, so connections can be analysed in parallel.
-    pub fn shard_of(link: Link, frame: &Frame<'_>, n: usize) -> usize {
-        if n <= 1 {
-            return 0;
-        }
-        match decode(link, frame.data) {
-            Ok(p) => (hash_key(&key_of((p.src, p.sport), (p.dst, p.dport))) % n as u64) as usize,
-            Err(_) => 0,
-        }
-    }
-
-    /// Joins finished analyzers of disjoint connection sets into one, as if one analyzer had
-    /// seen every frame: connections in order of first frame (and numbered in that order),
-    /// counts summed, names merged.
-    pub fn merge(mut parts: Vec<WireAnalyzer>) -> Option<WireAnalyzer> {
-        let mut first = parts.pop()?;
-        // One allocation for all; each part is freed as soon as it is moved.
-        first.conns.reserve_exact(parts.iter().map(|p| p.conns.len()).sum());
-        for mut other in parts {
-            let c = &mut first.counts;
-            let o = &other.counts;
-            c.packets += o.packets;
-            c.tcp_packets += o.tcp_packets;
-            c.not_tcp += o.not_tcp;
-            c.truncated += o.truncated;
-            c.fragments += o.fragments;
-            c.snapped += o.snapped;
-            c.first_ts = [c.first_ts, o.first_ts].into_iter().flatten().min();
-            c.last_ts = [c.last_ts, o.last_ts].into_iter().flatten().max();
-            first.retired.merge(&other.retired);
-            first.retired_for_memory += other.retired_for_memory;
-            first.heap += other.heap;
-            first.cfg.memory_budget += other.cfg.memory_budget;
-            for (name, &n) in other.names.names.iter().zip(&other.names.counts) {
-                if n > 0 {
-                    let id = first.names.count(name) as usize;
-                    if let Some(slot) = first.names.counts.get_mut(id) {
-                        *slot += n - 1;
-                    }
-                }
-            }
-            first.conns.append(&mut other.conns);
-        }
-        first.conns.sort_by_key(|c| c.first_frame);
-        for (i, c) in first.conns.iter_mut().enumerate() {
-            c.id = i as u64 + 1;
-        }
-        first.next_id = first.conns.len() as u64 + 1;
-        first.reindex();
-        Some(first)
     }
 
     /// Ends the capture: holes left are gaps, unfinished messages are dropped.

@@ -770,8 +770,8 @@ pub fn packets(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         f.render_widget(Paragraph::new(Span::styled("no connection yet", t.dim)), area);
         return;
     };
-    let rows: Vec<Row<'_>> = c
-        .recent
+    let recent: &[crate::analysis::wire::SegmentLine] = m.activity(c.id).map_or(&[], |a| &a.recent);
+    let rows: Vec<Row<'_>> = recent
         .iter()
         .rev()
         .take(usize::from(area.height.saturating_sub(2)))
@@ -829,7 +829,7 @@ pub fn packets(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         " {} → {}: last {} segments, newest first (j/k picks the connection) ",
         c.client,
         c.server,
-        c.recent.len()
+        recent.len()
     );
     f.render_widget(
         Table::new(

@@ -1,0 +1,118 @@
+//! From reassembled bytes to the conversation: each RESP event a stream reports is folded
+//! into the connection's conversation, the capture-wide names and the interval's latencies.
+
+use super::connection::{Detail, Shared, Streams, MAX_ERROR_RECORDS};
+use super::records::{Dir, ParseErrorRecord, SegmentItem, SegmentRecord};
+use crate::analysis::conversation::latency::MAX_LATENCY_US;
+use crate::analysis::conversation::{Conversation, SegRef, Step};
+use crate::analysis::resp::{Event, RespStream};
+use crate::analysis::tcp::Delivery;
+use crate::protocol::resp::Kind;
+
+/// A TLS record header (handshake or application data, TLS 1.0 to 1.3): no RESP message
+/// starts with these bytes.
+pub(super) fn looks_like_tls(b: &[u8]) -> bool {
+    matches!(b, [0x16 | 0x17, 0x03, 0x00..=0x04, ..])
+}
+
+/// Folds one stream event into the connection; returns what to list for the segment.
+pub(super) fn apply_event(
+    ev: &Event<'_, SegRef>,
+    dir: Dir,
+    conv: &mut Conversation,
+    shared: &mut Shared<'_>,
+    errors: &mut Vec<ParseErrorRecord>,
+    rec: Option<&mut SegmentRecord>,
+) {
+    let names = &mut *shared.names;
+    match ev {
+        Event::Message { found, preview } => {
+            let step = match &found.msg.kind {
+                Kind::Command { name, .. } => {
+                    let id = names.count(name);
+                    conv.command(found, preview, id)
+                }
+                Kind::Reply { .. } => {
+                    let (step, answered) = conv.reply(found);
+                    if let Step::Reply { latency_us: Some(us), .. } = step {
+                        if let Some(h) = shared.interval.as_deref_mut() {
+                            let _ = h.record(us.clamp(1, MAX_LATENCY_US));
+                        }
+                        // A PING alone in flight is a round trip plus the server's cheapest
+                        // command: the client's own RTT probe.
+                        if let Some((id, true)) = answered {
+                            if names.is_ping(id) {
+                                conv.ping_rtt.record(us);
+                            }
+                        }
+                    }
+                    step
+                }
+            };
+            if let Some(r) = rec {
+                r.items.push(SegmentItem { found: *found, preview: **preview, step });
+            }
+        }
+        &Event::ParseError { offset, error, owner } => {
+            if errors.len() < MAX_ERROR_RECORDS {
+                errors.push(ParseErrorRecord { frame: owner.frame, dir, offset, error });
+            }
+            if let Some(r) = rec {
+                r.errors.push(error);
+            }
+        }
+        Event::Resumed { .. } => {}
+    }
+}
+
+/// Hands what reassembly holds to RESP, both directions: every hole it waits on becomes a
+/// gap and the bytes behind it are parsed. At the `end` (of the capture or the connection) a
+/// hole before a FIN is a gap too and a message in progress is dropped; otherwise only the
+/// bytes a resync holds are given up. Returns the streams' gaps and parse errors.
+pub(super) fn flush_streams(
+    s: &mut Streams,
+    detail: &mut Detail,
+    tls: bool,
+    shared: &mut Shared<'_>,
+    end: bool,
+) -> (u64, u64) {
+    for (d, (r, stream)) in s.reasm.iter_mut().zip(s.resp.iter_mut()).enumerate() {
+        let dir = if d == 0 { Dir::ToServer } else { Dir::ToClient };
+        let conv = &mut detail.conv;
+        let errors = &mut detail.error_records;
+        let mut sink = |dl: Delivery<'_, SegRef>| deliver(dl, tls, dir, stream, conv, shared, errors);
+        if end {
+            r.finish(&mut sink);
+        } else {
+            r.give_up_holes(&mut sink);
+        }
+        if end {
+            stream.finish();
+        } else {
+            stream.drop_held();
+        }
+    }
+    (s.resp[0].gaps + s.resp[1].gaps, s.resp[0].parse_errors + s.resp[1].parse_errors)
+}
+
+/// Hands reassembled bytes (or a gap) to a direction's RESP stream outside a live segment:
+/// at the end of a capture, or when held bytes are given up.
+pub(super) fn deliver(
+    dl: Delivery<'_, SegRef>,
+    tls: bool,
+    dir: Dir,
+    stream: &mut RespStream<SegRef>,
+    conv: &mut Conversation,
+    shared: &mut Shared<'_>,
+    errors: &mut Vec<ParseErrorRecord>,
+) {
+    if tls {
+        return;
+    }
+    match dl {
+        Delivery::Data { bytes, owner, .. } => {
+            stream.feed(bytes, owner, &mut |ev| apply_event(ev, dir, conv, shared, errors, None));
+        }
+        Delivery::Gap { len, .. } => stream.gap(len),
+    }
+}
