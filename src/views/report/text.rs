@@ -186,11 +186,11 @@ fn connection(o: &mut String, c: &ConnReport) {
         for e in c.window_events.iter().take(LIST) {
             let _ = writeln!(
                 o,
-                "    {:>10}  #{:<7} {}  win {:<6} {}",
+                "    {:>10}  #{:<7} {}  win {:<8} {}",
                 format!("+{}", us(e.t_us)),
                 e.frame,
                 e.dir.arrow(),
-                e.window,
+                e.window_size,
                 e.flags.join(", ")
             );
         }

@@ -367,11 +367,11 @@ fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, t: &Theme) {
         .iter()
         .map(|e| {
             Line::from(format!(
-                "+{:<9} #{:<7} {} win {:<6} {}",
+                "+{:<9} #{:<7} {} win {:<8} {}",
                 us(e.t_us),
                 e.frame,
                 e.dir.arrow(),
-                e.window,
+                e.window_size,
                 e.flags.join(", ")
             ))
         })
@@ -819,7 +819,7 @@ pub fn packets(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
                 Cell::from(s.dir.arrow()),
                 Cell::from(s.len.to_string()),
                 Cell::from(crate::views::report::segments::flag_letters(s.tcp_flags)),
-                Cell::from(s.window.to_string()),
+                Cell::from(s.window_size.to_string()),
                 Cell::from(what.join("; ")),
             ])
             .style(style)
@@ -840,7 +840,8 @@ pub fn packets(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
                 Constraint::Length(4),
                 Constraint::Length(6),
                 Constraint::Length(5),
-                Constraint::Length(6),
+                // A scaled window runs to eight digits.
+                Constraint::Length(8),
                 Constraint::Min(10),
             ],
         )
