@@ -65,8 +65,8 @@ pub struct CommandRow {
     pub name: String,
     /// Calls since the previous poll (the server's `commandstats`; polls come once a second).
     pub server_per_poll: u64,
-    /// Commands seen on the wire between the same two polls (`None` for a subcommand: the
-    /// wire names commands by their first word).
+    /// Commands seen on the wire between the same two polls, by the same name (`None` before
+    /// the wire has seen any).
     pub wire_per_poll: Option<u64>,
     /// Calls since the server started.
     pub calls: u64,
@@ -295,7 +295,8 @@ impl Model {
         }
         if poll.up {
             // The wire's counts between the same two polls (as of the latest wire snapshot).
-            let now = self.wire.as_ref().map(|w| w.commands_by_name.clone()).unwrap_or_default();
+            // Keyed as commandstats keys them, so `client|list` joins too.
+            let now = self.wire.as_ref().map(|w| w.commands_by_stat_name.clone()).unwrap_or_default();
             let wire: std::collections::BTreeMap<String, u64> = now
                 .iter()
                 .map(|(k, &n)| (k.clone(), n.saturating_sub(self.wire_at_poll.get(k).copied().unwrap_or(0))))
@@ -405,7 +406,7 @@ fn command_rows(
             let l = lat.iter().find(|l| l.name == c.name);
             let name = c.name.to_ascii_uppercase();
             CommandRow {
-                wire_per_poll: (!name.contains('|')).then(|| wire.get(&name).copied().unwrap_or(0)),
+                wire_per_poll: Some(wire.get(&c.name.to_ascii_lowercase()).copied().unwrap_or(0)),
                 name,
                 // A restart resets the counts: then everything counted is new.
                 server_per_poll: before(&c.name).map_or(0, |b| c.calls.checked_sub(b).unwrap_or(c.calls)),

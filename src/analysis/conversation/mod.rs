@@ -106,6 +106,18 @@ pub enum ConnKind {
     Replica,
 }
 
+impl ConnKind {
+    /// In words, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ConnKind::Client => "client",
+            ConnKind::Subscriber => "subscriber",
+            ConnKind::Monitor => "MONITOR",
+            ConnKind::Replica => "replica link",
+        }
+    }
+}
+
 /// Per-connection conversation state.
 #[derive(Debug, Default)]
 pub struct Conversation {

@@ -108,9 +108,10 @@ fn connection(o: &mut String, c: &ConnReport) {
     if c.tls {
         let _ = writeln!(o, "  TLS: encrypted, so RESP is not read; the TCP numbers below still are");
     }
+    let (kind, extra) = super::kind_and_extras(c);
     let _ = writeln!(
         o,
-        "  commands {}  replies {}  errors {}  unanswered {}  pushes {}",
+        "  {kind}commands {}  replies {}  errors {}  unanswered {}  pushes {}{extra}",
         c.commands, c.replies, c.errors, c.unanswered, c.pushes
     );
     let _ = writeln!(

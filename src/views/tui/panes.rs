@@ -222,8 +222,8 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         }
     }
     let header = Row::new(vec![
-        "client", "name", "lib", "cmds", "depth", "cmd/bat", "splits", "p50", "p99", "rtt", "zwin", "full",
-        "qbuf", "omem",
+        "client", "kind", "name", "lib", "cmds", "depth", "cmd/bat", "splits", "p50", "p99", "rtt", "zwin",
+        "full", "qbuf", "omem",
     ])
     .style(t.dim);
     // Only the rows on screen are built: a thousand connections would otherwise cost most of
@@ -242,6 +242,7 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
             let lib = row.and_then(|r| r.lib_name.clone()).unwrap_or_default();
             Row::new(vec![
                 Cell::from(c.client.clone()),
+                Cell::from(kind_label(c.kind)),
                 Cell::from(name),
                 Cell::from(lib),
                 Cell::from(c.commands.to_string()),
@@ -260,6 +261,7 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         .collect();
     let widths = [
         Constraint::Min(21),
+        Constraint::Length(4),
         Constraint::Length(16),
         Constraint::Length(8),
         Constraint::Length(8),
@@ -274,7 +276,13 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         Constraint::Length(9),
         Constraint::Length(9),
     ];
-    let title = format!(" {n} connections, sorted by {} (s){} ", ui.sort.label(), filtered(ui));
+    let unlisted = m.wire.as_ref().map_or(0, |w| w.capture.unlisted_connections);
+    let count = if unlisted > 0 {
+        format!("{n} busiest of {} connections", n as u64 + unlisted)
+    } else {
+        format!("{n} connections")
+    };
+    let title = format!(" {count}, sorted by {} (s){} ", ui.sort.label(), filtered(ui));
     let table = Table::new(rows, widths)
         .header(header)
         .row_highlight_style(t.selected)
@@ -283,21 +291,35 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     f.render_stateful_widget(table, area, &mut state);
 }
 
+/// A connection's kind in a few letters (a plain client shows nothing).
+fn kind_label(k: crate::analysis::conversation::ConnKind) -> &'static str {
+    use crate::analysis::conversation::ConnKind;
+    match k {
+        ConnKind::Client => "",
+        ConnKind::Subscriber => "sub",
+        ConnKind::Monitor => "mon",
+        ConnKind::Replica => "repl",
+    }
+}
+
 /// One connection in detail: what a client library investigator asks about.
 fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, t: &Theme) {
     let [top, curves, bottom] =
         Layout::vertical([Constraint::Length(8), Constraint::Length(4), Constraint::Min(3)]).areas(area);
     let row = m.client_row(&c.client);
     let l = &c.latency_us;
+    let (kind, extra) = crate::views::report::kind_and_extras(c);
     let lines = vec![
         Line::from(Span::styled(format!("{} → {}   (enter or esc: back)", c.client, c.server), t.title)),
         Line::from(format!(
-            "commands {}  replies {}  errors {}  unanswered {}  pushes {}   bytes {} → / {} ←",
+            "{}commands {}  replies {}  errors {}  unanswered {}  pushes {}{}   bytes {} → / {} ←",
+            kind,
             c.commands,
             c.replies,
             c.errors,
             c.unanswered,
             c.pushes,
+            extra,
             bytes(c.bytes_to_server),
             bytes(c.bytes_to_client)
         )),
