@@ -200,7 +200,10 @@ impl Conversation {
                 self.splits.push(split_record(self.commands, f, preview, split));
             }
         }
-        if !self.modes.command(class) {
+        // MONITOR on a connection already monitoring (or about to) is ignored by Redis: no reply.
+        let again = class == CmdClass::Monitor
+            && (self.modes.monitoring || self.pending.iter().any(|p| p.class == CmdClass::Monitor));
+        if !self.modes.command(class) || again {
             // No reply will come: not waiting, not in the pipeline's depth, no latency.
             self.silenced += 1;
             return Step::Command(self.commands);
@@ -256,7 +259,9 @@ impl Conversation {
             self.split_replies += 1;
         }
         self.add_depth(-1);
-        let Some(p) = self.pending.pop_front() else {
+        // A refusal at accept answers nothing, even when a command was already on its way.
+        let refused = error && pairing::refusal(&shape);
+        let Some(p) = (if refused { None } else { self.pending.pop_front() }) else {
             self.unsolicited += 1;
             return (Step::Reply { answers: None, latency_us: None }, None, Next::Same);
         };
@@ -300,11 +305,13 @@ impl Conversation {
         }
     }
 
-    /// `SYNC` is answered by an RDB with no reply line before it: the stream must know before
-    /// its first byte arrives.
+    /// What the reply stream must know before the next reply's first byte: `SYNC` is
+    /// answered by an RDB file with no reply line before it, and a master keeps a replica
+    /// waiting for `+FULLRESYNC` alive with bare newlines.
     pub fn next_after_reply(&self) -> Next {
         match self.pending.front() {
             Some(Pending { class: CmdClass::Sync { psync: false }, .. }) => Next::Rdb,
+            Some(Pending { class: CmdClass::Sync { psync: true }, .. }) => Next::Keepalive,
             _ => Next::Same,
         }
     }

@@ -125,6 +125,12 @@ pub fn published(shape: &Shape) -> bool {
         || (shape.len == 4 && h.eq_ignore_ascii_case(b"pmessage"))
 }
 
+/// The error Redis writes on a connection it refuses at accept (`maxclients`), before it
+/// reads anything: never an answer, whatever the client had already sent.
+pub fn refusal(shape: &Shape) -> bool {
+    shape.head.as_bytes().starts_with(b"ERR max number of client")
+}
+
 /// A MONITOR feed line's head: `<seconds>.<microseconds> [`, which no reply to a command
 /// sent on a monitoring connection starts with.
 pub fn feed_line(head: &[u8]) -> bool {
@@ -263,6 +269,8 @@ mod tests {
         assert!(published(&shape("message", 3, None)));
         assert!(published(&shape("pmessage", 4, None)));
         assert!(!published(&shape("pmessage", 3, None)));
+        assert!(refusal(&shape("ERR max number of clients reached", 0, None)));
+        assert!(!refusal(&shape("ERR unknown command", 0, None)));
         assert!(feed_line(b"1700000000.123456 [0 127"));
         assert!(!feed_line(b"OK"));
         assert!(!feed_line(b"1.5"));

@@ -56,6 +56,9 @@ pub enum Next {
     Rdb,
     /// Commands come next.
     Commands,
+    /// Bare newlines may come before the next reply: what a master sends a replica waiting
+    /// for its `+FULLRESYNC` to keep the link alive.
+    Keepalive,
 }
 
 /// What the stream tells its consumer.
@@ -216,6 +219,9 @@ pub struct RespStream<O> {
     resync: Option<Box<Resync<O>>>,
     /// An RDB transfer in progress (a replica link).
     rdb: Option<Box<Rdb<O>>>,
+    /// Bare newlines between messages are skipped until the next message (see
+    /// [`Next::Keepalive`]).
+    keepalive: bool,
     /// Gaps seen (holes the capture never carried).
     pub gaps: u64,
     /// Parse errors seen.
@@ -234,6 +240,7 @@ impl<O: Copy> RespStream<O> {
             pending: None,
             resync: None,
             rdb: None,
+            keepalive: false,
             gaps: 0,
             parse_errors: 0,
             skipped_bytes: 0,
@@ -267,6 +274,17 @@ impl<O: Copy> RespStream<O> {
         }
         self.rdb = Some(Box::new(Rdb::new(self.scanner.offset())));
         true
+    }
+
+    /// Applies what the consumer said comes next (outside a message).
+    pub fn expect(&mut self, next: Next) {
+        match next {
+            Next::Rdb => {
+                self.expect_rdb();
+            }
+            Next::Keepalive => self.keepalive = true,
+            Next::Same | Next::Commands => {}
+        }
     }
 
     /// Parses commands from here on: what a master propagates to its replica.
@@ -374,10 +392,18 @@ impl<O: Copy> RespStream<O> {
         }
         let mut pos = 0;
         loop {
+            if self.keepalive && !self.scanner.in_message() {
+                let n = data[pos..].iter().take_while(|&&b| b == b'\n').count();
+                if n > 0 {
+                    pos += n;
+                    self.scanner.reset(self.scanner.offset() + n as u64);
+                }
+            }
             let (n, outcome) = self.scanner.advance(&data[pos..]);
             pos += n;
             match outcome {
                 Outcome::Message(msg) => {
+                    self.keepalive = false;
                     let (first, split) = match self.pending.take() {
                         Some(p) if msg.start < chunk_start && p.start == msg.start => (
                             p.first,
@@ -397,6 +423,7 @@ impl<O: Copy> RespStream<O> {
                     });
                     match next {
                         Next::Same => {}
+                        Next::Keepalive => self.keepalive = true,
                         Next::Rdb => {
                             self.rdb = Some(Box::new(Rdb::new(msg.end)));
                             return pos;

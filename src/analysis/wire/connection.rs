@@ -20,7 +20,7 @@ use super::feed::{apply_event, flush_streams, looks_like_tls};
 use super::names::NameTable;
 use super::records::{Dir, ParseErrorRecord, SegmentLine, SegmentRecord, SplitStart, TcpCounts, WindowEvent};
 use crate::analysis::conversation::{Conversation, SegRef};
-use crate::analysis::resp::{Next, RespStream};
+use crate::analysis::resp::RespStream;
 use crate::analysis::tcp::flags::{self, Analysis, Seg};
 use crate::analysis::tcp::rtt::AckRtt;
 use crate::analysis::tcp::{Delivery, Reassembler};
@@ -432,8 +432,8 @@ impl Connection {
                         return;
                     }
                     // `SYNC` is answered by an RDB file with no reply line before it.
-                    if dir == Dir::ToClient && conv.next_after_reply() == Next::Rdb {
-                        stream.expect_rdb();
+                    if dir == Dir::ToClient {
+                        stream.expect(conv.next_after_reply());
                     }
                     stream.feed_with(bytes, owner, &mut |ev| {
                         apply_event(ev, dir, conv, shared, errors, rec_ref.as_mut())

@@ -134,8 +134,8 @@ pub(super) fn deliver(
     }
     match dl {
         Delivery::Data { bytes, owner, .. } => {
-            if dir == Dir::ToClient && conv.next_after_reply() == Next::Rdb {
-                stream.expect_rdb();
+            if dir == Dir::ToClient {
+                stream.expect(conv.next_after_reply());
             }
             stream.feed_with(bytes, owner, &mut |ev| apply_event(ev, dir, conv, shared, errors, None));
         }
