@@ -349,9 +349,12 @@ impl Conversation {
         self.interval_max_depth = self.depth.max(0);
     }
 
-    /// max(0, commands − silenced − replies): silenced commands never wait for a reply.
+    /// max(0, commands − silenced − (replies − unsolicited)): silenced commands never wait
+    /// for a reply, and an unsolicited reply answers none (a PING refused at accept by
+    /// maxclients is still unanswered).
     pub fn unanswered(&self) -> u64 {
-        self.commands.saturating_sub(self.silenced).saturating_sub(self.replies)
+        let paired = self.replies.saturating_sub(self.unsolicited);
+        self.commands.saturating_sub(self.silenced).saturating_sub(paired)
     }
 }
 
