@@ -48,10 +48,7 @@ fn num(v: &Value) -> u64 {
 
 fn conn<'a>(r: &'a Report, client: &Value) -> &'a ConnReport {
     let addr = client.as_str().expect("client address");
-    r.connections
-        .iter()
-        .find(|c| c.client == addr)
-        .unwrap_or_else(|| panic!("{addr} not in the analysis"))
+    r.connections.iter().find(|c| c.client == addr).unwrap_or_else(|| panic!("{addr} not in the analysis"))
 }
 
 /// Things that hold on every connection of every v1.1 fixture.
