@@ -128,7 +128,7 @@ fn demo_brings_every_workload_to_the_console_and_cleans_up() {
     t.wait_for("demo-jedis", 5);
     // The Timeline: a lane per client; with MONITOR on, the server's execution order.
     t.keys("8");
-    let s = t.wait_for("A 127.0.0.1:", 10);
+    let s = t.wait_for("A demo-", 10);
     assert!(s.contains("MONITOR is off: m starts it"), "{s}");
     t.keys("m");
     let s = t.wait_for("order, newest last", 10);

@@ -24,7 +24,7 @@ use crate::sources::server::client::ConnectOptions;
 use crate::sources::server::formats::config::ReplyRedactor;
 use crate::sources::server::monitor::{MonitorEvent, MonitorHandle};
 use crate::sources::server::poller::Poller;
-use crate::views::tui::reply::format_reply;
+use crate::views::tui::reply::format_reply_for;
 use crate::views::tui::state::{action_for, split_args, Action, Edit, Pane};
 use crate::views::tui::{self, UiState};
 
@@ -179,6 +179,7 @@ pub fn run(cfg: ConsoleConfig) -> anyhow::Result<()> {
     // `eprintln!`, which panics when the terminal is gone (a closed window), and that panic's
     // hook panics again and aborts, skipping what must still run: stopping what we started
     // (the demo's redis-server). A terminal that is gone needs no restoring.
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
     let _ = ratatui::try_restore();
     if terminal.show_cursor().is_err() {
         std::mem::forget(terminal);
@@ -191,11 +192,17 @@ pub fn run(cfg: ConsoleConfig) -> anyhow::Result<()> {
 fn init_terminal() -> std::io::Result<ratatui::DefaultTerminal> {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
         let _ = ratatui::try_restore();
         hook(info);
     }));
     crossterm::terminal::enable_raw_mode()?;
-    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    // The wheel scrolls detail lists; Shift+drag still selects text in most terminals.
+    crossterm::execute!(
+        std::io::stdout(),
+        crossterm::terminal::EnterAlternateScreen,
+        crossterm::event::EnableMouseCapture
+    )?;
     ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))
 }
 
@@ -330,6 +337,15 @@ async fn event_loop(
                         return Ok(());
                     }
                 }
+                Some(Ok(Event::Mouse(me))) => {
+                    use crossterm::event::MouseEventKind as M;
+                    let a = match me.kind {
+                        M::ScrollDown => Action::ScrollDown(3),
+                        M::ScrollUp => Action::ScrollUp(3),
+                        _ => continue,
+                    };
+                    ui.apply(a, model);
+                }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e.into()),
                 None => return Ok(()),
@@ -406,6 +422,12 @@ async fn console_commands(
             Some(opts) => {
                 if client.is_none() {
                     client = Client::connect(opts).await.ok();
+                    if let Some(c) = client.as_mut() {
+                        // Named, so the tables can leave it out (it is respscope's).
+                        if c.set_name("console").await.is_err() {
+                            client = None;
+                        }
+                    }
                     secrets = ReplyRedactor::default();
                 }
                 match client.as_mut() {
@@ -413,7 +435,7 @@ async fn console_commands(
                     Some(c) => {
                         let bytes: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
                         match c.request(&bytes).await {
-                            Ok(v) => format_reply(&secrets.reply(&args, v)),
+                            Ok(v) => format_reply_for(&args, &secrets.reply(&args, v)),
                             Err(e) => {
                                 client = None;
                                 vec![format!("(error) {e}")]

@@ -145,6 +145,8 @@ pub struct Model {
     /// Per command: the server's counts and execution time beside the wire's rate, busiest
     /// first.
     pub commands: Vec<CommandRow>,
+    /// CLIENT LIST rows by address.
+    client_index: std::collections::HashMap<String, usize>,
     /// The wire's command counts by name when the server was last polled.
     wire_at_poll: std::collections::BTreeMap<String, u64>,
     /// Seconds of wire time covered (replay clock, or since start).
@@ -295,7 +297,15 @@ impl Model {
                 ring.push_back(v);
             }
         }
-        self.server = Some(poll);
+        if poll.up {
+            self.client_index = poll.clients.iter().enumerate().map(|(i, r)| (r.addr.clone(), i)).collect();
+            self.server = Some(poll);
+        } else {
+            // The last CLIENT LIST stays the best knowledge of who is who (names, libraries),
+            // with the failed poll's words beside it.
+            let clients = self.server.take().map(|s| s.clients).unwrap_or_default();
+            self.server = Some(ServerPoll { clients, ..poll });
+        }
     }
 
     fn push(&mut self, p: Point) {
@@ -370,12 +380,28 @@ impl Model {
         self.wire.as_ref().map_or(&[], |w| w.connections.as_slice())
     }
 
+    /// A client as a person knows it: its CLIENT SETNAME name and address, or the address.
+    pub fn client_label(&self, addr: &str) -> String {
+        match self.client_row(addr) {
+            Some(r) if !r.name.is_empty() => format!("{} {addr}", r.name),
+            _ => addr.to_string(),
+        }
+    }
+
+    /// Whether a connection is respscope's own (its poller, console or MONITOR), by the name
+    /// it gave itself.
+    pub fn is_own(&self, addr: &str) -> bool {
+        self.client_row(addr)
+            .is_some_and(|r| r.name.starts_with(crate::sources::server::client::OWN_NAME_PREFIX))
+    }
+
     /// The CLIENT LIST row of a wire connection, joined by address.
     pub fn client_row(
         &self,
         client_addr: &str,
     ) -> Option<&crate::sources::server::formats::client_list::ClientRow> {
-        self.server.as_ref()?.clients.iter().find(|r| r.addr == client_addr)
+        // An index, not a scan: views ask this for every connection on every frame.
+        self.server.as_ref()?.clients.get(*self.client_index.get(client_addr)?)
     }
 }
 

@@ -119,8 +119,15 @@ pub fn client_subject(addr: &str, row: Option<&ClientRow>) -> Subject {
     Subject::Client { addr: addr.to_string(), name, lib }
 }
 
+/// Bytes for a person: `950 B`, `12.5 KiB`, `92.0 MiB`, `1.2 GiB`.
 fn mib(b: u64) -> String {
-    format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
+    let f = b as f64;
+    match b {
+        0..1024 => format!("{b} B"),
+        1024..1_048_576 => format!("{:.1} KiB", f / 1024.0),
+        1_048_576..1_073_741_824 => format!("{:.1} MiB", f / 1_048_576.0),
+        _ => format!("{:.1} GiB", f / 1_073_741_824.0),
+    }
 }
 
 fn ms(us: u64) -> String {

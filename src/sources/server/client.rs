@@ -14,6 +14,8 @@ use super::tls::TlsOptions;
 use super::formats::Value;
 use crate::protocol::resp::{Outcome, Role, Scanner};
 
+/// What respscope's own connections are named in CLIENT LIST: this, then their role.
+pub const OWN_NAME_PREFIX: &str = "respscope:";
 /// Largest reply accepted (CLIENT LIST of 100,000 clients is about 30 MB).
 pub const MAX_REPLY: usize = 64 * 1024 * 1024;
 
@@ -243,6 +245,14 @@ impl Client {
             }
         }
         Ok(())
+    }
+
+    /// Names this connection in CLIENT LIST (`respscope:poller`, …), so the views can tell
+    /// respscope's own connections from the clients it watches. A server that refuses
+    /// (before 2.6.9, or an ACL) leaves it unnamed: not worth failing for.
+    pub async fn set_name(&mut self, role: &str) -> Result<(), ClientError> {
+        let name = format!("{OWN_NAME_PREFIX}{role}");
+        self.request(&[b"CLIENT", b"SETNAME", name.as_bytes()]).await.map(|_| ())
     }
 
     /// The address connected to.

@@ -15,7 +15,7 @@ use super::formats::monitor::{parse_monitor_line, MonitorLine};
 use super::formats::Value;
 
 /// The monitor connection's name in CLIENT LIST, so the guard can find its buffer.
-pub const CLIENT_NAME: &str = "respscope-monitor";
+pub const CLIENT_NAME: &str = "respscope:monitor";
 /// Output buffer on the server beyond which MONITOR is stopped.
 pub const OMEM_LIMIT: u64 = 32 * 1024 * 1024;
 /// Lines dropped because the console fell behind before MONITOR is stopped.
@@ -72,7 +72,7 @@ async fn run(
         Ok(c) => c,
         Err(e) => return format!("MONITOR could not start: {e}"),
     };
-    if let Err(e) = c.request(&[b"CLIENT", b"SETNAME", CLIENT_NAME.as_bytes()]).await {
+    if let Err(e) = c.set_name("monitor").await {
         return format!("MONITOR could not start: {e}");
     }
     if let Err(e) = c.send(&[b"MONITOR"]).await {

@@ -104,7 +104,12 @@ impl Poller {
                 }
             }
             match Client::connect(&self.opts).await {
-                Ok(c) => self.client = Some(c),
+                Ok(mut c) => {
+                    if let Err(e) = c.set_name("poller").await {
+                        return self.fail(&e);
+                    }
+                    self.client = Some(c);
+                }
                 Err(e) => return self.fail(&e),
             }
         }

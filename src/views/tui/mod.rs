@@ -36,9 +36,14 @@ pub fn render(f: &mut Frame<'_>, model: &Model, ui: &UiState) {
         Constraint::Length(1),
     ])
     .areas(area);
-    f.render_widget(Paragraph::new(header_line(model, ui)).style(theme.header), header);
-    let titles: Vec<Line<'_>> =
-        Pane::ALL.iter().map(|p| Line::from(format!("{} {}", p.key(), p.title()))).collect();
+    f.render_widget(Paragraph::new(header_line(model, ui, header.width)).style(theme.header), header);
+    // Short titles when the full ones do not fit: every tab, Help included, stays visible.
+    let full: usize = Pane::ALL.iter().map(|p| p.title().chars().count() + 5).sum();
+    let short = full > usize::from(tabs.width);
+    let titles: Vec<Line<'_>> = Pane::ALL
+        .iter()
+        .map(|p| Line::from(format!("{} {}", p.key(), if short { p.short_title() } else { p.title() })))
+        .collect();
     let selected = Pane::ALL.iter().position(|p| *p == ui.pane).unwrap_or(0);
     f.render_widget(Tabs::new(titles).select(selected).highlight_style(theme.selected).divider("│"), tabs);
     let block = Block::default().borders(Borders::TOP).border_style(theme.dim);
@@ -62,46 +67,70 @@ pub fn render(f: &mut Frame<'_>, model: &Model, ui: &UiState) {
     f.render_widget(Paragraph::new(footer_line(ui)).style(theme.dim), footer);
 }
 
-fn header_line(m: &Model, ui: &UiState) -> Line<'static> {
+fn header_line(m: &Model, ui: &UiState, width: u16) -> Line<'static> {
+    // The full words when they fit; otherwise the short ones, so the clock, the server and a
+    // capture problem are never what gets cut at 80 or 100 columns.
+    let full = header_spans(m, ui, false);
+    let len: usize = full.iter().map(|s| s.content.chars().count()).sum();
+    if len <= usize::from(width) {
+        return Line::from(full);
+    }
+    Line::from(header_spans(m, ui, true))
+}
+
+fn header_spans(m: &Model, ui: &UiState, short: bool) -> Vec<Span<'static>> {
     let theme = ui.theme;
-    let mut spans = vec![Span::styled(" respscope ", theme.title)];
+    let mut spans = vec![Span::styled(if short { " respscope" } else { " respscope " }, theme.title)];
+    let version = |s: &crate::sources::server::poller::ServerPoll| s.version.clone().unwrap_or_default();
     let server = match &m.server {
-        Some(s) if s.up => {
-            format!(" server {} redis {} ", m.server_addr, s.version.clone().unwrap_or_default())
-        }
+        Some(s) if s.up && short => format!(" {} {} ", m.server_addr, version(s)),
+        Some(s) if s.up => format!(" server {} redis {} ", m.server_addr, version(s)),
+        Some(s) if short => format!(" {} DOWN ", m.server_addr),
         Some(s) => format!(" server {} DOWN: {} ", m.server_addr, s.error.clone().unwrap_or_default()),
         None if m.server_addr.is_empty() => " no server ".to_string(),
-        None => format!(" server {} connecting… ", m.server_addr),
+        None => format!(" {} connecting… ", m.server_addr),
     };
     let server_style = if m.server.as_ref().is_some_and(|s| !s.up) { theme.bad } else { theme.header };
     spans.push(Span::styled(server, server_style));
+    let dropped = m.loss.kernel_dropped + m.loss.if_dropped;
     let wire = match (&m.source, &m.wire_unavailable) {
+        (_, Some(_)) if short => Span::styled("│ wire off ", theme.bad),
         (_, Some(why)) => Span::styled(format!("│ wire off: {why} "), theme.bad),
+        (WireSource::Live(i), None) if m.capture_problem.is_some() && short => {
+            Span::styled(format!("│ {i} NOT CAPTURING "), theme.bad)
+        }
         (WireSource::Live(i), None) if m.capture_problem.is_some() => Span::styled(
             format!("│ wire {i} NOT CAPTURING: {} ", m.capture_problem.clone().unwrap_or_default()),
             theme.bad,
         ),
+        (WireSource::Live(i), None) if short => {
+            let style = if dropped > 0 { theme.bad } else { theme.header };
+            Span::styled(format!("│ {i} {dropped} dropped "), style)
+        }
         (WireSource::Live(i), None) => Span::raw(format!(
-            "│ wire {i}, {} dropped (kernel {}, if {}) ",
-            m.loss.kernel_dropped + m.loss.if_dropped,
-            m.loss.kernel_dropped,
-            m.loss.if_dropped
+            "│ wire {i}, {dropped} dropped (kernel {}, if {}) ",
+            m.loss.kernel_dropped, m.loss.if_dropped
         )),
+        (WireSource::Replay(_), None) if short => Span::raw("│ replay "),
         (WireSource::Replay(f), None) => Span::raw(format!("│ replay {f} ")),
         (WireSource::None, None) => Span::raw("│ no wire "),
     };
     spans.push(wire);
-    spans.push(Span::raw(format!("│ t {:.1}s ", m.now)));
+    spans.push(Span::raw(if short {
+        format!("│ {:.0}s ", m.now)
+    } else {
+        format!("│ t {:.1}s ", m.now)
+    }));
     if let Some(c) = &ui.clock {
         spans.push(Span::raw(format!("│ {c} UTC ")));
     }
     if m.monitor_on {
-        spans.push(Span::styled(" MONITOR ON ", theme.bad));
+        spans.push(Span::styled(if short { " MON " } else { " MONITOR ON " }, theme.bad));
     }
     if ui.frozen.is_some() {
         spans.push(Span::styled(" PAUSED ", theme.bad));
     }
-    Line::from(spans)
+    spans
 }
 
 fn footer_line(ui: &UiState) -> Line<'static> {

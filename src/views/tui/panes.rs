@@ -40,12 +40,17 @@ pub fn overview(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
             totals.map_or(0, |x| x.split_commands),
             totals.map_or(0, |x| x.batches)
         )),
-        Line::from(format!(
-            "lat    p50 {} p99 {} p999 {}",
-            us(last.p50_us as i64),
-            us(last.p99_us as i64),
-            us(last.p999_us as i64)
-        )),
+        // An interval that answered nothing has no latency: a dash, never 0µs.
+        Line::from(if last.answered == 0 {
+            "lat    p50 — p99 — p999 — (none answered)".to_string()
+        } else {
+            format!(
+                "lat    p50 {} p99 {} p999 {}",
+                us(last.p50_us as i64),
+                us(last.p99_us as i64),
+                us(last.p999_us as i64)
+            )
+        }),
         Line::from(format!(
             "memory {}   clients {}   ping {}",
             s.and_then(|s| s.used_memory).map_or_else(|| "-".into(), bytes),
@@ -87,7 +92,7 @@ pub fn overview(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         .take(usize::from(deep.height.saturating_sub(2)))
         .map(|c| {
             Row::new(vec![
-                Cell::from(c.client.clone()),
+                Cell::from(m.client_label(&c.client)),
                 Cell::from(c.max_pipeline_depth.to_string()),
                 Cell::from(c.max_batch_commands.to_string()),
                 Cell::from(c.commands.to_string()),
@@ -231,11 +236,14 @@ fn tail(v: &[u64], width: u16) -> &[u64] {
 /// A connection passes the filter by its address or its CLIENT LIST name, library or last
 /// command.
 pub fn conn_passes(m: &Model, ui: &UiState, c: &ConnReport) -> bool {
-    // The CLIENT LIST lookup is a scan: only pay for it when filtering.
+    let row = m.client_row(&c.client);
+    // respscope's own connections (poller, console, MONITOR) only when asked (`o`).
+    if !ui.show_own && m.is_own(&c.client) {
+        return false;
+    }
     if ui.filter.is_empty() {
         return true;
     }
-    let row = m.client_row(&c.client);
     ui.passes(&[
         &c.client,
         row.map_or("", |r| r.name.as_str()),
@@ -263,14 +271,35 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     let conns = sorted_connections(m, ui);
     if ui.detail {
         if let Some(c) = conns.get(ui.selected.min(conns.len().saturating_sub(1))) {
-            return detail(f, area, m, c, t);
+            return detail(f, area, m, c, ui);
         }
     }
-    let header = Row::new(vec![
-        "client", "kind", "name", "lib", "cmds", "depth", "cmd/bat", "splits", "p50", "p99", "rtt", "zwin",
-        "full", "qbuf", "omem",
-    ])
-    .style(t.dim);
+    // Columns by priority: a narrow terminal drops the least needed first and shows the
+    // client's name beside its address instead of in a column of its own, so names are never
+    // cut to a few letters.
+    let wide = area.width >= 150;
+    let cols: Vec<(&str, Constraint)> = [
+        ("client", if wide { Constraint::Min(21) } else { Constraint::Min(26) }, 0),
+        ("kind", Constraint::Length(4), 90),
+        ("name", Constraint::Length(16), 150),
+        ("lib", Constraint::Length(8), 150),
+        ("cmds", Constraint::Length(8), 0),
+        ("depth", Constraint::Length(5), 0),
+        ("cmd/bat", Constraint::Length(7), 0),
+        ("splits", Constraint::Length(6), 0),
+        ("p50", Constraint::Length(8), 90),
+        ("p99", Constraint::Length(8), 0),
+        ("rtt", Constraint::Length(7), 120),
+        ("zwin", Constraint::Length(5), 0),
+        ("full", Constraint::Length(5), 110),
+        ("qbuf", Constraint::Length(9), 130),
+        ("omem", Constraint::Length(9), 0),
+    ]
+    .into_iter()
+    .filter(|&(_, _, min)| area.width >= min)
+    .map(|(h, w, _)| (h, w))
+    .collect();
+    let header = Row::new(cols.iter().map(|(h, _)| *h).collect::<Vec<_>>()).style(t.dim);
     // Only the rows on screen are built: a thousand connections would otherwise cost most of
     // a frame in strings nobody sees.
     let n = conns.len();
@@ -283,51 +312,40 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         .take(visible)
         .map(|c| {
             let row = m.client_row(&c.client);
-            let name = row.map(|r| r.name.clone()).unwrap_or_default();
-            let lib = row.and_then(|r| r.lib_name.clone()).unwrap_or_default();
-            Row::new(vec![
-                Cell::from(c.client.clone()),
-                Cell::from(kind_label(c.kind)),
-                Cell::from(name),
-                Cell::from(lib),
-                Cell::from(c.commands.to_string()),
-                Cell::from(c.max_pipeline_depth.to_string()),
-                Cell::from(c.max_batch_commands.to_string()),
-                Cell::from(c.split_commands.to_string()),
-                Cell::from(opt_us(c.latency_us.p50)),
-                Cell::from(opt_us(c.latency_us.p99)),
-                Cell::from(c.rtt_us().map_or_else(|| "-".into(), |v| us(v as i64))),
-                Cell::from(c.tcp.zero_windows.to_string()),
-                Cell::from(c.tcp.window_full.to_string()),
-                Cell::from(row.map_or_else(|| "-".into(), |r| bytes(r.qbuf))),
-                Cell::from(row.map_or_else(|| "-".into(), |r| bytes(r.omem))),
-            ])
+            let cell = |h: &str| -> String {
+                match h {
+                    "client" if wide => c.client.clone(),
+                    "client" => m.client_label(&c.client),
+                    "kind" => kind_label(c.kind).to_string(),
+                    "name" => row.map(|r| r.name.clone()).unwrap_or_default(),
+                    "lib" => row.and_then(|r| r.lib_name.clone()).unwrap_or_default(),
+                    "cmds" => c.commands.to_string(),
+                    "depth" => c.max_pipeline_depth.to_string(),
+                    "cmd/bat" => c.max_batch_commands.to_string(),
+                    "splits" => c.split_commands.to_string(),
+                    "p50" => opt_us(c.latency_us.p50),
+                    "p99" => opt_us(c.latency_us.p99),
+                    "rtt" => c.rtt_us().map_or_else(|| "-".into(), |v| us(v as i64)),
+                    "zwin" => c.tcp.zero_windows.to_string(),
+                    "full" => c.tcp.window_full.to_string(),
+                    "qbuf" => row.map_or_else(|| "-".into(), |r| bytes(r.qbuf)),
+                    "omem" => row.map_or_else(|| "-".into(), |r| bytes(r.omem)),
+                    _ => String::new(),
+                }
+            };
+            Row::new(cols.iter().map(|(h, _)| Cell::from(cell(h))).collect::<Vec<_>>())
         })
         .collect();
-    let widths = [
-        Constraint::Min(21),
-        Constraint::Length(4),
-        Constraint::Length(16),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(5),
-        Constraint::Length(7),
-        Constraint::Length(6),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(7),
-        Constraint::Length(5),
-        Constraint::Length(5),
-        Constraint::Length(9),
-        Constraint::Length(9),
-    ];
+    let widths: Vec<Constraint> = cols.iter().map(|(_, w)| *w).collect();
     let unlisted = m.wire.as_ref().map_or(0, |w| w.capture.unlisted_connections);
     let count = if unlisted > 0 {
         format!("{n} busiest of {} connections", n as u64 + unlisted)
     } else {
         format!("{n} connections")
     };
-    let title = format!(" {count}, sorted by {} (s){} ", ui.sort.label(), filtered(ui));
+    let own = if ui.show_own { 0 } else { m.connections().iter().filter(|c| m.is_own(&c.client)).count() };
+    let own = if own > 0 { format!(", {own} of respscope's hidden (o)") } else { String::new() };
+    let title = format!(" {count}, sorted by {} (s){}{own} ", ui.sort.label(), filtered(ui));
     let table = Table::new(rows, widths)
         .header(header)
         .row_highlight_style(t.selected)
@@ -348,7 +366,8 @@ fn kind_label(k: crate::analysis::conversation::ConnKind) -> &'static str {
 }
 
 /// One connection in detail: what a client library investigator asks about.
-fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, t: &Theme) {
+fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, ui: &UiState) {
+    let t = &ui.theme;
     let [top, curves, bottom] =
         Layout::vertical([Constraint::Length(8), Constraint::Length(4), Constraint::Min(3)]).areas(area);
     let row = m.client_row(&c.client);
@@ -443,7 +462,7 @@ fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, t: &Theme) {
             ))
         })
         .collect();
-    for s in c.splits.iter().take(50) {
+    for s in &c.splits {
         events.push(Line::from(format!(
             "split #{} {} ({} B): #{} {} B → #{} {} B, cut {}",
             s.index,
@@ -459,13 +478,23 @@ fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, t: &Theme) {
     if events.is_empty() {
         events.push(Line::from(Span::styled("no window events, no split commands", t.good)));
     }
+    // Scrolled by PgUp/PgDn/Home/End, j/k and the wheel; the selection stays.
+    let n = events.len();
+    let rows = usize::from(right.height.saturating_sub(1)).max(1);
+    let first = ui.detail_scroll.min(n.saturating_sub(rows));
+    let title = if n > rows {
+        format!(
+            " window events and split commands: {}–{} of {n} (PgUp/PgDn/Home/End, j/k, wheel) ",
+            first + 1,
+            (first + rows).min(n)
+        )
+    } else {
+        " window events and split commands ".to_string()
+    };
+    let events: Vec<Line<'_>> = events.into_iter().skip(first).take(rows).collect();
     f.render_widget(
-        Paragraph::new(events).block(
-            Block::default()
-                .title(" window events and split commands ")
-                .borders(Borders::TOP | Borders::LEFT)
-                .border_style(t.dim),
-        ),
+        Paragraph::new(events)
+            .block(Block::default().title(title).borders(Borders::TOP | Borders::LEFT).border_style(t.dim)),
         right,
     );
 }
@@ -658,7 +687,11 @@ pub fn memory(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
             field("mem_fragmentation_ratio")
         )),
         Line::from(format!("peak      {}", human("used_memory_peak"))),
-        Line::from(format!("maxmemory {}   {}", human("maxmemory"), field("maxmemory_policy"))),
+        // maxmemory 0 means no limit, not a limit of 0 bytes.
+        Line::from(match info.and_then(|i| i.get_u64("maxmemory")) {
+            Some(0) => format!("maxmemory unlimited (0)   {}", field("maxmemory_policy")),
+            _ => format!("maxmemory {}   {}", human("maxmemory"), field("maxmemory_policy")),
+        }),
         Line::from(format!("clients   {} in buffers", human("mem_clients_normal"))),
         Line::from(format!("evicted   {} keys", field("evicted_keys"))),
     ];
@@ -922,38 +955,33 @@ pub fn packets(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
 
 /// Keys.
 pub fn help(f: &mut Frame<'_>, area: Rect, t: &Theme) {
-    let r = super::centered(area, 80, 90);
+    // Keys first, one line each and never wrapped: at 80x24 every key still shows.
+    let r = if area.width < 110 { area } else { super::centered(area, 80, 90) };
     let text = vec![
-        Line::from(Span::styled("respscope keys", t.title)),
-        Line::from(""),
-        Line::from("1  Overview      ops on the wire and from INFO, p99, deepest pipelines, alerts"),
-        Line::from("2  Connections   wire metrics per client joined with CLIENT LIST; enter: detail"),
-        Line::from("3  Slowlog       the server's SLOWLOG, newest first"),
-        Line::from("4  Memory        INFO memory, used memory and client output buffers over time"),
-        Line::from("5 or :  Console  type a command (enter sends, ↑↓ history, esc leaves)"),
-        Line::from(
-            "6  Monitor       MONITOR lines; m starts/stops MONITOR (costly: stops itself if it lags)",
-        ),
-        Line::from("7  Packets       the selected connection's recent segments, window flags highlighted"),
-        Line::from("8  Timeline      clients' batches on one time axis; with MONITOR the server's order"),
-        Line::from("tab / ← →        next / previous pane"),
-        Line::from("j k / ↓ ↑        select a connection (Timeline: a lane)"),
-        Line::from("s                sort the table (connections, SLOWLOG, clients by memory)"),
-        Line::from("/                filter rows by text (enter keeps it, esc clears it)"),
-        Line::from("z / Z            Timeline: zoom in / out"),
-        Line::from("p / space        pause: freeze the picture while capture goes on"),
-        Line::from("+ -  .  r        replay: faster, slower, one step while paused, restart"),
-        Line::from("? / h            this help          q / esc  quit"),
-        Line::from(""),
-        Line::from(
-            "Numbers mean what docs/METRICS.md says (latency: command's last byte to reply's last byte).",
-        ),
+        Line::from(Span::styled("respscope keys (esc closes)", t.title)),
+        Line::from("1-8 tab ← →   panes                 ? h   this help"),
+        Line::from("j k ↓ ↑       select (Overview: alert, Timeline: lane)"),
+        Line::from("enter         Overview: the alert's evidence; Connections: detail"),
+        Line::from("esc           close help, clear filter, leave detail (never quits)"),
+        Line::from("q             quit (asks while MONITOR runs)   ctrl-c  quit now"),
+        Line::from("/             filter rows by text (enter keeps it, esc clears it)"),
+        Line::from("s             sort (connections, SLOWLOG, clients by memory)"),
+        Line::from("o             show / hide respscope's own connections"),
+        Line::from("m             MONITOR on / off (costly: stops itself if it lags)"),
+        Line::from("z Z           Timeline: zoom in / out"),
+        Line::from("p space       pause: freeze the picture while capture goes on"),
+        Line::from("+ - . r       replay: faster, slower, one step while paused, restart"),
+        Line::from(Span::styled("panes", t.title)),
+        Line::from("1 Overview    ops on the wire and from INFO, p99, pipelines, alerts"),
+        Line::from("2 Connections wire metrics per client with CLIENT LIST; enter: detail"),
+        Line::from("3 Slowlog     per-command times, the server's SLOWLOG"),
+        Line::from("4 Memory      INFO memory, client buffers over time"),
+        Line::from("5 : Console   type a command (enter sends, ↑↓ history, esc leaves)"),
+        Line::from("6 Monitor     MONITOR lines"),
+        Line::from("7 Packets     the selected connection's recent segments"),
+        Line::from("8 Timeline    clients' batches on one time axis, the server's order"),
+        Line::from("Numbers mean what docs/METRICS.md says (latency: last byte to last byte)."),
     ];
     f.render_widget(Clear, r);
-    f.render_widget(
-        Paragraph::new(text)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::ALL).title(" help ")),
-        r,
-    );
+    f.render_widget(Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(" help ")), r);
 }

@@ -18,6 +18,53 @@ pub fn format_reply(v: &Value) -> Vec<String> {
     out
 }
 
+/// Formats the reply to `args` as redis-cli does in a terminal: the commands whose reply is a
+/// report (`INFO`, `CLIENT LIST`, `CLUSTER NODES`, `LATENCY DOCTOR`, …) print it as its lines,
+/// everything else as [`format_reply`].
+pub fn format_reply_for(args: &[Vec<u8>], v: &Value) -> Vec<String> {
+    match v {
+        Value::Bulk(b) if raw_output(args) => raw_lines(b),
+        _ => format_reply(v),
+    }
+}
+
+/// redis-cli's list of commands printed raw in a terminal (its `output_raw`).
+fn raw_output(args: &[Vec<u8>]) -> bool {
+    let word = |i: usize| args.get(i).map(|a| a.to_ascii_lowercase()).unwrap_or_default();
+    let (cmd, sub) = (word(0), word(1));
+    let n = args.len();
+    match cmd.as_slice() {
+        b"info" | b"lolwut" => true,
+        b"debug" => sub == b"htstats" || sub == b"htstats-key",
+        b"memory" => sub == b"malloc-stats" || sub == b"doctor",
+        b"cluster" => n == 2 && (sub == b"nodes" || sub == b"info"),
+        b"client" => sub == b"list" || sub == b"info",
+        b"latency" => (n == 3 && sub == b"graph") || (n == 2 && sub == b"doctor"),
+        b"proxy" => sub == b"info",
+        _ => false,
+    }
+}
+
+/// A report's lines, each escaped (a value inside it may hold anything).
+fn raw_lines(b: &[u8]) -> Vec<String> {
+    let text = b.strip_prefix(b"txt:").unwrap_or(b);
+    let mut out: Vec<String> = text
+        .split(|&c| c == b'\n')
+        .take(MAX_LINES + 1)
+        .map(|l| escape(l.strip_suffix(b"\r").unwrap_or(l)))
+        .collect();
+    if out.last().is_some_and(String::is_empty) {
+        out.pop();
+    }
+    if out.len() > MAX_LINES {
+        let lines = text.iter().filter(|&&c| c == b'\n').count() + usize::from(!text.ends_with(b"\n"));
+        let more = lines.saturating_sub(MAX_LINES);
+        out.truncate(MAX_LINES);
+        out.push(format!("… {more} more lines"));
+    }
+    out
+}
+
 fn fmt(v: &Value, prefix: &str, out: &mut Vec<String>) {
     match v {
         Value::Int(i) => out.push(format!("{prefix}(integer) {i}")),
@@ -74,6 +121,27 @@ mod tests {
             format_reply(&Value::Error("ERR unknown command 'X\u{202e}'".into())),
             [r"(error) ERR unknown command 'X\xe2\x80\xae'"]
         );
+    }
+
+    #[test]
+    fn reports_print_as_their_lines() {
+        let args = |a: &[&str]| a.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
+        let info = Value::Bulk(b"# Commandstats\r\ncmdstat_get:calls=2,usec=3\r\nx:\x1b[2J\r\n".to_vec());
+        assert_eq!(
+            format_reply_for(&args(&["INFO", "commandstats"]), &info),
+            ["# Commandstats", "cmdstat_get:calls=2,usec=3", r"x:\x1b[2J"]
+        );
+        let list = Value::Bulk(b"id=3 addr=127.0.0.1:5 name=a\nid=4 addr=127.0.0.1:6 name=b\n".to_vec());
+        assert_eq!(
+            format_reply_for(&args(&["client", "LIST"]), &list),
+            ["id=3 addr=127.0.0.1:5 name=a", "id=4 addr=127.0.0.1:6 name=b"]
+        );
+        // Anything else is quoted as usual, and an error is an error.
+        assert_eq!(format_reply_for(&args(&["GET", "k"]), &Value::Bulk(b"a\nb".to_vec())), [r#""a\nb""#]);
+        assert_eq!(format_reply_for(&args(&["INFO"]), &Value::Error("ERR x".into())), ["(error) ERR x"]);
+        let long = Value::Bulk("l\n".repeat(MAX_LINES + 5).into_bytes());
+        let lines = format_reply_for(&args(&["INFO"]), &long);
+        assert_eq!((lines.len(), lines.last().map(String::as_str)), (MAX_LINES + 1, Some("… 5 more lines")));
     }
 
     #[test]

@@ -61,6 +61,21 @@ impl Pane {
         }
     }
 
+    /// Its title in a narrow terminal.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            Pane::Overview => "Over",
+            Pane::Connections => "Conns",
+            Pane::Slowlog => "Slow",
+            Pane::Memory => "Mem",
+            Pane::Console => "Cmd",
+            Pane::Monitor => "Mon",
+            Pane::Packets => "Pkts",
+            Pane::Timeline => "Time",
+            Pane::Help => "Help",
+        }
+    }
+
     /// Its title.
     pub fn title(self) -> &'static str {
         match self {
@@ -193,6 +208,10 @@ pub struct UiState {
     pub alert_sel: usize,
     /// The SLOWLOG entry an alert jumped to, highlighted in the Slowlog pane.
     pub slow_mark: Option<u64>,
+    /// Show respscope's own connections (poller, console, MONITOR) in tables and lanes.
+    pub show_own: bool,
+    /// First line shown of the detail's lists (window events, split commands).
+    pub detail_scroll: usize,
 }
 
 impl Default for UiState {
@@ -219,6 +238,8 @@ impl Default for UiState {
             confirm_quit: false,
             alert_sel: 0,
             slow_mark: None,
+            show_own: false,
+            detail_scroll: 0,
         }
     }
 }
@@ -266,6 +287,16 @@ pub enum Action {
     ZoomIn,
     /// Timeline: a wider span.
     ZoomOut,
+    /// Show or hide respscope's own connections.
+    ToggleOwn,
+    /// Scroll a detail's lists down this many lines.
+    ScrollDown(usize),
+    /// Scroll them up.
+    ScrollUp(usize),
+    /// To their first line.
+    ScrollTop,
+    /// To their last lines.
+    ScrollEnd,
 }
 
 /// What a key does in the console pane's input line.
@@ -384,6 +415,11 @@ pub fn action_for(code: crossterm::event::KeyCode, ctrl: bool) -> Option<Action>
         K::Char('z') => Action::ZoomIn,
         K::Char('Z') => Action::ZoomOut,
         K::Char('m') => Action::ToggleMonitor,
+        K::Char('o') => Action::ToggleOwn,
+        K::PageDown => Action::ScrollDown(10),
+        K::PageUp => Action::ScrollUp(10),
+        K::Home => Action::ScrollTop,
+        K::End => Action::ScrollEnd,
         K::Enter => Action::Detail,
         K::Char('?') | K::Char('h') => Action::Help,
         K::Tab | K::Right => Action::NextPane,
@@ -439,6 +475,18 @@ impl UiState {
             }
             Action::Down if self.pane == Pane::Timeline => self.lane = self.lane.saturating_add(1),
             Action::Up if self.pane == Pane::Timeline => self.lane = self.lane.saturating_sub(1),
+            // In a detail, j/k scroll its lists: the selected connection stays.
+            Action::Down if self.detail => {
+                self.detail_scroll = self.detail_scroll.saturating_add(1).min(self.detail_lines(live))
+            }
+            Action::Up if self.detail => self.detail_scroll = self.detail_scroll.saturating_sub(1),
+            Action::ScrollDown(n) => {
+                self.detail_scroll = self.detail_scroll.saturating_add(n).min(self.detail_lines(live))
+            }
+            Action::ScrollUp(n) => self.detail_scroll = self.detail_scroll.saturating_sub(n),
+            Action::ScrollTop => self.detail_scroll = 0,
+            // The screen shows the last lines from any start past them.
+            Action::ScrollEnd => self.detail_scroll = self.detail_lines(live),
             Action::Down if self.pane == Pane::Overview => {
                 let n = self.shown(live).alerts.len();
                 self.alert_sel = (self.alert_sel + 1).min(n.saturating_sub(1));
@@ -463,12 +511,26 @@ impl UiState {
             Action::Filter => self.filtering = true,
             Action::ZoomIn => self.zoom = (self.zoom - 1).max(-16),
             Action::ZoomOut => self.zoom = (self.zoom + 1).min(16),
+            Action::ToggleOwn => self.show_own = !self.show_own,
             Action::Help => self.show_help = !self.show_help,
             Action::Detail if self.pane == Pane::Overview => self.jump_to_evidence(live),
-            Action::Detail => self.detail = self.pane == Pane::Connections && !self.detail,
+            Action::Detail => {
+                self.detail = self.pane == Pane::Connections && !self.detail;
+                self.detail_scroll = 0;
+            }
             Action::Faster | Action::Slower | Action::Step | Action::Restart | Action::ToggleMonitor => {}
         }
         false
+    }
+
+    /// Lines of the selected connection's detail lists; scrolling stays within them, so
+    /// scrolling back up from the end starts moving at once.
+    fn detail_lines(&self, live: &Model) -> usize {
+        let m = self.shown(live);
+        let conns = super::panes::sorted_connections(m, self);
+        conns
+            .get(self.selected.min(conns.len().saturating_sub(1)))
+            .map_or(0, |c| c.window_events.len() + c.splits.len())
     }
 
     /// Shows the evidence of the selected alert: its connection's detail, its SLOWLOG entry,

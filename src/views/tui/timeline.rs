@@ -34,34 +34,34 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     let tl = timeline::build(m, columns, timeline::Span::Auto(ui.zoom), max_lanes, &keep);
     let server_rows = if tl.server.is_some() { 2 } else { 1 };
     let lane_rows = u16::try_from(tl.lanes.len().max(1)).unwrap_or(u16::MAX);
+    let zoom = match ui.zoom {
+        0 => "auto".to_string(),
+        z => format!("auto{z:+}"),
+    };
+    let hidden = if tl.hidden > 0 { format!(", {} more without room", tl.hidden) } else { String::new() };
+    let title = format!(
+        " {} across, 1 column = {} ({zoom}; z/Z zoom) · {} lanes{hidden} ",
+        us(tl.span_us),
+        us(tl.column_us),
+        tl.lanes.len()
+    );
+    let legend = " ▁…█ commands done  ╷─ batch arriving  S split command  Z zero window";
+    // The legend goes on a line of its own when both do not fit: it is never cut.
+    let one_line = title.chars().count() + legend.chars().count() <= usize::from(area.width);
     let [head, lanes, server, table] = Layout::vertical([
-        Constraint::Length(1),
+        Constraint::Length(if one_line { 1 } else { 2 }),
         Constraint::Length(lane_rows),
         Constraint::Length(server_rows),
         Constraint::Min(0),
     ])
     .areas(area);
 
-    let zoom = match ui.zoom {
-        0 => "auto".to_string(),
-        z => format!("auto{z:+}"),
+    let head_lines = if one_line {
+        vec![Line::from(vec![Span::styled(title, t.title), Span::styled(legend, t.dim)])]
+    } else {
+        vec![Line::from(Span::styled(title, t.title)), Line::from(Span::styled(legend, t.dim))]
     };
-    let hidden = if tl.hidden > 0 { format!(", {} more without room", tl.hidden) } else { String::new() };
-    f.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled(
-                format!(
-                    " {} across, 1 column = {} ({zoom}; z/Z zoom) · {} lanes{hidden} ",
-                    us(tl.span_us),
-                    us(tl.column_us),
-                    tl.lanes.len()
-                ),
-                t.title,
-            ),
-            Span::styled(" ▁…█ commands done  ╷─ batch arriving  S split command  Z zero window", t.dim),
-        ])),
-        head,
-    );
+    f.render_widget(Paragraph::new(head_lines), head);
 
     let peak = tl.lanes.iter().flat_map(|l| l.cells.iter().map(|c| c.commands)).max().unwrap_or(1).max(1);
     let selected = ui.lane.min(tl.lanes.len().saturating_sub(1));
@@ -70,7 +70,11 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         let colour = t.lane(i);
         let label_style = if i == selected { t.selected } else { colour };
         let mut spans = vec![Span::styled(
-            format!("{:<w$}", format!("{} {}", lane.label, lane.client), w = usize::from(LABEL)),
+            format!(
+                "{:<w$}",
+                fit(&format!("{} {}", lane.label, m.client_label(&lane.client)), usize::from(LABEL) - 1),
+                w = usize::from(LABEL)
+            ),
             label_style,
         )];
         spans.push(Span::styled("│", t.dim));
@@ -108,7 +112,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         ))),
     }
     f.render_widget(Paragraph::new(rows), server);
-    batches_table(f, table, &tl, selected, ui);
+    batches_table(f, table, m, &tl, selected, ui);
 }
 
 fn label_of(tl: &Timeline, i: usize) -> char {
@@ -152,7 +156,7 @@ fn server_span(c: &ServerCell, tl: &Timeline, t: &super::Theme) -> Span<'static>
     }
 }
 
-fn batches_table(f: &mut Frame<'_>, area: Rect, tl: &Timeline, selected: usize, ui: &UiState) {
+fn batches_table(f: &mut Frame<'_>, area: Rect, m: &Model, tl: &Timeline, selected: usize, ui: &UiState) {
     let t = &ui.theme;
     let Some(lane) = tl.lanes.get(selected) else { return };
     let end = tl.start_us + tl.span_us;
@@ -191,7 +195,10 @@ fn batches_table(f: &mut Frame<'_>, area: Rect, tl: &Timeline, selected: usize, 
     };
     let title = format!(
         " lane {} {}: {} batches, {per_batch}, {} split{others} (j/k picks the lane) ",
-        lane.label, lane.client, lane.batches, lane.splits,
+        lane.label,
+        m.client_label(&lane.client),
+        lane.batches,
+        lane.splits,
     );
     f.render_widget(
         Table::new(
@@ -223,4 +230,15 @@ fn batches_table(f: &mut Frame<'_>, area: Rect, tl: &Timeline, selected: usize, 
         .block(Block::default().title(title).borders(Borders::TOP).border_style(t.dim)),
         area,
     );
+}
+
+/// `s` cut to `n` characters, the cut marked with `…`: a long name must not push its lane's
+/// cells off the shared time axis.
+fn fit(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }

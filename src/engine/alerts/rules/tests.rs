@@ -145,7 +145,7 @@ fn query_buffer_memory_blocked_and_monitor() {
     );
     assert_eq!(
         f[1].message,
-        "memory at 95% of maxmemory (0.0 MiB of 0.0 MiB, policy noeviction): see the Memory pane"
+        "memory at 95% of maxmemory (950 B of 1000 B, policy noeviction): see the Memory pane"
     );
     assert_eq!(f[2].message, "1 client(s) blocked waiting for data: worker 127.0.0.1:5001 in blpop");
     assert_eq!(
