@@ -1,6 +1,10 @@
 //! `respscope demo`: a private redis-server on a free loopback port, built-in workloads that
 //! write the way real client libraries do, and the console on top with every pane alive.
 //!
+//! Within a minute the workloads also make the trouble the alerts are for: a 50 ms stall
+//! (`slow_command`) with a pipeline waiting behind it (`latency_spike`), a client that stops
+//! reading 48 MiB of replies (`output_buffer`), a slow reader's closed window (`window_stall`).
+//!
 //! Every workload is a bounded loop (a fixed number of commands per round, a pause between
 //! rounds) that stops when the console closes; the server is started by us and stopped by its
 //! pid. Where redis-server is missing or capture is not permitted, the bundled capture is
@@ -84,7 +88,7 @@ type Workload = fn(SocketAddr, &AtomicBool) -> std::io::Result<()>;
 pub fn start_workloads(port: u16) -> Workloads {
     let stop = Arc::new(AtomicBool::new(false));
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let all: [(&str, Workload); 7] = [
+    let all: [(&str, Workload); 9] = [
         ("sequential", sequential),
         ("pipelined", pipelined),
         ("jedis", jedis_like),
@@ -92,6 +96,8 @@ pub fn start_workloads(port: u16) -> Workloads {
         ("slow-reader", slow_reader),
         ("many-a", interleaved),
         ("many-b", interleaved),
+        ("stall", stall),
+        ("never-reads", never_reads),
     ];
     let threads = all
         .into_iter()
@@ -225,29 +231,101 @@ fn lettuce_like(addr: SocketAddr, stop: &AtomicBool) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Forty GETs of a 20 KB value, then three seconds without reading: the server fills the
-/// client's small receive window, which closes and is probed until the client reads.
+/// Four GETs of a 50 KB value, then three seconds without reading, round after round on one
+/// connection: the server fills the client's small receive window, which closes and is probed
+/// until the client reads. One connection is one `window_stall` alert that counts up; four
+/// commands stay under 1% of an interval's, so its 3-second waits leave the wire p99 (and the
+/// latency baseline) to the other clients.
 fn slow_reader(addr: SocketAddr, stop: &AtomicBool) -> std::io::Result<()> {
     let mut w = connect(addr, "demo-writer")?;
-    w.write_all(&encode(&[b"SET", b"big", &[b'v'; 20_000]]))?;
+    w.write_all(&encode(&[b"SET", b"big", &[b'v'; 50_000]]))?;
     read_replies(&mut w, 1)?;
     drop(w);
+    let mut s = small_window(addr, 8192)?;
+    s.write_all(&encode(&[b"CLIENT", b"SETNAME", b"demo-slow-reader"]))?;
+    read_replies(&mut s, 1)?;
+    let gets: Vec<u8> = (0..4).flat_map(|_| encode(&[b"GET", b"big"])).collect();
     while !stop.load(Ordering::Relaxed) {
-        let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
-        // Set before connecting, so the window offered in the handshake is already small.
-        sock.set_recv_buffer_size(8192)?;
-        sock.connect_timeout(&addr.into(), Duration::from_secs(2))?;
-        let mut s: TcpStream = sock.into();
-        s.set_nodelay(true)?;
-        s.set_read_timeout(Some(Duration::from_secs(10)))?;
-        s.write_all(&encode(&[b"CLIENT", b"SETNAME", b"demo-slow-reader"]))?;
-        read_replies(&mut s, 1)?;
-        let gets: Vec<u8> = (0..40).flat_map(|_| encode(&[b"GET", b"big"])).collect();
         s.write_all(&gets)?;
         pause(stop, Duration::from_secs(3));
-        read_replies(&mut s, 40)?;
-        drop(s);
+        read_replies(&mut s, 4)?;
         pause(stop, Duration::from_secs(5));
+    }
+    Ok(())
+}
+
+/// A connection whose receive buffer is `bytes`, set before connecting so the window offered
+/// in the handshake is already small.
+fn small_window(addr: SocketAddr, bytes: usize) -> std::io::Result<TcpStream> {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    sock.set_recv_buffer_size(bytes)?;
+    sock.connect_timeout(&addr.into(), Duration::from_secs(2))?;
+    let s: TcpStream = sock.into();
+    s.set_nodelay(true)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.set_write_timeout(Some(Duration::from_secs(10)))?;
+    Ok(s)
+}
+
+/// When the stall comes first: once the latency baseline has its intervals (10 of 20 or more
+/// commands, a few seconds of the other workloads).
+const STALL_FIRST: Duration = Duration::from_secs(10);
+/// Then this often.
+const STALL_EVERY: Duration = Duration::from_secs(20);
+/// Commands that arrive during the stall and wait for it.
+const STALL_BURST: usize = 200;
+
+/// Every 20 s a 50 ms `DEBUG SLEEP`, with a pipeline of 200 GETs from another client arriving
+/// 5 ms into it: the SLOWLOG gets an entry over 10 ms (`slow_command`) and the 200 GETs wait
+/// about 45 ms each, over 1% of the interval's commands, so the interval's wire p99 jumps
+/// far above its baseline (`latency_spike`).
+fn stall(addr: SocketAddr, stop: &AtomicBool) -> std::io::Result<()> {
+    let mut sleeper = connect(addr, "demo-stall")?;
+    let mut burst = connect(addr, "demo-burst")?;
+    let gets: Vec<u8> = (0..STALL_BURST).flat_map(|_| encode(&[b"GET", b"burst"])).collect();
+    pause(stop, STALL_FIRST);
+    while !stop.load(Ordering::Relaxed) {
+        sleeper.write_all(&encode(&[b"DEBUG", b"SLEEP", b"0.05"]))?;
+        std::thread::sleep(Duration::from_millis(5));
+        burst.write_all(&gets)?;
+        read_replies(&mut burst, STALL_BURST)?;
+        read_replies(&mut sleeper, 1)?;
+        pause(stop, STALL_EVERY);
+    }
+    Ok(())
+}
+
+/// When the client that never reads comes first, how long it holds its replies unread, and
+/// how often it comes back.
+const NEVER_READS_FIRST: Duration = Duration::from_secs(13);
+const NEVER_READS_HOLD: Duration = Duration::from_secs(10);
+const NEVER_READS_EVERY: Duration = Duration::from_secs(60);
+/// The value it asks for, and how many times: 384 x 128 KiB = 48 MiB of replies, of which
+/// the kernel's buffers take at most a few MiB (its own receive buffer is 64 KiB, the server's
+/// send buffer up to 4 MiB), so over 40 MiB wait in its output buffer on the server: over the
+/// 32 MiB of `output_buffer`, and bounded.
+const NEVER_READS_VALUE: usize = 128 << 10;
+const NEVER_READS_GETS: usize = 384;
+
+/// A client named `demo-never-reads` pipelines GETs of a 128 KiB value and stops reading:
+/// its replies pile up in its output buffer on the server (`output_buffer`, and its closed
+/// window on the wire) until it closes ten seconds later, which frees them; once a minute.
+fn never_reads(addr: SocketAddr, stop: &AtomicBool) -> std::io::Result<()> {
+    pause(stop, NEVER_READS_FIRST);
+    let gets: Vec<u8> = (0..NEVER_READS_GETS).flat_map(|_| encode(&[b"GET", b"demo:large"])).collect();
+    while !stop.load(Ordering::Relaxed) {
+        let mut w = connect(addr, "demo-writer")?;
+        w.write_all(&encode(&[b"SET", b"demo:large", &vec![b'x'; NEVER_READS_VALUE]]))?;
+        read_replies(&mut w, 1)?;
+        drop(w);
+        let mut s = small_window(addr, 64 << 10)?;
+        s.write_all(&encode(&[b"CLIENT", b"SETNAME", b"demo-never-reads"]))?;
+        read_replies(&mut s, 1)?;
+        s.write_all(&gets)?;
+        pause(stop, NEVER_READS_HOLD);
+        // Closed with replies unread: the server frees its output buffer.
+        drop(s);
+        pause(stop, NEVER_READS_EVERY - NEVER_READS_HOLD);
     }
     Ok(())
 }
