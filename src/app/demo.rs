@@ -3,7 +3,9 @@
 //!
 //! Within a minute the workloads also make the trouble the alerts are for: a 50 ms stall
 //! (`slow_command`) with a pipeline waiting behind it (`latency_spike`), a client that stops
-//! reading 48 MiB of replies (`output_buffer`), a slow reader's closed window (`window_stall`).
+//! reading 48 MiB of replies (`output_buffer`), a slow reader's closed window (`window_stall`);
+//! the console's `R` kills the server and starts it again on the same port (`server_down`,
+//! then `server_restarted`).
 //!
 //! Every workload is a bounded loop (a fixed number of commands per round, a pause between
 //! rounds) that stops when the console closes; the server is started by us and stopped by its
@@ -14,7 +16,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -23,18 +25,143 @@ use crate::sources::server::client::encode;
 /// The capture replayed when a live demo is not possible.
 pub const BUNDLED_CAPTURE: &[u8] = include_bytes!("../../assets/demo.pcap");
 
-/// A redis-server we started, stopped by its pid when dropped.
+/// How long a restart (`R`) leaves the server down: long enough for the polls to see it gone.
+pub const RESTART_DOWN_FOR: Duration = Duration::from_secs(3);
+
+/// A redis-server we started, stopped by its pid when dropped, and restartable on the same
+/// port through a [`ServerControl`].
 pub struct PrivateServer {
-    child: Child,
+    inner: Arc<ServerInner>,
     /// Its port on 127.0.0.1.
     pub port: u16,
 }
 
+/// The child of the moment (none while a restart has it down) and whether the demo is over.
+struct ServerInner {
+    child: Mutex<Option<Child>>,
+    port: u16,
+    /// Set when the demo ends: a restart under way starts nothing after it.
+    stopped: AtomicBool,
+    /// A restart is under way.
+    restarting: AtomicBool,
+}
+
+impl ServerInner {
+    fn child(&self) -> std::sync::MutexGuard<'_, Option<Child>> {
+        self.child.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Kills the running child by its pid and reaps it.
+    fn kill(&self) {
+        if let Some(mut c) = self.child().take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 impl Drop for PrivateServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Under the lock a restart checks `stopped` before it starts a child, so none is
+        // started after this.
+        self.inner.stopped.store(true, Ordering::SeqCst);
+        self.inner.kill();
     }
+}
+
+impl PrivateServer {
+    /// A handle the console restarts the server with.
+    pub fn control(&self) -> ServerControl {
+        ServerControl { inner: Arc::clone(&self.inner) }
+    }
+}
+
+/// Restarts the demo's server on its port: what the console's `R` does.
+#[derive(Clone)]
+pub struct ServerControl {
+    inner: Arc<ServerInner>,
+}
+
+impl std::fmt::Debug for ServerControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerControl").field("port", &self.inner.port).finish_non_exhaustive()
+    }
+}
+
+impl ServerControl {
+    /// The server's port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.inner.port
+    }
+
+    /// Kills the server now and starts it again on the same port after `down_for`, on a
+    /// thread of its own; the receiver gets how that went (the port, or why it did not start).
+    ///
+    /// # Errors
+    /// A restart is already under way, or the demo is over.
+    pub fn restart(
+        &self,
+        down_for: Duration,
+    ) -> Result<std::sync::mpsc::Receiver<Result<u16, String>>, String> {
+        if self.inner.stopped.load(Ordering::SeqCst) {
+            return Err("the demo is over".into());
+        }
+        if self.inner.restarting.swap(true, Ordering::SeqCst) {
+            return Err("a restart is already under way".into());
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let inner = Arc::clone(&self.inner);
+        let spawned = std::thread::Builder::new().name("demo-restart".into()).spawn(move || {
+            inner.kill();
+            let end = Instant::now() + down_for;
+            while Instant::now() < end && !inner.stopped.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let outcome = {
+                let mut child = inner.child();
+                if inner.stopped.load(Ordering::SeqCst) {
+                    Err("the demo is over".to_string())
+                } else {
+                    spawn_server(inner.port).map(|c| {
+                        *child = Some(c);
+                        inner.port
+                    })
+                }
+            };
+            let outcome = outcome.and_then(|port| wait_listening(port).map(|()| port));
+            inner.restarting.store(false, Ordering::SeqCst);
+            let _ = tx.send(outcome);
+        });
+        if let Err(e) = spawned {
+            self.inner.restarting.store(false, Ordering::SeqCst);
+            return Err(format!("cannot start a thread for the restart: {e}"));
+        }
+        Ok(rx)
+    }
+}
+
+/// redis-server on `port` of 127.0.0.1, nothing persisted, DEBUG allowed from loopback, the
+/// SLOWLOG keeping everything over 2 ms.
+fn spawn_server(port: u16) -> Result<Child, String> {
+    Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args(["--enable-debug-command", "local", "--slowlog-log-slower-than", "2000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start redis-server ({e}); install it with apt-get install redis-server"))
+}
+
+/// Waits up to 5 s for `port` to accept connections.
+fn wait_listening(port: u16) -> Result<(), String> {
+    let t = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if t.elapsed() > Duration::from_secs(5) {
+            return Err("redis-server did not start listening within 5 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 /// Starts redis-server on a free loopback port with nothing persisted.
@@ -46,23 +173,16 @@ pub fn start_server() -> Result<PrivateServer, String> {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(|e| format!("no free port: {e}"))?;
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .args(["--enable-debug-command", "local", "--slowlog-log-slower-than", "2000"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| {
-            format!("cannot start redis-server ({e}); install it with apt-get install redis-server")
-        })?;
-    let server = PrivateServer { child, port };
-    let t = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if t.elapsed() > Duration::from_secs(5) {
-            return Err("redis-server did not start listening within 5 s".into());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = spawn_server(port)?;
+    let inner = Arc::new(ServerInner {
+        child: Mutex::new(Some(child)),
+        port,
+        stopped: AtomicBool::new(false),
+        restarting: AtomicBool::new(false),
+    });
+    // Built before waiting, so a server that never listens is still stopped by its pid.
+    let server = PrivateServer { inner, port };
+    wait_listening(port)?;
     Ok(server)
 }
 

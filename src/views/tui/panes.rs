@@ -942,6 +942,7 @@ pub fn help(f: &mut Frame<'_>, area: Rect, t: &Theme) {
         Line::from("/                filter rows by text (enter keeps it, esc clears it)"),
         Line::from("z / Z            Timeline: zoom in / out"),
         Line::from("p / space        pause: freeze the picture while capture goes on"),
+        Line::from("R                demo: kill its redis-server and start it again on the same port"),
         Line::from("+ -  .  r        replay: faster, slower, one step while paused, restart"),
         Line::from("? / h            this help          q / esc  quit"),
         Line::from(""),

@@ -256,6 +256,8 @@ pub enum Action {
     Step,
     /// Replay: from the start.
     Restart,
+    /// Demo: kill its redis-server and start it again on the same port.
+    RestartServer,
     /// Start or stop MONITOR (the app's).
     ToggleMonitor,
     /// Open or close the selected connection's detail.
@@ -395,6 +397,7 @@ pub fn action_for(code: crossterm::event::KeyCode, ctrl: bool) -> Option<Action>
         K::Char('-') => Action::Slower,
         K::Char('.') => Action::Step,
         K::Char('r') => Action::Restart,
+        K::Char('R') => Action::RestartServer,
         _ => return None,
     })
 }
@@ -466,7 +469,12 @@ impl UiState {
             Action::Help => self.show_help = !self.show_help,
             Action::Detail if self.pane == Pane::Overview => self.jump_to_evidence(live),
             Action::Detail => self.detail = self.pane == Pane::Connections && !self.detail,
-            Action::Faster | Action::Slower | Action::Step | Action::Restart | Action::ToggleMonitor => {}
+            Action::Faster
+            | Action::Slower
+            | Action::Step
+            | Action::Restart
+            | Action::RestartServer
+            | Action::ToggleMonitor => {}
         }
         false
     }
@@ -530,5 +538,15 @@ mod tests {
         ui.edit(K::Up, false);
         assert_eq!(ui.input, "HELLO 3 AUTH *** ***");
         assert!(ui.history.iter().all(|h| !h.contains("pw")), "{:?}", ui.history);
+    }
+
+    #[test]
+    fn r_restarts_a_replay_and_shift_r_the_demos_server() {
+        assert_eq!(action_for(K::Char('r'), false), Some(Action::Restart));
+        assert_eq!(action_for(K::Char('R'), false), Some(Action::RestartServer));
+        // The app's to carry out: the view neither changes nor quits.
+        let mut ui = UiState::default();
+        assert!(!ui.apply(Action::RestartServer, &Model::default()));
+        assert_eq!(ui.pane, Pane::Overview);
     }
 }
