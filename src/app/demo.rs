@@ -1,7 +1,7 @@
 //! `respscope demo`: a private redis-server on a free loopback port, built-in workloads that
 //! write the way real client libraries do, and the console on top with every pane alive.
 //!
-//! Within a minute the workloads also make the trouble the alerts are for: a 50 ms stall
+//! Within a minute the workloads also make the trouble the alerts are for: an 80 ms stall
 //! (`slow_command`) with a pipeline waiting behind it (`latency_spike`), a client that stops
 //! reading 48 MiB of replies (`output_buffer`), a slow reader's closed window (`window_stall`);
 //! the console's `R` kills the server and starts it again on the same port (`server_down`,
@@ -395,17 +395,18 @@ const STALL_EVERY: Duration = Duration::from_secs(20);
 /// Commands that arrive during the stall and wait for it.
 const STALL_BURST: usize = 200;
 
-/// Every 20 s a 50 ms `DEBUG SLEEP`, with a pipeline of 200 GETs from another client arriving
+/// Every 20 s an 80 ms `DEBUG SLEEP`, with a pipeline of 200 GETs from another client arriving
 /// 5 ms into it: the SLOWLOG gets an entry over 10 ms (`slow_command`) and the 200 GETs wait
-/// about 45 ms each, over 1% of the interval's commands, so the interval's wire p99 jumps
-/// far above its baseline (`latency_spike`).
+/// about 75 ms each, over 1% of the interval's commands, so the interval's wire p99 jumps
+/// far above its baseline (`latency_spike`). 80 ms is over 5 times even the few-ms baseline of
+/// a busy 2-core machine, and under the 100 ms that makes a slow command critical.
 fn stall(addr: SocketAddr, stop: &AtomicBool) -> std::io::Result<()> {
     let mut sleeper = connect(addr, "demo-stall")?;
     let mut burst = connect(addr, "demo-burst")?;
     let gets: Vec<u8> = (0..STALL_BURST).flat_map(|_| encode(&[b"GET", b"burst"])).collect();
     pause(stop, STALL_FIRST);
     while !stop.load(Ordering::Relaxed) {
-        sleeper.write_all(&encode(&[b"DEBUG", b"SLEEP", b"0.05"]))?;
+        sleeper.write_all(&encode(&[b"DEBUG", b"SLEEP", b"0.08"]))?;
         std::thread::sleep(Duration::from_millis(5));
         burst.write_all(&gets)?;
         read_replies(&mut burst, STALL_BURST)?;

@@ -111,7 +111,7 @@ pub fn demo(no_capture: bool) -> anyhow::Result<()> {
         feed: Feed::Live(live),
         ports: vec![server.port],
         notice: Some(format!(
-            "demo: private redis-server on 127.0.0.1:{} with sequential, pipelined, Jedis-style, Lettuce-style, slow-reader and interleaved clients; a 50 ms stall every 20 s, a client that stops reading once a minute; R restarts the server",
+            "demo: private redis-server on 127.0.0.1:{} with sequential, pipelined, Jedis-style, Lettuce-style, slow-reader and interleaved clients; an 80 ms stall every 20 s, a client that stops reading once a minute; R restarts the server",
             server.port
         )),
         monitor: false,
