@@ -408,6 +408,8 @@ impl UiState {
         let confirming = std::mem::take(&mut self.confirm_quit);
         match a {
             Action::QuitNow => return true,
+            // The app's: it owns the demo's server.
+            Action::RestartServer => {}
             // Quitting ends the MONITOR session and every picture: ask once.
             Action::Quit if live.monitor_on && !confirming => self.confirm_quit = true,
             Action::Quit => return true,
@@ -469,12 +471,7 @@ impl UiState {
             Action::Help => self.show_help = !self.show_help,
             Action::Detail if self.pane == Pane::Overview => self.jump_to_evidence(live),
             Action::Detail => self.detail = self.pane == Pane::Connections && !self.detail,
-            Action::Faster
-            | Action::Slower
-            | Action::Step
-            | Action::Restart
-            | Action::RestartServer
-            | Action::ToggleMonitor => {}
+            Action::Faster | Action::Slower | Action::Step | Action::Restart | Action::ToggleMonitor => {}
         }
         false
     }
