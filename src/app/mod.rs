@@ -106,17 +106,18 @@ pub fn demo(no_capture: bool) -> anyhow::Result<()> {
         ..ConnectOptions::default()
     };
     let workloads = demo::start_workloads(server.port);
-    let result = run(ConsoleConfig {
+    let cfg = ConsoleConfig {
         server: Some(opts),
         feed: Feed::Live(live),
         ports: vec![server.port],
         notice: Some(format!(
-            "demo: private redis-server on 127.0.0.1:{} with sequential, pipelined, Jedis-style, Lettuce-style, slow-reader and interleaved clients",
+            "demo: private redis-server on 127.0.0.1:{} with sequential, pipelined, Jedis-style, Lettuce-style, slow-reader and interleaved clients; an 80 ms stall every 20 s, a client that stops reading once a minute; R restarts the server",
             server.port
         )),
         monitor: false,
         thresholds: Thresholds::default(),
-    });
+    };
+    let result = run_console(cfg, Some(server.control()));
     // The server goes first: nothing we started may outlive the console, even if this process
     // is cut short while the workloads wind down (they fail fast once it is gone).
     drop(server);
@@ -136,6 +137,11 @@ pub fn wall_ms() -> i64 {
 /// # Errors
 /// No terminal, or a replay file that cannot be read.
 pub fn run(cfg: ConsoleConfig) -> anyhow::Result<()> {
+    run_console(cfg, None)
+}
+
+/// Runs the console; `restart` is the demo's own server, which `R` restarts.
+fn run_console(cfg: ConsoleConfig, restart: Option<demo::ServerControl>) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() {
         anyhow::bail!(
@@ -174,6 +180,7 @@ pub fn run(cfg: ConsoleConfig) -> anyhow::Result<()> {
         cfg.server,
         replay_speed,
         cfg.monitor,
+        restart.as_ref(),
     ));
     // Not `ratatui::restore()` nor the terminal's own drop: both report a failure with
     // `eprintln!`, which panics when the terminal is gone (a closed window), and that panic's
@@ -213,6 +220,7 @@ async fn event_loop(
     server: Option<ConnectOptions>,
     mut speed: Option<f64>,
     monitor_at_start: bool,
+    restart: Option<&demo::ServerControl>,
 ) -> anyhow::Result<()> {
     let mut ui = UiState::default();
     let (mon_tx, mut mon_rx) = tokio::sync::mpsc::channel::<MonitorEvent>(4096);
@@ -249,6 +257,8 @@ async fn event_loop(
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut pending: Option<std::sync::mpsc::Receiver<FeedSnapshot>> = None;
+    // A restart of the demo's server under way: how it went arrives here.
+    let mut restarting: Option<std::sync::mpsc::Receiver<Result<u16, String>>> = None;
     let mut last_request = Instant::now().checked_sub(SNAPSHOT_EVERY).unwrap_or_else(Instant::now);
     loop {
         ui.footer_extra = speed.map(|s| {
@@ -258,6 +268,9 @@ async fn event_loop(
                 if paused_replay { " (paused)" } else { "" }
             )
         });
+        if restart.is_some() {
+            ui.footer_extra = Some("R restart the server".into());
+        }
         tokio::select! {
             biased;
             ev = events.next() => match ev {
@@ -294,6 +307,20 @@ async fn event_loop(
                         }
                     }
                     let Some(a) = action_for(k.code, ctrl) else { continue };
+                    if a == Action::RestartServer {
+                        match restart.map(|c| (c.port(), c.restart(demo::RESTART_DOWN_FOR))) {
+                            Some((port, Ok(rx))) => {
+                                restarting = Some(rx);
+                                model.note(format!(
+                                    "demo: redis-server on port {port} killed (R); it starts again in {} s",
+                                    demo::RESTART_DOWN_FOR.as_secs()
+                                ));
+                            }
+                            Some((_, Err(why))) => model.note(format!("demo: no restart: {why}")),
+                            None => model.note("R restarts only the server `respscope demo` started".into()),
+                        }
+                        continue;
+                    }
                     if a == Action::ToggleMonitor {
                         match (monitor.take(), &server) {
                             (Some(m), _) => {
@@ -377,6 +404,19 @@ async fn event_loop(
             },
             Some((cmd, reply)) = reply_rx.recv() => model.console_reply(cmd, reply),
             _ = frame.tick() => {
+                if let Some(rx) = &restarting {
+                    match rx.try_recv() {
+                        Ok(outcome) => {
+                            model.note(match outcome {
+                                Ok(port) => format!("demo: redis-server started again on port {port}, a new run"),
+                                Err(why) => format!("demo: redis-server did not start again: {why}"),
+                            });
+                            restarting = None;
+                        }
+                        Err(std::sync::mpsc::TryRecvError::Disconnected) => restarting = None,
+                        Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                    }
+                }
                 if let Some(rx) = &pending {
                     match rx.try_recv() {
                         Ok(FeedSnapshot { wire: s, activity }) => {

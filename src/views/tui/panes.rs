@@ -971,6 +971,7 @@ pub fn help(f: &mut Frame<'_>, area: Rect, t: &Theme) {
         Line::from("z Z           Timeline: zoom in / out"),
         Line::from("p space       pause: freeze the picture while capture goes on"),
         Line::from("+ - . r       replay: faster, slower, one step while paused, restart"),
+        Line::from("R             demo: kill its redis-server, start it again on the same port"),
         Line::from(Span::styled("panes", t.title)),
         Line::from("1 Overview    ops on the wire and from INFO, p99, pipelines, alerts"),
         Line::from("2 Connections wire metrics per client with CLIENT LIST; enter: detail"),

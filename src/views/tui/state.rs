@@ -277,6 +277,8 @@ pub enum Action {
     Step,
     /// Replay: from the start.
     Restart,
+    /// Demo: kill its redis-server and start it again on the same port.
+    RestartServer,
     /// Start or stop MONITOR (the app's).
     ToggleMonitor,
     /// Open or close the selected connection's detail.
@@ -431,6 +433,7 @@ pub fn action_for(code: crossterm::event::KeyCode, ctrl: bool) -> Option<Action>
         K::Char('-') => Action::Slower,
         K::Char('.') => Action::Step,
         K::Char('r') => Action::Restart,
+        K::Char('R') => Action::RestartServer,
         _ => return None,
     })
 }
@@ -441,6 +444,8 @@ impl UiState {
         let confirming = std::mem::take(&mut self.confirm_quit);
         match a {
             Action::QuitNow => return true,
+            // The app's: it owns the demo's server.
+            Action::RestartServer => {}
             // Quitting ends the MONITOR session and every picture: ask once.
             Action::Quit if live.monitor_on && !confirming => self.confirm_quit = true,
             Action::Quit => return true,
@@ -592,5 +597,15 @@ mod tests {
         ui.edit(K::Up, false);
         assert_eq!(ui.input, "HELLO 3 AUTH *** ***");
         assert!(ui.history.iter().all(|h| !h.contains("pw")), "{:?}", ui.history);
+    }
+
+    #[test]
+    fn r_restarts_a_replay_and_shift_r_the_demos_server() {
+        assert_eq!(action_for(K::Char('r'), false), Some(Action::Restart));
+        assert_eq!(action_for(K::Char('R'), false), Some(Action::RestartServer));
+        // The app's to carry out: the view neither changes nor quits.
+        let mut ui = UiState::default();
+        assert!(!ui.apply(Action::RestartServer, &Model::default()));
+        assert_eq!(ui.pane, Pane::Overview);
     }
 }
