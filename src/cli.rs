@@ -202,7 +202,7 @@ pub struct WatchArgs {
     /// Seconds between snapshots.
     #[arg(long, default_value_t = 1.0)]
     pub interval: f64,
-    /// Output format (one JSON object per line).
+    /// Output format: one JSON object per line, or a short text summary per interval.
     #[arg(long, value_enum, default_value_t = WatchFormat::Json)]
     pub format: WatchFormat,
     /// List every connection and client in each line, not only the 50 busiest (a line then
@@ -222,6 +222,8 @@ pub struct WatchArgs {
 pub enum WatchFormat {
     /// JSON Lines.
     Json,
+    /// A few lines per interval for people: server, wire, open alerts (to paste into a ticket).
+    Text,
 }
 
 /// Output formats of `analyze`.

@@ -221,6 +221,7 @@ fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
         duration: args.duration.map(|d| std::time::Duration::from_secs_f64(d.max(0.0))),
         all: args.all_connections,
         thresholds: args.alerts.thresholds(),
+        text: args.format == cli::WatchFormat::Text,
     };
     watch::run(cfg, &mut std::io::stdout().lock())?;
     Ok(ExitCode::SUCCESS)

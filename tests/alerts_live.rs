@@ -128,3 +128,37 @@ fn slow_command_output_buffer_and_restart_are_named_in_watch() {
         assert!(a["first_seen"].as_str().unwrap_or_default() <= a["last_seen"].as_str().unwrap_or_default());
     }
 }
+
+#[test]
+fn watch_text_is_a_summary_to_paste_into_a_ticket() {
+    if !common::preconditions("alert tests", &["redis-server", "redis-cli"]) {
+        return;
+    }
+    let port = free_port();
+    let p = port.to_string();
+    let _r = redis(port, &["--enable-debug-command", "local"]);
+    let w = Command::new(env!("CARGO_BIN_EXE_respscope"))
+        .args(["watch", "-p", &p, "-i", "lo", "--duration", "4", "--interval", "1", "--format", "text"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run respscope watch");
+    std::thread::sleep(Duration::from_millis(1200));
+    cli(port, &["DEBUG", "SLEEP", "0.05"]);
+    let out = w.wait_with_output().expect("wait for watch");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    // Each interval: a line for the server, one for the wire, then the open alerts.
+    let servers: Vec<&&str> =
+        lines.iter().filter(|l| l.contains(&format!("server 127.0.0.1:{p} redis "))).collect();
+    assert!(servers.len() >= 3, "{text}");
+    assert!(servers.iter().all(|l| l.contains(" UTC ") && l.contains("ops/s")), "{text}");
+    assert!(lines.iter().filter(|l| l.starts_with("  wire lo: ")).count() >= 3, "{text}");
+    assert!(lines.iter().any(|l| l.starts_with("  alerts: none open")), "quiet at first: {text}");
+    let slow = lines.iter().find(|l| l.contains("slow_command since")).expect("the slow command in the text");
+    assert!(
+        slow.starts_with("  WARNING slow_command since ") && slow.contains("`DEBUG SLEEP 0.05` took 50"),
+        "{slow}"
+    );
+    assert!(!text.contains('{'), "no JSON in the text summary: {text}");
+}

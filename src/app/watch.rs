@@ -45,6 +45,8 @@ pub struct WatchConfig {
     pub all: bool,
     /// What raises an alert.
     pub thresholds: Thresholds,
+    /// JSON Lines for scripts, or a short text summary per interval for people.
+    pub text: bool,
 }
 
 /// The snapshot limits a watch with or without `--all-connections` asks the wire for.
@@ -107,6 +109,7 @@ pub fn run(cfg: WatchConfig, out: &mut dyn Write) -> anyhow::Result<()> {
         let mut printed = 0u64;
         let mut rx = rx;
         let mut rules = Rules::new(cfg.thresholds.clone());
+        let mut last_wire: Option<(f64, u64)> = None;
         let mut alerts = AlertBook::default();
         loop {
             tick.tick().await;
@@ -135,6 +138,27 @@ pub fn run(cfg: WatchConfig, out: &mut dyn Write) -> anyhow::Result<()> {
                     clients,
                 );
                 alerts.fold(now, evaluated, found);
+            }
+            if cfg.text {
+                let fresh = latest.as_ref().is_some_and(|p| p.seq > printed);
+                printed = latest.as_ref().map_or(printed, |p| p.seq);
+                shown_by_lines.store(printed, std::sync::atomic::Ordering::Release);
+                let text = text_summary(
+                    now,
+                    &cfg.server,
+                    latest.as_ref(),
+                    snapshot.as_ref().ok(),
+                    &mut last_wire,
+                    &alerts,
+                    fresh,
+                );
+                write!(out, "{text}")?;
+                out.flush()?;
+                if deadline.is_some_and(|d| Instant::now() + interval / 2 >= d) {
+                    poller.abort();
+                    return Ok::<(), anyhow::Error>(());
+                }
+                continue;
             }
             let wire = match snapshot {
                 Ok(s) => snapshot_json(s),
@@ -230,4 +254,102 @@ fn server_part(
         o.insert("clients_total".into(), json!(clients_total));
     }
     v
+}
+
+/// Open alerts shown in a text summary.
+const TEXT_ALERTS: usize = 5;
+
+/// One interval for a person: when, the server, the wire, the open alerts; a few lines that
+/// paste into a ticket as they are.
+fn text_summary(
+    now_ms: i64,
+    opts: &ConnectOptions,
+    latest: Option<&Polled>,
+    wire: Option<&WireSnapshot>,
+    last_wire: &mut Option<(f64, u64)>,
+    alerts: &AlertBook,
+    fresh: bool,
+) -> String {
+    use crate::views::report::{bytes, opt_us};
+    let mut out =
+        format!("{} UTC  ", crate::engine::alerts::wall_time(now_ms).replace('T', " ").trim_end_matches('Z'));
+    match latest.map(|p| &p.poll) {
+        Some(p) if p.up => {
+            let n = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+            out.push_str(&format!(
+                "server {} redis {}: {} ops/s, {} used, {} clients, ping {}{}\n",
+                p.addr,
+                p.version.as_deref().unwrap_or("?"),
+                n(p.ops_per_sec),
+                p.used_memory.map_or_else(|| "-".into(), bytes),
+                n(p.connected_clients),
+                opt_us(p.ping_us),
+                if fresh { "" } else { " (no new poll)" }
+            ));
+        }
+        Some(p) => {
+            out.push_str(&format!("server {} DOWN: {}\n", p.addr, p.error.as_deref().unwrap_or("no reply")))
+        }
+        None => out.push_str(&format!("server {}: no poll has finished yet\n", opts.addr())),
+    }
+    match wire {
+        Some(w) => {
+            let t = &w.report.totals;
+            let rate = match *last_wire {
+                Some((t0, c0)) if w.clock_s > t0 => {
+                    format!("{:.0}/s", t.commands.saturating_sub(c0) as f64 / (w.clock_s - t0))
+                }
+                _ => "-/s".into(),
+            };
+            *last_wire = Some((w.clock_s, t.commands));
+            let l = &w.latency;
+            let latency = if l.count == 0 {
+                "none answered".to_string()
+            } else {
+                format!(
+                    "{} answered, p50 {} p99 {} max {}",
+                    l.count,
+                    opt_us(l.p50),
+                    opt_us(l.p99),
+                    opt_us(l.max)
+                )
+            };
+            let status = match w.status {
+                crate::engine::live::CaptureStatus::Capturing => String::new(),
+                _ => format!(" NOT CAPTURING: {}", w.stopped.as_deref().unwrap_or("stopped")),
+            };
+            out.push_str(&format!(
+                "  wire {}{status}: {} connections, {} commands ({rate}), {latency}; {} zero windows, {} split commands, {} dropped\n",
+                w.interface,
+                t.connections,
+                t.commands,
+                t.zero_windows,
+                t.split_commands,
+                w.loss.kernel_dropped + w.loss.if_dropped
+            ));
+        }
+        None => out.push_str("  wire: not seen\n"),
+    }
+    let open: Vec<_> = alerts.shown().into_iter().filter(|a| !a.resolved).collect();
+    if open.is_empty() {
+        out.push_str("  alerts: none open\n");
+    }
+    for a in open.iter().take(TEXT_ALERTS) {
+        let count = if a.count > 1 { format!(" x{}", a.count) } else { String::new() };
+        out.push_str(&format!(
+            "  {} {}{count} since {}: {}\n",
+            match a.severity {
+                crate::engine::alerts::Severity::Critical => "CRITICAL",
+                crate::engine::alerts::Severity::Warning => "WARNING",
+                crate::engine::alerts::Severity::Info => "info",
+            },
+            a.kind.name(),
+            crate::engine::alerts::clock_time(a.first_seen),
+            a.message
+        ));
+    }
+    if open.len() > TEXT_ALERTS {
+        out.push_str(&format!("  … {} more open alerts\n", open.len() - TEXT_ALERTS));
+    }
+    out
 }
