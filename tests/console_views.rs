@@ -495,3 +495,22 @@ fn detail_lists_scroll_without_changing_the_connection() {
     u.apply(Action::Back, &m);
     assert!(!u.detail);
 }
+
+#[test]
+fn a_connection_keeps_its_name_after_it_leaves_client_list() {
+    let mut m = model();
+    // The next poll no longer lists it (closed, or CLIENT LIST capped): it keeps its name.
+    m.apply_server(ServerPoll {
+        addr: "127.0.0.1:6379".into(),
+        up: true,
+        version: Some("7.0.15".into()),
+        ..ServerPoll::default()
+    });
+    let mut u = ui(Pane::Connections);
+    u.filter = "jedis-app".into();
+    let s = screen(&m, &u, 140, 30);
+    assert!(s.contains("1 connections") && s.contains("jedis-app"), "{s}");
+    // Its live numbers are gone with it: no omem from a poll that does not list it.
+    assert!(m.client_row(&m.connections()[0].client).is_none());
+    assert_eq!(m.identity(&m.connections()[0].client).map(|r| r.name.as_str()), Some("jedis-app"));
+}

@@ -18,6 +18,8 @@ pub struct ConnActivity {
     pub first_ts_us: i64,
     /// Capture time of its last packet (µs since the Unix epoch).
     pub last_ts_us: i64,
+    /// It ended (FIN or RST seen).
+    pub closed: bool,
 }
 
 impl ConnActivity {
@@ -29,6 +31,7 @@ impl ConnActivity {
             interval_max_depth: c.conv().interval_max_depth,
             first_ts_us: c.first_ts,
             last_ts_us: c.last_ts,
+            closed: c.closed,
         }
     }
 }

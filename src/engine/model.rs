@@ -13,6 +13,7 @@ use crate::engine::alerts::{AlertBook, AlertKind, Evidence, Finding, Severity, S
 use crate::engine::live::CaptureStatus;
 use crate::engine::report::{ConnReport, Report};
 use crate::sources::capture::live::LiveStats;
+use crate::sources::server::formats::client_list::ClientRow;
 use crate::sources::server::formats::slowlog::SlowEntry;
 use crate::sources::server::poller::ServerPoll;
 
@@ -147,6 +148,9 @@ pub struct Model {
     pub commands: Vec<CommandRow>,
     /// CLIENT LIST rows by address.
     client_index: std::collections::HashMap<String, usize>,
+    /// The last CLIENT LIST row of each wire connection, kept after it leaves CLIENT LIST: a
+    /// closed connection keeps its name, library and user.
+    identities: std::collections::HashMap<String, ClientRow>,
     /// The wire's command counts by name when the server was last polled.
     wire_at_poll: std::collections::BTreeMap<String, u64>,
     /// Seconds of wire time covered (replay clock, or since start).
@@ -299,6 +303,17 @@ impl Model {
         }
         if poll.up {
             self.client_index = poll.clients.iter().enumerate().map(|(i, r)| (r.addr.clone(), i)).collect();
+            // Remember who each wire connection is; forget those the wire no longer lists.
+            let wire: std::collections::HashSet<&str> = self
+                .wire
+                .as_ref()
+                .map(|w| w.connections.iter().map(|c| c.client.as_str()).collect())
+                .unwrap_or_default();
+            let ids = &mut self.identities;
+            ids.retain(|a, _| wire.contains(a.as_str()));
+            for r in poll.clients.iter().filter(|r| wire.contains(r.addr.as_str())) {
+                ids.insert(r.addr.clone(), r.clone());
+            }
             self.server = Some(poll);
         } else {
             // The last CLIENT LIST stays the best knowledge of who is who (names, libraries),
@@ -380,9 +395,15 @@ impl Model {
         self.wire.as_ref().map_or(&[], |w| w.connections.as_slice())
     }
 
+    /// Who a connection is: its CLIENT LIST row now, or the last one it had (a closed
+    /// connection keeps its name and library).
+    pub fn identity(&self, addr: &str) -> Option<&ClientRow> {
+        self.client_row(addr).or_else(|| self.identities.get(addr))
+    }
+
     /// A client as a person knows it: its CLIENT SETNAME name and address, or the address.
     pub fn client_label(&self, addr: &str) -> String {
-        match self.client_row(addr) {
+        match self.identity(addr) {
             Some(r) if !r.name.is_empty() => format!("{} {addr}", r.name),
             _ => addr.to_string(),
         }
@@ -391,15 +412,12 @@ impl Model {
     /// Whether a connection is respscope's own (its poller, console or MONITOR), by the name
     /// it gave itself.
     pub fn is_own(&self, addr: &str) -> bool {
-        self.client_row(addr)
+        self.identity(addr)
             .is_some_and(|r| r.name.starts_with(crate::sources::server::client::OWN_NAME_PREFIX))
     }
 
     /// The CLIENT LIST row of a wire connection, joined by address.
-    pub fn client_row(
-        &self,
-        client_addr: &str,
-    ) -> Option<&crate::sources::server::formats::client_list::ClientRow> {
+    pub fn client_row(&self, client_addr: &str) -> Option<&ClientRow> {
         // An index, not a scan: views ask this for every connection on every frame.
         self.server.as_ref()?.clients.get(*self.client_index.get(client_addr)?)
     }

@@ -411,6 +411,7 @@ mod tests {
             interval_max_depth: 0,
             first_ts_us: 1_000_000,
             last_ts_us: last,
+            closed: false,
         };
         (c, a)
     }

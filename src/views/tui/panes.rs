@@ -236,7 +236,6 @@ fn tail(v: &[u64], width: u16) -> &[u64] {
 /// A connection passes the filter by its address or its CLIENT LIST name, library or last
 /// command.
 pub fn conn_passes(m: &Model, ui: &UiState, c: &ConnReport) -> bool {
-    let row = m.client_row(&c.client);
     // respscope's own connections (poller, console, MONITOR) only when asked (`o`).
     if !ui.show_own && m.is_own(&c.client) {
         return false;
@@ -244,6 +243,8 @@ pub fn conn_passes(m: &Model, ui: &UiState, c: &ConnReport) -> bool {
     if ui.filter.is_empty() {
         return true;
     }
+    // By who it was, too, once it has closed.
+    let row = m.identity(&c.client);
     ui.passes(&[
         &c.client,
         row.map_or("", |r| r.name.as_str()),
@@ -279,18 +280,23 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     // cut to a few letters.
     let wide = area.width >= 150;
     let cols: Vec<(&str, Constraint)> = [
-        ("client", if wide { Constraint::Min(21) } else { Constraint::Min(26) }, 0),
+        ("client", if area.width >= 100 && !wide { Constraint::Min(26) } else { Constraint::Min(21) }, 0),
         ("kind", Constraint::Length(4), 90),
         ("name", Constraint::Length(16), 150),
         ("lib", Constraint::Length(8), 150),
         ("cmds", Constraint::Length(8), 0),
+        // Commands per second of its life and its round trips (write batches): a sequential
+        // client and a pipelined one differ at a glance.
+        ("cmd/s", Constraint::Length(7), 0),
+        ("trips", Constraint::Length(6), 0),
+        ("age", Constraint::Length(7), 120),
         ("depth", Constraint::Length(5), 0),
         ("cmd/bat", Constraint::Length(7), 0),
-        ("splits", Constraint::Length(6), 0),
-        ("p50", Constraint::Length(8), 90),
+        ("splits", Constraint::Length(6), 90),
+        ("p50", Constraint::Length(8), 100),
         ("p99", Constraint::Length(8), 0),
-        ("rtt", Constraint::Length(7), 120),
-        ("zwin", Constraint::Length(5), 0),
+        ("rtt", Constraint::Length(7), 130),
+        ("zwin", Constraint::Length(5), 90),
         ("full", Constraint::Length(5), 110),
         ("qbuf", Constraint::Length(9), 130),
         ("omem", Constraint::Length(9), 0),
@@ -312,10 +318,24 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         .take(visible)
         .map(|c| {
             let row = m.client_row(&c.client);
+            let act = m.activity(c.id);
+            let life_s = act.map_or(0.0, |a| (a.last_ts_us - a.first_ts_us) as f64 / 1e6);
+            let closed = act.is_some_and(|a| a.closed);
             let cell = |h: &str| -> String {
                 match h {
                     "client" if wide => c.client.clone(),
-                    "client" => m.client_label(&c.client),
+                    "client" if area.width >= 100 => m.client_label(&c.client),
+                    // Narrow: the name alone when there is one (the detail has both).
+                    "client" => match m.identity(&c.client) {
+                        Some(r) if !r.name.is_empty() => r.name.clone(),
+                        _ => c.client.clone(),
+                    },
+                    "cmd/s" if life_s >= 0.001 => format!("{:.0}", c.commands as f64 / life_s),
+                    "cmd/s" => "-".into(),
+                    "trips" => c.batches.to_string(),
+                    "age" if act.is_some() => us((life_s * 1e6) as i64),
+                    "age" => "-".into(),
+                    "qbuf" | "omem" if closed => "closed".into(),
                     "kind" => kind_label(c.kind).to_string(),
                     "name" => row.map(|r| r.name.clone()).unwrap_or_default(),
                     "lib" => row.and_then(|r| r.lib_name.clone()).unwrap_or_default(),
@@ -333,7 +353,9 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
                     _ => String::new(),
                 }
             };
-            Row::new(cols.iter().map(|(h, _)| Cell::from(cell(h))).collect::<Vec<_>>())
+            // A closed connection stays, dimmed, with the name it had.
+            let style = if closed { t.dim } else { ratatui::style::Style::default() };
+            Row::new(cols.iter().map(|(h, _)| Cell::from(cell(h))).collect::<Vec<_>>()).style(style)
         })
         .collect();
     let widths: Vec<Constraint> = cols.iter().map(|(_, w)| *w).collect();
