@@ -514,3 +514,33 @@ fn a_connection_keeps_its_name_after_it_leaves_client_list() {
     assert!(m.client_row(&m.connections()[0].client).is_none());
     assert_eq!(m.identity(&m.connections()[0].client).map(|r| r.name.as_str()), Some("jedis-app"));
 }
+
+#[test]
+fn incident_summary_names_the_server_the_alerts_and_the_busiest_clients() {
+    use respscope::views::report::incident::{render, Window};
+    let m = model();
+    let cfg = WireConfig::ports(vec![6379]);
+    let saved =
+        respscope::engine::analyze_file(&root().join("assets/demo.pcap"), cfg, None).expect("demo").report();
+    let w = Window {
+        file: "respscope-20261130-174900.pcapng",
+        saved_at_ms: 1_796_000_000_000,
+        span_us: Some((1_796_000_000_000_000, 1_796_000_011_000_000)),
+        frames: 1234,
+    };
+    let md = render(&m, &w, &saved);
+    for want in [
+        "# respscope incident summary: 2026-11-30T00:53:20.000Z",
+        "- **Server**: 127.0.0.1:6379 (redis 7.0.15), 1234 ops/s",
+        "- **Capture**: `respscope-20261130-174900.pcapng`, 1234 frames from 2026-11-30T00:53:20.000Z to 2026-11-30T00:53:31.000Z (11.00s)",
+        "| warning | `slow_command` |",
+        "| warning | `window_stall` |",
+        "| jedis-app |",
+        "## Slow commands (SLOWLOG, newest first)",
+        "`respscope analyze respscope-20261130-174900.pcapng` gives the same numbers.",
+    ] {
+        assert!(md.contains(want), "{want}:\n{md}");
+    }
+    // The analysis at the end is analyze's own markdown for the file.
+    assert!(md.ends_with(&respscope::views::report::markdown::render(&saved, w.file)));
+}

@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod alerts;
+pub mod evidence;
 pub mod live;
 pub mod model;
 pub mod report;
