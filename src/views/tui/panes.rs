@@ -75,13 +75,8 @@ pub fn overview(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     );
     let [g1, g2] = Layout::vertical([Constraint::Length(3), Constraint::Min(3)]).areas(graphs);
     let ops: Vec<u64> = m.history.iter().map(|p| p.wire_ops as u64).collect();
-    f.render_widget(
-        Sparkline::default()
-            .block(Block::default().title(" commands/s on the wire "))
-            .data(tail(&ops, g1.width))
-            .style(t.good),
-        g1,
-    );
+    let times: Vec<f64> = m.history.iter().map(|p| p.t).collect();
+    spark(f, g1, "commands/s on the wire", &ops, &times, |v| format!("{v}/s"), t.good, t);
     latency_chart(f, g2, m, t);
     let [deep, alerts] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
@@ -220,12 +215,56 @@ fn latency_chart(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
     f.render_widget(
         Chart::new(data.to_vec())
             .block(Block::default().title(title))
-            .x_axis(Axis::default().bounds([t0, t1]))
+            .x_axis(
+                Axis::default()
+                    .bounds([t0, t1])
+                    .labels([format!("-{:.0}s", t1 - t0), "now".to_string()])
+                    .style(t.dim),
+            )
             .y_axis(Axis::default().bounds([lo, hi]).labels(labels).style(t.dim))
             .legend_position(Some(ratatui::widgets::LegendPosition::TopLeft))
             .hidden_legend_constraints((Constraint::Percentage(50), Constraint::Percentage(60))),
         area,
     );
+}
+
+/// A sparkline with its scale in the title (the peak of what is shown, which the tallest bar
+/// stands for) and a time axis under it (how long ago its first point was, and now).
+/// `times` are the points' seconds, oldest first.
+#[allow(clippy::too_many_arguments)]
+fn spark(
+    f: &mut Frame<'_>,
+    area: Rect,
+    what: &str,
+    data: &[u64],
+    times: &[f64],
+    fmt: impl Fn(u64) -> String,
+    style: ratatui::style::Style,
+    t: &Theme,
+) {
+    let [plot, axis] = if area.height >= 3 {
+        Layout::vertical([Constraint::Min(2), Constraint::Length(1)]).areas(area)
+    } else {
+        [area, Rect::default()]
+    };
+    let shown = tail(data, plot.width);
+    let peak = shown.iter().copied().max();
+    let title = match peak {
+        Some(p) => format!(" {what} (peak {}) ", fmt(p)),
+        None => format!(" {what}: no data yet "),
+    };
+    f.render_widget(Sparkline::default().block(Block::default().title(title)).data(shown).style(style), plot);
+    if axis.height > 0 {
+        let first = times.len().saturating_sub(shown.len());
+        let span = match (times.get(first), times.last()) {
+            (Some(a), Some(b)) if b > a => format!("-{:.0}s", b - a),
+            _ => String::new(),
+        };
+        // As wide as the bars shown: the axis starts under the first and ends under the last.
+        let fill = shown.len().saturating_sub(span.chars().count() + 3).max(1);
+        let line = if shown.is_empty() { String::new() } else { format!("{span}{}now", "─".repeat(fill)) };
+        f.render_widget(Paragraph::new(Span::styled(line, t.dim)), axis);
+    }
 }
 
 fn tail(v: &[u64], width: u16) -> &[u64] {
@@ -530,27 +569,11 @@ fn conn_curves(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, t: &The
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
     let depth: Vec<u64> = points.iter().map(|p| u64::try_from(p.depth).unwrap_or(0)).collect();
-    let deepest = depth.iter().copied().max().unwrap_or(0);
-    f.render_widget(
-        Sparkline::default()
-            .block(Block::default().title(format!(" pipeline depth, deepest per interval (peak {deepest}) ")))
-            .data(tail(&depth, left.width))
-            .style(t.good),
-        left,
-    );
-    let [spark, marks] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(right);
+    let times: Vec<f64> = points.iter().map(|p| p.t).collect();
+    spark(f, left, "pipeline depth, deepest per interval", &depth, &times, |v| v.to_string(), t.good, t);
+    let [plot, marks] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(right);
     let omem: Vec<u64> = points.iter().map(|p| p.omem.unwrap_or(0)).collect();
-    let peak = omem.iter().copied().max().unwrap_or(0);
-    f.render_widget(
-        Sparkline::default()
-            .block(
-                Block::default()
-                    .title(format!(" omem on the server (peak {}), Z: zero window ", bytes(peak))),
-            )
-            .data(tail(&omem, spark.width))
-            .style(t.warn),
-        spark,
-    );
+    spark(f, plot, "omem on the server, Z below: zero window", &omem, &times, bytes, t.warn, t);
     let shown = &points[points.len().saturating_sub(usize::from(marks.width))..];
     let mut prev =
         points.len().checked_sub(shown.len() + 1).and_then(|i| points.get(i)).map_or(0, |p| p.zero_windows);
@@ -724,20 +747,10 @@ pub fn memory(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     let [g1, g2] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(right);
     let mem: Vec<u64> = m.memory.iter().copied().collect();
     let out: Vec<u64> = m.client_output.iter().copied().collect();
-    f.render_widget(
-        Sparkline::default()
-            .block(Block::default().title(" used_memory "))
-            .data(tail(&mem, g1.width))
-            .style(t.good),
-        g1,
-    );
-    f.render_widget(
-        Sparkline::default()
-            .block(Block::default().title(" clients' output buffers (omem) "))
-            .data(tail(&out, g2.width))
-            .style(t.warn),
-        g2,
-    );
+    // One point per poll, a second apart.
+    let polls = |n: usize| (0..n).map(|i| i as f64).collect::<Vec<f64>>();
+    spark(f, g1, "used_memory", &mem, &polls(mem.len()), bytes, t.good, &ui.theme);
+    spark(f, g2, "clients' output buffers (omem)", &out, &polls(out.len()), bytes, t.warn, &ui.theme);
     let mut clients: Vec<_> = m
         .server
         .as_ref()
