@@ -24,7 +24,7 @@ use crate::sources::server::client::ConnectOptions;
 use crate::sources::server::formats::config::ReplyRedactor;
 use crate::sources::server::monitor::{MonitorEvent, MonitorHandle};
 use crate::sources::server::poller::Poller;
-use crate::views::tui::reply::format_reply_for;
+use crate::views::tui::reply::format_reply_shaped;
 use crate::views::tui::state::{action_for, split_args, Action, Edit, Pane};
 use crate::views::tui::{self, UiState};
 
@@ -474,8 +474,8 @@ async fn console_commands(
                     None => vec![format!("(error) cannot connect to {}", opts.addr())],
                     Some(c) => {
                         let bytes: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-                        match c.request(&bytes).await {
-                            Ok(v) => format_reply_for(&args, &secrets.reply(&args, v)),
+                        match c.request_shaped(&bytes).await {
+                            Ok((v, shape)) => format_reply_shaped(&args, &secrets.reply(&args, v), &shape),
                             Err(e) => {
                                 client = None;
                                 vec![format!("(error) {e}")]

@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 
 use super::tls::TlsOptions;
 
-use super::formats::Value;
+use super::formats::{Shape, Value};
 use crate::protocol::resp::{Outcome, Role, Scanner};
 
 /// What respscope's own connections are named in CLIENT LIST: this, then their role.
@@ -136,6 +136,9 @@ pub struct Client {
     timeout: Duration,
     /// The server's version from HELLO or INFO, when known.
     pub version: Option<String>,
+    /// The RESP3 shape of the last reply read, when asked for ([`Client::request_shaped`]).
+    last_shape: Option<Shape>,
+    shapes: bool,
 }
 
 /// Encodes a command as a RESP multibulk.
@@ -186,6 +189,8 @@ impl Client {
             addr,
             timeout,
             version: None,
+            last_shape: None,
+            shapes: false,
         };
         match c.setup(opts).await {
             Ok(()) => Ok(c),
@@ -270,6 +275,19 @@ impl Client {
         self.read().await
     }
 
+    /// [`Client::request`], with the RESP3 types of the reply (maps, sets, doubles, booleans,
+    /// big numbers, verbatim strings, pushes) that the [`Value`] folds away: the console shows
+    /// them as `redis-cli -3` does.
+    ///
+    /// # Errors
+    /// As [`Client::request`].
+    pub async fn request_shaped(&mut self, args: &[&[u8]]) -> Result<(Value, Shape), ClientError> {
+        self.shapes = true;
+        let v = self.request(args).await;
+        self.shapes = false;
+        Ok((v?, self.last_shape.take().unwrap_or(Shape::Plain)))
+    }
+
     /// Sends a command without waiting (MONITOR, pipelines).
     ///
     /// # Errors
@@ -336,6 +354,9 @@ impl Client {
             Outcome::Message(_) => {
                 let end = self.scanned;
                 let v = parse_value(&self.buf[..end]).map(|(v, _)| v).unwrap_or(Value::Nil);
+                if self.shapes {
+                    self.last_shape = shape_of(&self.buf[..end]).map(|(s, _)| s);
+                }
                 self.buf.drain(..end);
                 self.scanned = 0;
                 self.scanner.reset(0);
@@ -395,6 +416,55 @@ fn parse_value(b: &[u8]) -> Option<(Value, usize)> {
         }
         _ => None,
     }
+}
+
+/// The RESP3 types of one complete message, in the same tree as [`parse_value`] folds it
+/// (maps as flat key, value lists; an attribute skipped). Depth is bounded by the scanner
+/// that validated the message.
+fn shape_of(b: &[u8]) -> Option<(Shape, usize)> {
+    let line_end = memchr::memchr(b'\r', b)?;
+    let line = std::str::from_utf8(b.get(1..line_end)?).ok()?;
+    let after = line_end + 2;
+    let n = || line.parse::<i64>().ok();
+    Some(match *b.first()? {
+        b',' => (Shape::Double, after),
+        b'(' => (Shape::BigNumber, after),
+        b'#' => (Shape::Bool, after),
+        b'=' => {
+            let len = usize::try_from(n()?).ok()?;
+            (Shape::Verbatim, after.checked_add(len)? + 2)
+        }
+        b'$' | b'!' => {
+            let len = n()?;
+            (Shape::Plain, if len < 0 { after } else { after.checked_add(usize::try_from(len).ok()?)? + 2 })
+        }
+        t @ (b'*' | b'%' | b'~' | b'>' | b'|') => {
+            let len = n()?;
+            if len < 0 {
+                return Some((Shape::Plain, after));
+            }
+            let count = if t == b'%' || t == b'|' { len.checked_mul(2)? } else { len };
+            let mut items = Vec::new();
+            let mut pos = after;
+            for _ in 0..count {
+                let (s, used) = shape_of(b.get(pos..)?)?;
+                items.push(s);
+                pos += used;
+            }
+            if t == b'|' {
+                let (s, used) = shape_of(b.get(pos..)?)?;
+                return Some((s, pos + used));
+            }
+            let shape = match t {
+                b'%' => Shape::Map(items),
+                b'~' => Shape::Set(items),
+                b'>' => Shape::Push(items),
+                _ => Shape::Array(items),
+            };
+            (shape, pos)
+        }
+        _ => (Shape::Plain, after),
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Replies shown as redis-cli shows them: `(integer) 5`, `"value"`, `(nil)`, numbered arrays.
 
 use crate::protocol::resp::escape::{escape, escape_with};
-use crate::sources::server::formats::Value;
+use crate::sources::server::formats::{Shape, Value};
 
 /// Lines kept of one reply (a KEYS * on a big keyspace must not flood the pane).
 pub const MAX_LINES: usize = 1000;
@@ -22,9 +22,80 @@ pub fn format_reply(v: &Value) -> Vec<String> {
 /// report (`INFO`, `CLIENT LIST`, `CLUSTER NODES`, `LATENCY DOCTOR`, …) print it as its lines,
 /// everything else as [`format_reply`].
 pub fn format_reply_for(args: &[Vec<u8>], v: &Value) -> Vec<String> {
-    match v {
-        Value::Bulk(b) if raw_output(args) => raw_lines(b),
-        _ => format_reply(v),
+    format_reply_shaped(args, v, &Shape::Plain)
+}
+
+/// [`format_reply_for`] with the reply's RESP3 types, as `redis-cli -3` shows them: `1# key
+/// => value` for a map, `1~` for a set, `(double)`, `(true)`, `(big number)`, a verbatim
+/// string as its lines. Where the value does not have the shape (a secret replaced by `***`),
+/// the value is shown as it is.
+pub fn format_reply_shaped(args: &[Vec<u8>], v: &Value, shape: &Shape) -> Vec<String> {
+    let mut out = match v {
+        Value::Bulk(b) if raw_output(args) => return raw_lines(b),
+        _ => Vec::new(),
+    };
+    shaped(v, shape, "", &mut out);
+    if out.len() > MAX_LINES {
+        let more = out.len() - MAX_LINES;
+        out.truncate(MAX_LINES);
+        out.push(format!("… {more} more lines"));
+    }
+    out
+}
+
+fn shaped(v: &Value, shape: &Shape, prefix: &str, out: &mut Vec<String>) {
+    if out.len() > MAX_LINES {
+        return;
+    }
+    let pad = " ".repeat(prefix.chars().count());
+    match (shape, v) {
+        (Shape::Double, Value::Simple(d)) => out.push(format!("{prefix}(double) {}", escape(d.as_bytes()))),
+        (Shape::BigNumber, Value::Simple(d)) => {
+            out.push(format!("{prefix}(big number) {}", escape(d.as_bytes())))
+        }
+        (Shape::Bool, Value::Int(i)) => {
+            out.push(format!("{prefix}({})", if *i != 0 { "true" } else { "false" }))
+        }
+        (Shape::Verbatim, Value::Bulk(b)) => {
+            let text = b.get(4..).filter(|_| b.get(3) == Some(&b':')).unwrap_or(b);
+            for (i, line) in text.split(|&c| c == b'\n').enumerate() {
+                let line = escape(line.strip_suffix(b"\r").unwrap_or(line));
+                out.push(format!("{}{line}", if i == 0 { prefix } else { &pad }));
+            }
+        }
+        (Shape::Map(shapes), Value::Array(items)) if shapes.len() == items.len() && items.len() % 2 == 0 => {
+            if items.is_empty() {
+                out.push(format!("{prefix}(empty hash)"));
+            }
+            let n = items.len() / 2;
+            let width = n.to_string().len();
+            for i in 0..n {
+                let label = format!("{:>width$}# ", i + 1);
+                let mut key = Vec::new();
+                shaped(&items[2 * i], &shapes[2 * i], "", &mut key);
+                let key = key.into_iter().next().unwrap_or_default();
+                let head = format!("{}{label}{key} => ", if i == 0 { prefix } else { &pad });
+                shaped(&items[2 * i + 1], &shapes[2 * i + 1], &head, out);
+            }
+        }
+        (Shape::Set(shapes) | Shape::Push(shapes) | Shape::Array(shapes), Value::Array(items))
+            if shapes.len() == items.len() =>
+        {
+            if items.is_empty() {
+                out.push(format!(
+                    "{prefix}{}",
+                    if matches!(shape, Shape::Set(_)) { "(empty set)" } else { "(empty array)" }
+                ));
+            }
+            let mark = if matches!(shape, Shape::Set(_)) { '~' } else { ')' };
+            let width = items.len().to_string().len();
+            for (i, (item, s)) in items.iter().zip(shapes).enumerate() {
+                let label = format!("{:>width$}{mark} ", i + 1);
+                let first = if i == 0 { format!("{prefix}{label}") } else { format!("{pad}{label}") };
+                shaped(item, s, &first, out);
+            }
+        }
+        _ => fmt(v, prefix, out),
     }
 }
 
@@ -142,6 +213,48 @@ mod tests {
         let long = Value::Bulk("l\n".repeat(MAX_LINES + 5).into_bytes());
         let lines = format_reply_for(&args(&["INFO"]), &long);
         assert_eq!((lines.len(), lines.last().map(String::as_str)), (MAX_LINES + 1, Some("… 5 more lines")));
+    }
+
+    #[test]
+    fn resp3_as_redis_cli_3() {
+        let args = |a: &[&str]| a.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
+        let bulk = |s: &str| Value::Bulk(s.as_bytes().to_vec());
+        // HGETALL h under RESP3: a map.
+        let v = Value::Array(vec![bulk("f1"), bulk("v1"), bulk("f2"), Value::Int(2)]);
+        let shape = Shape::Map(vec![Shape::Plain; 4]);
+        assert_eq!(
+            format_reply_shaped(&args(&["HGETALL", "h"]), &v, &shape),
+            ["1# \"f1\" => \"v1\"", "2# \"f2\" => (integer) 2"]
+        );
+        // SMEMBERS: a set; ZSCORE: a double; EXISTS-like booleans; a big number.
+        let set = Value::Array(vec![bulk("a"), bulk("b")]);
+        assert_eq!(
+            format_reply_shaped(&[], &set, &Shape::Set(vec![Shape::Plain; 2])),
+            ["1~ \"a\"", "2~ \"b\""]
+        );
+        assert_eq!(format_reply_shaped(&[], &Value::Simple("1.5".into()), &Shape::Double), ["(double) 1.5"]);
+        assert_eq!(format_reply_shaped(&[], &Value::Int(1), &Shape::Bool), ["(true)"]);
+        assert_eq!(
+            format_reply_shaped(&[], &Value::Simple("12345678901234567890".into()), &Shape::BigNumber),
+            ["(big number) 12345678901234567890"]
+        );
+        // A verbatim string (CLIENT INFO, LATENCY DOCTOR) as its text.
+        let verb = bulk("txt:id=3 addr=x\nsecond");
+        assert_eq!(format_reply_shaped(&[], &verb, &Shape::Verbatim), ["id=3 addr=x", "second"]);
+        // A map inside an array: HELLO's reply keeps redis-cli's alignment.
+        let nested = Value::Array(vec![bulk("server"), bulk("redis"), bulk("modules"), Value::Array(vec![])]);
+        let shape = Shape::Map(vec![Shape::Plain, Shape::Plain, Shape::Plain, Shape::Array(vec![])]);
+        assert_eq!(
+            format_reply_shaped(&[], &nested, &shape),
+            ["1# \"server\" => \"redis\"", "2# \"modules\" => (empty array)"]
+        );
+        // A secret replaced by the redactor no longer has the shape: shown as it is.
+        assert_eq!(format_reply_shaped(&[], &Value::Simple("***".into()), &Shape::Verbatim), ["***"]);
+        let odd = Value::Array(vec![bulk("requirepass"), Value::Simple("***".into())]);
+        assert_eq!(
+            format_reply_shaped(&[], &odd, &Shape::Map(vec![Shape::Plain; 2])),
+            ["1# \"requirepass\" => ***"]
+        );
     }
 
     #[test]

@@ -73,6 +73,31 @@ pub enum Value {
     Error(String),
 }
 
+/// The RESP3 type of each node of a [`Value`] tree, which the value folds away (a map is a
+/// flat array there, a double a simple string, a boolean 0 or 1): only the console, which
+/// shows replies as `redis-cli -3` does, asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shape {
+    /// As the value says (integer, string, error, null).
+    Plain,
+    /// An array of these.
+    Array(Vec<Shape>),
+    /// A map: keys and values alternate, as in the folded value.
+    Map(Vec<Shape>),
+    /// A set.
+    Set(Vec<Shape>),
+    /// A push.
+    Push(Vec<Shape>),
+    /// `,` a double (folded to text).
+    Double,
+    /// `#` a boolean (folded to 0 or 1).
+    Bool,
+    /// `(` a big number (folded to text).
+    BigNumber,
+    /// `=` a verbatim string (folded to bytes with its `txt:` prefix).
+    Verbatim,
+}
+
 impl Value {
     /// The elements of an array.
     pub fn as_array(&self) -> Option<&[Value]> {
