@@ -2,18 +2,16 @@
 //! finished tables joined as if one analyzer had seen every frame.
 
 use super::{hash_key, key_of, WireAnalyzer};
-use crate::sources::capture::{decode, Frame, Link};
+use crate::sources::capture::{Skip, TcpPacket};
 
 impl WireAnalyzer {
-    /// Which of `n` analyzers a frame belongs to: all frames of one connection (both
-    /// directions) go to the same one, so connections can be analysed in parallel.
-    pub fn shard_of(link: Link, frame: &Frame<'_>, n: usize) -> usize {
-        if n <= 1 {
-            return 0;
-        }
-        match decode(link, frame.data) {
-            Ok(p) => (hash_key(&key_of((p.src, p.sport), (p.dst, p.dport))) % n as u64) as usize,
-            Err(_) => 0,
+    /// Which of `n` analyzers a decoded frame belongs to: all frames of one connection (both
+    /// directions) go to the same one, so connections can be analysed in parallel; frames
+    /// without a TCP segment go to the first, which counts them.
+    pub fn shard_of(decoded: &Result<TcpPacket<'_>, Skip>, n: usize) -> usize {
+        match decoded {
+            Ok(p) if n > 1 => (hash_key(&key_of((p.src, p.sport), (p.dst, p.dport))) % n as u64) as usize,
+            _ => 0,
         }
     }
 
