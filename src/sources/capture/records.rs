@@ -346,7 +346,13 @@ impl Records {
     }
 
     /// The next pcap record.
-    fn next_pcap(&mut self, parse: PcapParse, nanos: bool, snapshot: u32, link: Link) -> Result<Option<Rec>, String> {
+    fn next_pcap(
+        &mut self,
+        parse: PcapParse,
+        nanos: bool,
+        snapshot: u32,
+        link: Link,
+    ) -> Result<Option<Rec>, String> {
         let io = |e: io::Error| format!("error reading dump file: {e}");
         let avail = self.input.fill(16).map_err(io)?;
         if avail == 0 {
@@ -378,7 +384,8 @@ impl Records {
         let avail = self.input.fill(total).map_err(io)?;
         if avail < total {
             let got = avail - 16;
-            let tried = if caplen > snapshot && (got as u64) < u64::from(snapshot) { snapshot } else { caplen };
+            let tried =
+                if caplen > snapshot && (got as u64) < u64::from(snapshot) { snapshot } else { caplen };
             return Err(format!("truncated dump file; tried to read {tried} captured bytes, only got {got}"));
         }
         match parse(self.input.bytes()) {
@@ -495,7 +502,14 @@ impl Records {
             };
             let at = self.input.pos + offset_in(base, data);
             let end = self.input.pos + total;
-            return Ok(Some(Rec { ts_us: ifc.ts_us(ts), at, len: data.len(), wire_len, link: ifc.link, end }));
+            return Ok(Some(Rec {
+                ts_us: ifc.ts_us(ts),
+                at,
+                len: data.len(),
+                wire_len,
+                link: ifc.link,
+                end,
+            }));
         }
     }
 
@@ -574,7 +588,8 @@ mod tests {
 
     fn same_as_libpcap(path: &Path) {
         let (a, a_end) = ours(path).unwrap_or_else(|| panic!("{}: not read", path.display()));
-        let (b, b_end) = libpcap(path).unwrap_or_else(|| panic!("{}: libpcap did not read it", path.display()));
+        let (b, b_end) =
+            libpcap(path).unwrap_or_else(|| panic!("{}: libpcap did not read it", path.display()));
         assert_eq!(a.len(), b.len(), "{}", path.display());
         for (x, y) in a.iter().zip(&b) {
             assert_eq!(x, y, "{}: frame {}", path.display(), x.0);
@@ -620,7 +635,13 @@ mod tests {
     }
 
     /// A classic pcap file: `nanos` stores the sub-second part in nanoseconds.
-    fn pcap_file(frames: &[(u32, u32, Vec<u8>, u32)], be: bool, nanos: bool, snaplen: u32, link: u32) -> Vec<u8> {
+    fn pcap_file(
+        frames: &[(u32, u32, Vec<u8>, u32)],
+        be: bool,
+        nanos: bool,
+        snaplen: u32,
+        link: u32,
+    ) -> Vec<u8> {
         let mut b = Vec::new();
         put32(&mut b, if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }, be);
         put16(&mut b, 2, be);
@@ -761,15 +782,21 @@ mod tests {
             Idb { link: 147, tsresol: None, tsoffset: None },
         ];
         // Even frames on Ethernet, odd ones as raw IP; none on the undecoded interface.
-        let bytes =
-            pcapng_file(&frames, false, &idbs, |k| k % 2, |i, d| if i == 1 { d[14..].to_vec() } else { d.to_vec() });
+        let bytes = pcapng_file(
+            &frames,
+            false,
+            &idbs,
+            |k| k % 2,
+            |i, d| if i == 1 { d[14..].to_vec() } else { d.to_vec() },
+        );
         let f = temp(&bytes);
         let (seen, end) = ours(f.path()).expect("read");
         assert_eq!(end, None);
         assert_eq!(seen.len(), frames.len());
         for (k, ((_, ts, data, _, link), (s, us, orig, _))) in seen.iter().zip(&frames).enumerate() {
             assert_eq!(*ts, timestamp_us(i64::from(*s), i64::from(*us)), "frame {k}");
-            let (want_link, want_data) = if k % 2 == 1 { (Link::Raw, &orig[14..]) } else { (Link::Ethernet, &orig[..]) };
+            let (want_link, want_data) =
+                if k % 2 == 1 { (Link::Raw, &orig[14..]) } else { (Link::Ethernet, &orig[..]) };
             assert_eq!((*link, &data[..]), (want_link, want_data), "frame {k}");
             let a = super::super::decode(*link, data).expect("tcp");
             let b = super::super::decode(Link::Ethernet, orig).expect("tcp");
@@ -778,7 +805,9 @@ mod tests {
         // The same conversation as the pcap file, whatever interface each frame came in on.
         let cfg = crate::analysis::wire::WireConfig::default();
         let mixed = crate::engine::analyze_file(f.path(), cfg.clone(), None).expect("mixed").report();
-        let plain = crate::engine::analyze_file(&fixtures().join("lettuce_16.pcap"), cfg, None).expect("plain").report();
+        let plain = crate::engine::analyze_file(&fixtures().join("lettuce_16.pcap"), cfg, None)
+            .expect("plain")
+            .report();
         assert_eq!(
             serde_json::to_string(&mixed.totals).expect("json"),
             serde_json::to_string(&plain.totals).expect("json")
@@ -801,12 +830,23 @@ mod tests {
             same_as_libpcap(f.path());
         }
         let frames = frames_of("lettuce_16.pcap");
-        let ng = pcapng_file(&frames, false, &[Idb { link: 1, tsresol: None, tsoffset: None }], |_| 0, |_, d| d.to_vec());
+        let ng = pcapng_file(
+            &frames,
+            false,
+            &[Idb { link: 1, tsresol: None, tsoffset: None }],
+            |_| 0,
+            |_, d| d.to_vec(),
+        );
         for cut in [ng.len() - 1, ng.len() - 30, ng.len() - 150] {
             let f = temp(&ng[..cut]);
             let (seen, end) = ours(f.path()).expect("read");
             assert!(seen.len() < frames.len());
-            assert!(end.as_deref().is_some_and(|w| w.starts_with("truncated pcapng dump file")), "{cut} {} {}: {end:?}", seen.len(), frames.len());
+            assert!(
+                end.as_deref().is_some_and(|w| w.starts_with("truncated pcapng dump file")),
+                "{cut} {} {}: {end:?}",
+                seen.len(),
+                frames.len()
+            );
             same_as_libpcap(f.path());
         }
     }
@@ -822,12 +862,20 @@ mod tests {
         let f = temp(&b);
         let (seen, end) = ours(f.path()).expect("read");
         assert_eq!(seen.len(), 3);
-        assert!(end.as_deref().is_some_and(|w| w.starts_with("invalid packet capture length 4294967280")), "{end:?}");
+        assert!(
+            end.as_deref().is_some_and(|w| w.starts_with("invalid packet capture length 4294967280")),
+            "{end:?}"
+        );
         same_as_libpcap(f.path());
         // A pcapng block claiming 4 GB, and one claiming more than the 16 MiB cap.
         for total in [0xffff_fff0u32, (MAX_BLOCK + 4) as u32] {
-            let mut ng =
-                pcapng_file(&frames[..3], false, &[Idb { link: 1, tsresol: None, tsoffset: None }], |_| 0, |_, d| d.to_vec());
+            let mut ng = pcapng_file(
+                &frames[..3],
+                false,
+                &[Idb { link: 1, tsresol: None, tsoffset: None }],
+                |_| 0,
+                |_, d| d.to_vec(),
+            );
             let at = ng.len();
             ng.extend_from_slice(&[6, 0, 0, 0]);
             ng.extend_from_slice(&total.to_le_bytes());
