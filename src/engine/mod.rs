@@ -24,13 +24,12 @@ use crate::sources::capture::{
 /// Sees each Redis segment as it is analysed (for listings).
 pub type SegmentSink<'a> = dyn FnMut(&SegmentRecord, &WireAnalyzer) + 'a;
 
-/// How many analyzers `analyze` runs, and where: 1 analyses on the thread that reads the
-/// file; N > 1 runs N analyzer threads, each holding a share of the connections, fed by the
-/// reading thread. `RESPSCOPE_ANALYZERS` overrides the choice (for benchmarks); 0 means one
-/// analyzer thread beside the reading one.
+/// How many analyzers `analyze` runs, each holding a share of the connections: 1 analyses on
+/// the thread that reads the file; N > 1 adds N - 1 analyzer threads fed by the reading
+/// thread. `RESPSCOPE_ANALYZERS` overrides the choice (for benchmarks).
 fn analyzers() -> usize {
     if let Some(n) = std::env::var("RESPSCOPE_ANALYZERS").ok().and_then(|v| v.parse::<usize>().ok()) {
-        return n.min(16);
+        return n.clamp(1, 16);
     }
     std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4))
 }
@@ -139,10 +138,15 @@ struct Batch {
 /// the read buffers they hold stay in cache.
 const BATCHES_IN_FLIGHT: usize = 4;
 
-/// The reading thread's side of parallel analysis: decodes each frame, picks its analyzer
-/// by connection, and hands each analyzer its frames of a read buffer together with the
-/// buffer itself.
+/// The reading thread's side of parallel analysis: decodes each frame and deals it by
+/// connection, either to its own analyzer, at once, or to an analyzer thread, which gets its
+/// frames of each read buffer in one batch together with the buffer itself.
 struct Dispatch {
+    /// The reading thread's own analyzer.
+    local: WireAnalyzer,
+    /// Connections are dealt by their hash modulo this: bucket 0 to `local`, buckets 2k + 1
+    /// and 2k + 2 to analyzer thread k.
+    buckets: usize,
     open: Vec<Vec<Decoded>>,
     bytes: Option<SharedBytes>,
     txs: Vec<SyncSender<Batch>>,
@@ -167,13 +171,18 @@ impl Dispatch {
 impl FrameSink for Dispatch {
     #[inline]
     fn frame(&mut self, f: &Frame<'_>) -> ControlFlow<()> {
+        let decoded = decode(f.link, f.data);
+        let bucket = WireAnalyzer::shard_of(&decoded, self.buckets);
+        if bucket == 0 {
+            self.local.packet(f.no, f.ts_us, decoded, false);
+            return ControlFlow::Continue(());
+        }
+        let k = (bucket - 1) / 2;
         let Some((buf, _)) = f.shared else { return ControlFlow::Break(()) };
         if !self.bytes.as_ref().is_some_and(|b| Arc::ptr_eq(b, buf)) {
             self.flush();
             self.bytes = Some(Arc::clone(buf));
         }
-        let decoded = decode(f.link, f.data);
-        let k = WireAnalyzer::shard_of(&decoded, self.open.len());
         let tcp = decoded.map(|p| Segment::of(&p, buf));
         if let Some(open) = self.open.get_mut(k) {
             open.push(Decoded { no: f.no, ts_us: f.ts_us, tcp });
@@ -186,26 +195,39 @@ impl FrameSink for Dispatch {
     }
 }
 
-/// Parallel analysis: this thread reads and decodes, `n` analyzer threads each analyse the
-/// connections dealt to them, and their tables are merged as if one had seen every frame.
+/// Parallel analysis with `n` analyzers: this thread reads and decodes every frame and runs
+/// one analyzer itself, `n - 1` threads run the others, and their tables are merged as if one
+/// had seen every frame. Reading costs this thread about half of what analysing costs, so it
+/// takes one share of the connections where each analyzer thread takes two: on 2 cores that
+/// is 5-8% faster than a thread that only reads beside two analyzer threads, and no slower
+/// than shares of 1:1 or 1:3.
 fn parallel(file: &mut CaptureFile, cfg: &WireConfig, n: usize) -> (Option<WireAnalyzer>, ReadEnd, usize) {
     let link = file.link();
+    // Each analyzer holds its share of the memory budget.
+    let cfg = WireConfig { memory_budget: cfg.memory_budget / n, ..cfg.clone() };
+    let threads = n - 1;
     let (back, recycled) = std::sync::mpsc::channel::<Vec<Decoded>>();
-    let mut txs = Vec::with_capacity(n);
-    let mut rxs = Vec::with_capacity(n);
-    for _ in 0..n {
+    let mut txs = Vec::with_capacity(threads);
+    let mut rxs = Vec::with_capacity(threads);
+    for _ in 0..threads {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         txs.push(tx);
         rxs.push(rx);
     }
-    let mut dispatch =
-        Dispatch { open: (0..n).map(|_| Vec::new()).collect(), bytes: None, txs, recycled, gone: false };
+    let mut dispatch = Dispatch {
+        local: WireAnalyzer::new(cfg.clone(), link),
+        buckets: 2 * n - 1,
+        open: (0..threads).map(|_| Vec::new()).collect(),
+        bytes: None,
+        txs,
+        recycled,
+        gone: false,
+    };
     std::thread::scope(|s| {
         let handles: Vec<_> = rxs
             .into_iter()
             .map(|rx| {
-                // Each analyzer holds its share of the memory budget.
-                let cfg = WireConfig { memory_budget: cfg.memory_budget / n, ..cfg.clone() };
+                let cfg = cfg.clone();
                 let back: Sender<Vec<Decoded>> = back.clone();
                 s.spawn(move || {
                     let mut wire = WireAnalyzer::new(cfg, link);
@@ -229,8 +251,12 @@ fn parallel(file: &mut CaptureFile, cfg: &WireConfig, n: usize) -> (Option<WireA
             Pumped::Stopped => None,
         };
         dispatch.flush();
-        drop(dispatch);
-        let (parts, failed) = join_all(handles);
+        // The analyzer threads end once their last batches are in.
+        let Dispatch { mut local, txs, .. } = dispatch;
+        drop(txs);
+        local.finish();
+        let (mut parts, failed) = join_all(handles);
+        parts.push(local);
         (WireAnalyzer::merge(parts), ReadEnd { warning }, failed)
     })
 }
