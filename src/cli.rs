@@ -32,6 +32,52 @@ pub struct ConsoleArgs {
     /// throughput; respscope stops it by itself if its buffer grows or the console falls behind.
     #[arg(long)]
     pub monitor: bool,
+    /// Alert thresholds.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
+}
+
+/// What raises an alert (`docs/CONSOLE.md`, alerts).
+#[derive(Debug, Clone, clap::Args)]
+pub struct AlertArgs {
+    /// A SLOWLOG entry at least this long (ms) is a slow command.
+    #[arg(long, value_name = "MS", default_value_t = 10.0)]
+    pub alert_slow_ms: f64,
+    /// An interval's wire p99 this many times its recent median (and at least 1 ms) is a
+    /// latency spike.
+    #[arg(long, value_name = "X", default_value_t = 5.0)]
+    pub alert_spike: f64,
+    /// A client output buffer this large (MiB) is an alert (so is one that grew for 5 polls).
+    #[arg(long, value_name = "MIB", default_value_t = 32)]
+    pub alert_omem_mib: u64,
+    /// A client query buffer this large (MiB) is an alert.
+    #[arg(long, value_name = "MIB", default_value_t = 32)]
+    pub alert_qbuf_mib: u64,
+    /// Memory at this percentage of maxmemory is an alert.
+    #[arg(long, value_name = "PCT", default_value_t = 90.0)]
+    pub alert_memory_pct: f64,
+    /// This many blocked clients (BLPOP and friends) is an alert.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub alert_blocked: u64,
+    /// A replica this many seconds behind is an alert.
+    #[arg(long, value_name = "S", default_value_t = 10)]
+    pub alert_lag_s: u64,
+}
+
+impl AlertArgs {
+    /// The thresholds these flags set.
+    pub fn thresholds(&self) -> respscope::engine::alerts::rules::Thresholds {
+        respscope::engine::alerts::rules::Thresholds {
+            slow_us: (self.alert_slow_ms.max(0.0) * 1000.0) as u64,
+            spike_factor: self.alert_spike.max(1.0),
+            omem_bytes: self.alert_omem_mib.saturating_mul(1 << 20),
+            qbuf_bytes: self.alert_qbuf_mib.saturating_mul(1 << 20),
+            memory_pct: self.alert_memory_pct,
+            blocked_clients: self.alert_blocked,
+            replica_lag_s: self.alert_lag_s,
+            ..respscope::engine::alerts::rules::Thresholds::default()
+        }
+    }
 }
 
 /// Where and what to capture.
@@ -163,6 +209,9 @@ pub struct WatchArgs {
     /// grows with the number of connections).
     #[arg(long)]
     pub all_connections: bool,
+    /// Alert thresholds.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
     /// The capture.
     #[command(flatten)]
     pub capture: CaptureArgs,

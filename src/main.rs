@@ -78,6 +78,7 @@ fn console(args: &ConsoleArgs) -> anyhow::Result<ExitCode> {
         ports,
         notice: notice.map(str::to_string),
         monitor: args.monitor,
+        thresholds: args.alerts.thresholds(),
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -96,6 +97,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         ports: args.ports.clone(),
         notice: None,
         monitor: false,
+        thresholds: respscope::engine::alerts::rules::Thresholds::default(),
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -218,6 +220,7 @@ fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
         interval,
         duration: args.duration.map(|d| std::time::Duration::from_secs_f64(d.max(0.0))),
         all: args.all_connections,
+        thresholds: args.alerts.thresholds(),
     };
     watch::run(cfg, &mut std::io::stdout().lock())?;
     Ok(ExitCode::SUCCESS)

@@ -128,9 +128,11 @@ fn resp3_pushes_are_out_of_band() {
     let r = analyze("resp3.pcap");
     assert!(r.totals.pushes >= 4, "invalidation and pub/sub pushes");
     assert_eq!(r.totals.parse_errors, 0);
-    // SUBSCRIBE and UNSUBSCRIBE under RESP3 are answered by pushes, so they stay unanswered.
+    // SUBSCRIBE and UNSUBSCRIBE under RESP3 are answered by their first confirmation, a push
+    // that is their reply (contract v1.1); the three messages stay pushes.
     let sub = r.connections.iter().find(|c| c.pushes >= 3).expect("the subscriber");
-    assert_eq!(sub.unanswered, 2);
+    assert_eq!((sub.commands, sub.replies, sub.pushes, sub.unanswered), (4, 4, 3, 0));
+    assert_eq!(sub.kind, respscope::analysis::conversation::ConnKind::Subscriber);
     // A reply for every other command.
     let tracking = &r.connections[0];
     assert_eq!(tracking.commands, tracking.replies);

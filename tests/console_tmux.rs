@@ -23,12 +23,15 @@ fn redis(port: u16) -> common::Guard {
 use std::time::{Duration, Instant};
 
 /// `respscope demo` (then `after` in the same shell) in a tmux session, and the private
-/// server's port as the demo's first alert names it.
+/// server's port as the header names it.
 fn start_demo(name: &str, after: &str, w: u16, h: u16) -> (Tmux, u16) {
     let t = Tmux::start(name, &format!("{} demo{after}", bin()), w, h);
-    let s = t.wait_for("demo: private redis-server on 127.0.0.1:", 10);
+    // The header names the demo's private server.
+    let s = t.wait_until("the demo's server in the header", 10, |s| {
+        s.lines().next().is_some_and(|h| h.contains("server 127.0.0.1:") && h.contains(" redis "))
+    });
     let port = s
-        .split("127.0.0.1:")
+        .split("server 127.0.0.1:")
         .nth(1)
         .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|p| p.parse().ok())
@@ -90,7 +93,7 @@ fn replaying_the_slow_reader_raises_the_zero_window_alert() {
     let name = "rs-replay";
     let cap = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/slow_reader.pcap");
     let t = Tmux::start(name, &format!("{} replay {cap} --speed max; sleep 30", bin()), 120, 36);
-    let s = t.wait_for("window stall", 10);
+    let s = t.wait_for("window_stall", 10);
     assert!(s.contains("replay"), "{s}");
     assert!(s.contains("3 zero windows"), "{s}");
     t.keys("2");
@@ -99,7 +102,7 @@ fn replaying_the_slow_reader_raises_the_zero_window_alert() {
     // Restart: a fresh analysis from the first packet, the alert raised again.
     t.keys("r");
     t.keys("1");
-    t.wait_for("window stall", 10);
+    t.wait_for("window_stall", 10);
 }
 
 #[test]
@@ -135,7 +138,7 @@ fn demo_brings_every_workload_to_the_console_and_cleans_up() {
     t.keys("1");
     t.wait_for("latency p50 / p99 / p999 per interval", 10);
     // The slow reader stalls its window within a few seconds of starting.
-    t.wait_for("window stall", 15);
+    t.wait_for("window_stall", 15);
     t.keys("3");
     t.wait_for("DEBUG SLEEP 0.005", 15);
     t.keys("q");
@@ -200,7 +203,10 @@ fn monitor_is_opt_in_warned_and_redacted() {
     t.keys("m");
     t.wait_until("MONITOR off", 5, |s| !s.contains("MONITOR ON"));
     t.keys("1");
-    t.wait_for("can cost a busy server half its throughput", 5);
+    // Its alert says what it costs and is resolved once MONITOR is off.
+    let s = t.wait_for("✓ ", 5);
+    assert!(s.contains("monitor respscope's MONITOR is running: it can"), "{s}");
+    assert!(s.contains("notice MONITOR stopped"), "{s}");
 }
 
 #[test]
@@ -218,6 +224,52 @@ fn closing_the_terminal_stops_the_demos_server() {
             start.elapsed() < Duration::from_secs(5),
             "the demo's redis-server outlived its closed terminal"
         );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_slow_command_is_an_alert_and_esc_never_quits() {
+    if !preconditions() {
+        return;
+    }
+    let port = free_port();
+    let p = port.to_string();
+    let _r = redis(port);
+    let t = Tmux::start("rs-alerts", &format!("{} -p {p}", bin()), 120, 32);
+    t.wait_for(&format!("server 127.0.0.1:{p} redis"), 10);
+    // Esc from Help, from a filter and from a detail: the program stays.
+    t.keys("?");
+    t.wait_for("Help", 5);
+    t.keys("Escape");
+    t.keys("/");
+    t.keys("nothing");
+    t.keys("Enter");
+    t.wait_for("filter \"nothing\"", 5);
+    t.keys("Escape");
+    t.keys("2");
+    t.keys("Enter");
+    t.keys("Escape");
+    t.keys("Escape");
+    t.keys("1");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(t.alive(), "Esc quit the console");
+    // A slow command: named with its client in the alerts within 2 s.
+    let sent = Instant::now();
+    let out =
+        Command::new("redis-cli").args(["-p", &p, "DEBUG", "SLEEP", "0.3"]).output().expect("redis-cli");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
+    let s = t.wait_for("slow_command `DEBUG SLEEP 0.3` took 30", 5);
+    assert!(sent.elapsed() < Duration::from_millis(2500), "took {:?}:\n{s}", sent.elapsed());
+    assert!(s.contains("from 127.0.0.1:"), "{s}");
+    // Enter on it shows the SLOWLOG entry, marked.
+    t.keys("Enter");
+    let s = t.wait_for("▶", 5);
+    assert!(s.contains("DEBUG SLEEP 0.3"), "{s}");
+    t.keys("q");
+    let start = Instant::now();
+    while t.alive() {
+        assert!(start.elapsed() < Duration::from_secs(5), "q did not quit");
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -97,7 +97,7 @@ fn overview_shows_wire_and_server_side_by_side() {
         assert!(s.contains("deepest pipelines"), "{s}");
         // The Jedis-style connection had 1000 commands in flight.
         assert!(s.contains("1000"), "{s}");
-        assert!(s.contains("window stall"), "the slow reader's zero window is an alert: {s}");
+        assert!(s.contains("window_stall"), "the slow reader's zero window is an alert: {s}");
     }
 }
 
@@ -132,7 +132,7 @@ fn enter_opens_a_connection_in_detail() {
     assert!(s.contains("341 cmds"), "{s}");
     assert!(s.contains("split #343 GET (24 B)"), "{s}");
     assert!(s.contains("CLIENT LIST: name \"jedis-app\""), "{s}");
-    assert!(!u.apply(Action::Quit, &m), "esc backs out of the detail, it does not quit");
+    assert!(!u.apply(Action::Back, &m), "esc backs out of the detail, it does not quit");
     assert!(!u.detail);
 }
 
@@ -369,11 +369,84 @@ fn a_capture_that_stops_is_said_in_the_header_and_alerts_and_so_is_its_return() 
     m.apply_capture(CaptureStatus::Stopped, Some(why), 2.0);
     let s = screen(&m, &ui(Pane::Overview), 160, 40);
     assert!(s.contains("wire veth0 NOT CAPTURING: capture on veth0 stopped"), "{s}");
-    assert_eq!(s.matches("wire not seen").count(), 1, "one alert per change: {s}");
+    assert_eq!(s.matches("the wire is not seen").count(), 1, "one alert, updated in place: {s}");
     let narrow = screen(&m, &ui(Pane::Overview), 80, 24);
     assert!(narrow.contains("NOT CAPTURING"), "said at 80 columns too: {narrow}");
     m.apply_capture(CaptureStatus::Capturing, None, 0.5);
     let s = screen(&m, &ui(Pane::Overview), 160, 40);
     assert!(!s.contains("NOT CAPTURING"), "{s}");
     assert!(s.contains("capture is back"), "{s}");
+}
+
+#[test]
+fn esc_never_quits_and_q_asks_while_monitor_runs() {
+    let mut m = model();
+    let mut u = ui(Pane::Overview);
+    let esc = action_for(crossterm::event::KeyCode::Esc, false).expect("esc is bound");
+    assert_eq!(esc, Action::Back);
+    // Help, then Esc: Help closes, the program stays.
+    u.apply(Action::Help, &m);
+    assert!(u.show_help);
+    assert!(!u.apply(esc, &m));
+    assert!(!u.show_help);
+    // A filter, then Esc: the filter clears, the program stays.
+    u.filter = "jedis".into();
+    assert!(!u.apply(esc, &m));
+    assert!(u.filter.is_empty());
+    // Nothing left to back out of: still nothing quits.
+    for _ in 0..3 {
+        assert!(!u.apply(esc, &m));
+    }
+    // q quits at once without MONITOR; with it, q asks and a second q quits.
+    assert!(u.clone().apply(Action::Quit, &m));
+    m.monitor_state(true, None);
+    assert!(!u.apply(Action::Quit, &m));
+    assert!(u.confirm_quit);
+    let s = screen(&m, &u, 80, 24);
+    assert!(s.contains("MONITOR is running: q again quits"), "{s}");
+    // Any other key cancels the question.
+    u.apply(Action::Down, &m);
+    assert!(!u.confirm_quit);
+    assert!(!u.apply(Action::Quit, &m));
+    assert!(u.apply(Action::Quit, &m));
+    // Ctrl-C quits at once.
+    assert_eq!(action_for(crossterm::event::KeyCode::Char('c'), true), Some(Action::QuitNow));
+}
+
+/// The alerts the demo model raises, in the order a person reads them.
+fn alert_kinds(m: &Model) -> Vec<&'static str> {
+    m.alerts.shown().iter().map(|a| a.kind.name()).collect()
+}
+
+#[test]
+fn alerts_name_the_problem_and_lead_to_the_evidence() {
+    let m = model();
+    assert_eq!(alert_kinds(&m), ["monitor", "slow_command", "window_stall"]);
+    let mut u = ui(Pane::Overview);
+    // The slow command: Enter shows its SLOWLOG entry, marked.
+    u.apply(Action::Down, &m);
+    u.apply(Action::Detail, &m);
+    assert_eq!(u.pane, Pane::Slowlog);
+    let s = screen(&m, &u, 140, 30);
+    assert!(s.contains("▶21"), "the entry the alert names is marked: {s}");
+    // The window stall: Enter opens the stalled connection's detail.
+    let mut u = ui(Pane::Overview);
+    u.apply(Action::Down, &m);
+    u.apply(Action::Down, &m);
+    u.apply(Action::Detail, &m);
+    assert_eq!((u.pane, u.detail), (Pane::Connections, true));
+    let stalled = m.connections().iter().find(|c| c.tcp.zero_windows > 0).expect("stalled");
+    let s = screen(&m, &u, 140, 40);
+    assert!(s.contains(&format!("{} → 127.0.0.1:6379", stalled.client)), "{s}");
+    // Esc goes back to the table.
+    u.apply(Action::Back, &m);
+    assert!(!u.detail);
+}
+
+#[test]
+fn overview_alerts_snapshots() {
+    let m = model();
+    for (w, h) in [(80, 24), (100, 30), (160, 45)] {
+        insta::assert_snapshot!(format!("overview_{w}x{h}"), screen(&m, &ui(Pane::Overview), w, h));
+    }
 }

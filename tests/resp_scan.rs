@@ -27,8 +27,8 @@ fn one_command(data: &[u8]) -> (String, u32, bool) {
     assert_eq!(err, None, "{:?}", String::from_utf8_lossy(data));
     assert_eq!(msgs.len(), 1, "{:?}", String::from_utf8_lossy(data));
     match msgs[0].2 {
-        Kind::Command { name, argc, inline } => (name.to_string_lossy(), argc, inline),
-        Kind::Reply { .. } => panic!("a reply from a request stream"),
+        Kind::Command { name, argc, inline, .. } => (name.to_string_lossy(), argc, inline),
+        other => panic!("{other:?} from a request stream"),
     }
 }
 
@@ -38,8 +38,8 @@ fn one_reply(data: &[u8]) -> (u8, bool, bool) {
     assert_eq!(msgs.len(), 1, "{:?}", String::from_utf8_lossy(data));
     assert_eq!(msgs[0].1, data.len() as u64);
     match msgs[0].2 {
-        Kind::Reply { ty, error, push } => (ty, error, push),
-        Kind::Command { .. } => panic!("a command from a reply stream"),
+        Kind::Reply { ty, error, push, .. } => (ty, error, push),
+        other => panic!("{other:?} from a reply stream"),
     }
 }
 
@@ -70,7 +70,51 @@ const VALID_REPLIES: &[&[u8]] = &[
     b"~3\r\n+a\r\n+b\r\n+c\r\n",
     b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n",
     b"|1\r\n+key-popularity\r\n%1\r\n$1\r\na\r\n,0.19\r\n*2\r\n:2039123\r\n:9543892\r\n",
+    b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n",
+    b">3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n",
+    b"*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n",
+    b"*2\r\n$4\r\npong\r\n$0\r\n\r\n",
+    b"*2\r\n+OK\r\n:7\r\n",
+    b"+1700000000.123456 [0 127.0.0.1:5000] \"GET\" \"k\"\r\n",
+    b"+FULLRESYNC 8371445ee6bd6ea6a1b1f9f4f6c1b1a2b3c4d5e6 0\r\n",
 ];
+
+/// The shape of the one reply in `data`, whichever way the scanner took.
+fn shape(data: &[u8]) -> respscope::protocol::resp::Shape {
+    for previews in [false, true] {
+        let mut s = Scanner::new(Role::Replies, previews);
+        if let (_, Outcome::Message(m)) = s.advance(data) {
+            if let Kind::Reply { shape, .. } = m.kind {
+                if !previews {
+                    return shape;
+                }
+            }
+        }
+    }
+    panic!("no reply in {:?}", String::from_utf8_lossy(data))
+}
+
+#[test]
+fn replies_carry_the_shape_that_tells_them_apart() {
+    let s = shape(b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n");
+    assert_eq!((s.head.as_bytes(), s.len, s.last_int), (&b"subscribe"[..], 3, Some(1)));
+    let s = shape(b">3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n");
+    assert_eq!((s.head.as_bytes(), s.len, s.last_int), (&b"unsubscribe"[..], 3, Some(0)));
+    let s = shape(b"+1700000000.123456 [0 127.0.0.1:5000] \"GET\"\r\n");
+    assert_eq!(s.head.as_bytes(), b"1700000000.123456 [0 127");
+    let s = shape(b"%1\r\n+subscribe\r\n:1\r\n");
+    assert_eq!((s.head.as_bytes(), s.len, s.last_int), (&b""[..], 0, None), "a map has no shape");
+    let s = shape(b"*5\r\n:1\r\n:2\r\n:3\r\n:4\r\n:5\r\n");
+    assert_eq!((s.len, s.last_int), (5, None), "long arrays keep no last integer");
+    // Commands keep their second and third arguments' first bytes.
+    let mut sc = Scanner::new(Role::Requests, false);
+    if let (_, Outcome::Message(m)) = sc.advance(b"*3\r\n$6\r\nCLIENT\r\n$5\r\nreply\r\n$3\r\nOFF\r\n") {
+        let Kind::Command { sub, arg2, .. } = m.kind else { panic!("a command") };
+        assert_eq!((sub.as_bytes(), arg2.as_bytes()), (&b"reply"[..], &b"OFF"[..]));
+    } else {
+        panic!("a command");
+    }
+}
 
 #[test]
 fn golden_requests() {

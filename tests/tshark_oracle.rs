@@ -80,6 +80,7 @@ struct Frame {
     to_server: bool,
     stream: u64,
     irtt_us: Option<i64>,
+    window_size: Option<u64>,
 }
 
 fn tshark_frames(file: &Path) -> BTreeMap<u64, Frame> {
@@ -94,7 +95,7 @@ fn tshark_frames(file: &Path) -> BTreeMap<u64, Frame> {
         "-e",
         "tcp.dstport",
     ]);
-    cmd.args(["-e", "resp.array.length", "-e", "tcp.analysis.initial_rtt"]);
+    cmd.args(["-e", "resp.array.length", "-e", "tcp.analysis.initial_rtt", "-e", "tcp.window_size"]);
     for f in FLAGS {
         cmd.args(["-e", &format!("tcp.analysis.{f}")]);
     }
@@ -112,6 +113,7 @@ fn tshark_frames(file: &Path) -> BTreeMap<u64, Frame> {
             irtt_us: first("tcp.analysis.initial_rtt")
                 .and_then(|s| s.parse::<f64>().ok())
                 .map(|s| (s * 1e6).round() as i64),
+            window_size: first("tcp.window_size").and_then(|s| s.parse().ok()),
             ..Frame::default()
         };
         for flag in FLAGS {
@@ -126,8 +128,8 @@ fn tshark_frames(file: &Path) -> BTreeMap<u64, Frame> {
 
 struct Ours {
     /// Frame → (tshark-named flags, commands completed as tshark would show them, a message
-    /// starts here and continues).
-    frames: BTreeMap<u64, (BTreeSet<String>, usize, bool)>,
+    /// starts here and continues, the window in bytes).
+    frames: BTreeMap<u64, (BTreeSet<String>, usize, bool, Option<u64>)>,
     report: serde_json::Value,
 }
 
@@ -160,7 +162,7 @@ fn ours(file: &Path) -> Ours {
             let cmds = cmds - lost;
             // tshark shows a partial array once its `*N` line is complete.
             let starts = v["split_start"]["header_done"] == true;
-            frames.insert(v["frame"].as_u64().unwrap_or(0), (flags, cmds, starts));
+            frames.insert(v["frame"].as_u64().unwrap_or(0), (flags, cmds, starts, v["window_size"].as_u64()));
         } else {
             report = v;
         }
@@ -180,9 +182,13 @@ fn tcp_analysis_flags_match_tshark_frame_by_frame() {
         let mine = ours(&file);
         assert!(!theirs.is_empty(), "{}: tshark read nothing", file.display());
         for (no, f) in &theirs {
-            let empty = (BTreeSet::new(), 0, false);
-            let (mine_flags, _, _) = mine.frames.get(no).unwrap_or(&empty);
+            let empty = (BTreeSet::new(), 0, false, None);
+            let (mine_flags, _, _, window_size) = mine.frames.get(no).unwrap_or(&empty);
             assert_eq!(mine_flags, &f.flags, "{} frame {no}", file.display());
+            if window_size.is_some() {
+                // The window in bytes, as Wireshark's `tcp.window_size` scales it.
+                assert_eq!(window_size, &f.window_size, "{} frame {no}: window size", file.display());
+            }
             checked_frames += 1;
             flagged += usize::from(!f.flags.is_empty());
         }

@@ -14,6 +14,7 @@ use crossterm::event::{Event, EventStream, KeyEventKind, KeyModifiers};
 use futures_util::StreamExt;
 
 use crate::analysis::wire::WireConfig;
+use crate::engine::alerts::rules::Thresholds;
 use crate::engine::live::{FeedSnapshot, LiveWire, ReplayCtl};
 use crate::engine::model::{Model, WireSource};
 use crate::protocol::resp::redact::redact_args;
@@ -65,6 +66,8 @@ pub struct ConsoleConfig {
     pub notice: Option<String>,
     /// Start MONITOR right away.
     pub monitor: bool,
+    /// What raises an alert.
+    pub thresholds: Thresholds,
 }
 
 /// `respscope demo`: a private server, built-in workloads and the console on top; the
@@ -81,6 +84,7 @@ pub fn demo(no_capture: bool) -> anyhow::Result<()> {
             ports: vec![6379],
             notice: Some(format!("{why}: replaying the bundled capture instead")),
             monitor: false,
+            thresholds: Thresholds::default(),
         })
     };
     let server = match demo::start_server() {
@@ -111,12 +115,20 @@ pub fn demo(no_capture: bool) -> anyhow::Result<()> {
             server.port
         )),
         monitor: false,
+        thresholds: Thresholds::default(),
     });
     // The server goes first: nothing we started may outlive the console, even if this process
     // is cut short while the workloads wind down (they fail fast once it is gone).
     drop(server);
     drop(workloads);
     result
+}
+
+/// The wall clock in Unix ms: alerts are stamped with it.
+pub fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
 }
 
 /// Runs the console until the user quits.
@@ -143,7 +155,8 @@ pub fn run(cfg: ConsoleConfig) -> anyhow::Result<()> {
         }
         Feed::None(why) => (None, WireSource::None, Some(why.clone())),
     };
-    let mut model = Model::new(&server_addr, source);
+    let mut model = Model::new(&server_addr, source).with_thresholds(cfg.thresholds.clone());
+    model.set_clock(wall_ms());
     model.wire_unavailable = unavailable;
     if let Some(n) = &cfg.notice {
         model.note(n.clone());
@@ -298,7 +311,8 @@ async fn event_loop(
                             }
                             Action::Step => f.control(ReplayCtl::Step),
                             Action::Restart => {
-                                *model = Model::new(&model.server_addr, model.source.clone());
+                                *model = Model::new(&model.server_addr, model.source.clone())
+                                    .with_thresholds(model.thresholds().clone());
                                 f.control(ReplayCtl::Restart);
                             }
                             Action::TogglePause => {
@@ -365,10 +379,9 @@ async fn event_loop(
                     pending = feed.and_then(LiveWire::request_snapshot);
                     last_request = Instant::now();
                 }
-                let wall_us = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(0));
-                ui.clock = Some(tui::panes::clock(wall_us));
+                let now = wall_ms();
+                model.set_clock(now);
+                ui.clock = Some(tui::panes::clock(now.saturating_mul(1000)));
                 terminal.draw(|f| tui::render(f, ui.shown(model), &ui))?;
             }
         }

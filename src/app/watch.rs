@@ -11,9 +11,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::engine::alerts::rules::{Rules, Thresholds};
+use crate::engine::alerts::AlertBook;
 use crate::engine::live::{LiveWire, WireSnapshot};
 use crate::engine::report::SnapshotLimits;
 use crate::sources::server::client::ConnectOptions;
+use crate::sources::server::formats::slowlog::SlowEntry;
 use crate::sources::server::poller::{Poller, ServerPoll};
 
 /// Schema name of a watch line.
@@ -21,6 +24,9 @@ pub const SCHEMA: &str = "respscope.watch.v1";
 
 /// Connections and clients a line lists unless everything is asked for.
 pub const LISTED: usize = 50;
+
+/// SLOWLOG entries carried from polls no line has shown yet.
+const SLOWLOG_CARRIED: usize = 512;
 
 /// Detail entries (split commands, window events, parse errors) per listed connection.
 const DETAILS: usize = 20;
@@ -37,6 +43,8 @@ pub struct WatchConfig {
     pub duration: Option<Duration>,
     /// List every connection and client, not only the busiest.
     pub all: bool,
+    /// What raises an alert.
+    pub thresholds: Thresholds,
 }
 
 /// The snapshot limits a watch with or without `--all-connections` asks the wire for.
@@ -68,15 +76,27 @@ pub fn run(cfg: WatchConfig, out: &mut dyn Write) -> anyhow::Result<()> {
     rt.block_on(async {
         let (tx, rx) = tokio::sync::watch::channel::<Option<Polled>>(None);
         let opts = cfg.server.clone();
+        // The last poll a line printed: SLOWLOG entries of polls no line showed (a slow server
+        // can finish two polls between lines) are carried into the next poll, never lost.
+        let shown = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let shown_by_lines = std::sync::Arc::clone(&shown);
         let poller = tokio::spawn(async move {
             let mut poller = Poller::new(opts);
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut seq = 0u64;
+            let mut unshown: Vec<(u64, SlowEntry)> = Vec::new();
             loop {
                 tick.tick().await;
-                let poll = poller.poll().await;
+                let mut poll = poller.poll().await;
                 seq += 1;
+                let printed = shown.load(std::sync::atomic::Ordering::Acquire);
+                unshown.retain(|(s, _)| *s > printed);
+                unshown.extend(poll.slowlog_new.drain(..).map(|e| (seq, e)));
+                if unshown.len() > SLOWLOG_CARRIED {
+                    unshown.drain(..unshown.len() - SLOWLOG_CARRIED);
+                }
+                poll.slowlog_new = unshown.iter().map(|(_, e)| e.clone()).collect();
                 if tx.send(Some(Polled { seq, poll, at: Instant::now() })).is_err() {
                     break;
                 }
@@ -86,21 +106,48 @@ pub fn run(cfg: WatchConfig, out: &mut dyn Write) -> anyhow::Result<()> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut printed = 0u64;
         let mut rx = rx;
+        let mut rules = Rules::new(cfg.thresholds.clone());
+        let mut alerts = AlertBook::default();
         loop {
             tick.tick().await;
-            let wire = wire_part(cfg.wire.as_ref(), interval).await;
+            let snapshot = wire_part(cfg.wire.as_ref(), interval).await;
             // A poll fresher than the last line's is worth half an interval's wait; a server
             // slower than that delays nothing, the line says how old its poll is.
             if rx.borrow().as_ref().is_none_or(|p| p.seq <= printed) {
                 let _ = tokio::time::timeout(interval / 2, rx.changed()).await;
             }
             let latest = rx.borrow().clone();
+            // The same rules as the console's, on the same observations.
+            let now = crate::app::wall_ms();
+            let report = snapshot.as_ref().ok().map(|s| &s.report);
+            if let Some(p) = latest.as_ref().filter(|p| p.seq > printed) {
+                let (found, evaluated) = rules.server(&p.poll, report);
+                alerts.fold(now, evaluated, found);
+            }
+            if let Ok(s) = &snapshot {
+                let clients =
+                    latest.as_ref().filter(|p| p.poll.up).map_or(&[][..], |p| p.poll.clients.as_slice());
+                let (found, evaluated) = rules.wire(
+                    &s.report,
+                    &s.latency,
+                    &s.loss,
+                    Some((s.status, s.stopped.as_deref())),
+                    clients,
+                );
+                alerts.fold(now, evaluated, found);
+            }
+            let wire = match snapshot {
+                Ok(s) => snapshot_json(s),
+                Err(v) => v,
+            };
             let server = server_part(&cfg.server, latest.as_ref(), &mut printed, start, cfg.all);
+            shown_by_lines.store(printed, std::sync::atomic::Ordering::Release);
             let line = json!({
                 "schema": SCHEMA,
                 "t_ms": u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
                 "server": server,
                 "wire": wire,
+                "alerts": alerts.shown(),
             });
             writeln!(out, "{line}")?;
             out.flush()?;
@@ -112,21 +159,21 @@ pub fn run(cfg: WatchConfig, out: &mut dyn Write) -> anyhow::Result<()> {
     })
 }
 
-/// The wire's part: the snapshot and its status, asked of the capture thread without
-/// blocking the server's poll.
-async fn wire_part(wire: Result<&LiveWire, &String>, interval: Duration) -> Value {
+/// The wire's part: the snapshot, asked of the capture thread without blocking the server's
+/// poll, or the line's wire object saying why there is none.
+async fn wire_part(wire: Result<&LiveWire, &String>, interval: Duration) -> Result<WireSnapshot, Value> {
     let l = match wire {
         Ok(l) => l,
-        Err(why) => return json!({ "status": format!("unavailable: {why}") }),
+        Err(why) => return Err(json!({ "status": format!("unavailable: {why}") })),
     };
     let Some(rx) = l.request_snapshot() else {
-        return json!({ "status": "stopped", "stopped": "the capture thread ended" });
+        return Err(json!({ "status": "stopped", "stopped": "the capture thread ended" }));
     };
     let wait = interval.max(Duration::from_millis(500));
     let got = tokio::task::spawn_blocking(move || rx.recv_timeout(wait).ok()).await.ok().flatten();
     match got {
-        Some(s) => snapshot_json(s.wire),
-        None => json!({ "status": "stopped", "stopped": "the capture thread did not answer" }),
+        Some(s) => Ok(s.wire),
+        None => Err(json!({ "status": "stopped", "stopped": "the capture thread did not answer" })),
     }
 }
 

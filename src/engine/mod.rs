@@ -4,6 +4,7 @@
 //! code path from a file to it.
 
 pub mod activity;
+pub mod alerts;
 pub mod live;
 pub mod model;
 pub mod report;

@@ -8,6 +8,8 @@ use std::collections::VecDeque;
 
 use crate::analysis::conversation::latency::IntervalLatency;
 use crate::engine::activity::ConnActivity;
+use crate::engine::alerts::rules::{Rules, Thresholds};
+use crate::engine::alerts::{AlertBook, AlertKind, Evidence, Finding, Severity, Subject};
 use crate::engine::live::CaptureStatus;
 use crate::engine::report::{ConnReport, Report};
 use crate::sources::capture::live::LiveStats;
@@ -22,8 +24,6 @@ pub const SLOWLOG_KEEP: usize = 500;
 pub const MONITOR_KEEP: usize = 2000;
 /// Console commands kept with their replies.
 pub const CONSOLE_KEEP: usize = 100;
-/// Alerts kept.
-pub const ALERTS_KEEP: usize = 50;
 
 /// Where the wire view comes from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -65,8 +65,8 @@ pub struct CommandRow {
     pub name: String,
     /// Calls since the previous poll (the server's `commandstats`; polls come once a second).
     pub server_per_poll: u64,
-    /// Commands seen on the wire between the same two polls (`None` for a subcommand: the
-    /// wire names commands by their first word).
+    /// Commands seen on the wire between the same two polls, by the same name (`None` before
+    /// the wire has seen any).
     pub wire_per_poll: Option<u64>,
     /// Calls since the server started.
     pub calls: u64,
@@ -133,8 +133,12 @@ pub struct Model {
     pub console: VecDeque<(String, Vec<String>)>,
     /// Newest SLOWLOG entries first.
     pub slowlog: VecDeque<SlowEntry>,
-    /// Things worth a look, newest first.
-    pub alerts: VecDeque<String>,
+    /// Things worth a look, newest activity first, deduplicated.
+    pub alerts: AlertBook,
+    /// The alert rules and what they remember.
+    rules: Rules,
+    /// Wall clock of the latest update (Unix ms), as the app sets it: alerts carry it.
+    pub wall_ms: i64,
     /// Per connection (by client address), recent points for its detail view; only
     /// connections in the latest wire snapshot are kept.
     pub conn_history: std::collections::HashMap<String, VecDeque<ConnPoint>>,
@@ -146,13 +150,28 @@ pub struct Model {
     /// Seconds of wire time covered (replay clock, or since start).
     pub now: f64,
     last_wire: Option<(f64, u64)>,
-    zero_windows_seen: u64,
 }
 
 impl Model {
     /// An empty model for `server_addr`.
     pub fn new(server_addr: &str, source: WireSource) -> Model {
         Model { server_addr: server_addr.to_string(), source, ..Model::default() }
+    }
+
+    /// The same with these alert thresholds.
+    pub fn with_thresholds(mut self, th: Thresholds) -> Model {
+        self.rules = Rules::new(th);
+        self
+    }
+
+    /// The alert thresholds.
+    pub fn thresholds(&self) -> &Thresholds {
+        &self.rules.th
+    }
+
+    /// Sets the wall clock (Unix ms) the next updates happen at.
+    pub fn set_clock(&mut self, wall_ms: i64) {
+        self.wall_ms = wall_ms;
     }
 
     /// Folds a wire snapshot taken at `t` seconds, with the latency of the commands answered
@@ -174,27 +193,12 @@ impl Model {
         };
         self.last_wire = Some((t, commands));
         self.fold_connections(t, &report);
-        if report.totals.zero_windows > self.zero_windows_seen {
-            let stalled: Vec<&str> = report
-                .connections
-                .iter()
-                .filter(|c| c.tcp.zero_windows > 0)
-                .map(|c| c.client.as_str())
-                .take(3)
-                .collect();
-            self.alert(format!(
-                "window stall: {} new zero-window segment(s) (clients {})",
-                report.totals.zero_windows - self.zero_windows_seen,
-                stalled.join(", ")
-            ));
-            self.zero_windows_seen = report.totals.zero_windows;
-        }
-        if loss.kernel_dropped > self.loss.kernel_dropped {
-            self.alert(format!(
-                "capture lost {} packets in the kernel: numbers undercount",
-                loss.kernel_dropped - self.loss.kernel_dropped
-            ));
-        }
+        let clients = self.server.as_ref().filter(|s| s.up).map_or(&[][..], |s| s.clients.as_slice());
+        // The capture's status is folded as it changes (apply_capture).
+        let (found, evaluated) = self.rules.wire(&report, &latency, &loss, None, clients);
+        let evaluated: Vec<_> =
+            evaluated.iter().copied().filter(|k| *k != AlertKind::CaptureStopped).collect();
+        self.alerts.fold(self.wall_ms, &evaluated, found);
         self.loss = loss;
         self.wire = Some(report);
         let server_ops = self.server.as_ref().and_then(|s| s.ops_per_sec).unwrap_or(0) as f64;
@@ -245,57 +249,36 @@ impl Model {
             CaptureStatus::Capturing => {
                 if matches!(before, Some(CaptureStatus::Stopped | CaptureStatus::InterfaceDown)) {
                     let was = self.capture_problem.take().unwrap_or_default();
-                    self.alert(format!(
-                        "capture is back ({was}): packets while it was not running were not seen"
-                    ));
+                    self.alerts.notice(
+                        self.wall_ms,
+                        format!("capture is back ({was}): packets while it was not running were not seen"),
+                    );
                 }
                 self.capture_problem = None;
             }
             CaptureStatus::InterfaceDown | CaptureStatus::Stopped => {
                 let why = why.unwrap_or("capture stopped").to_string();
-                if before != Some(status) {
-                    self.alert(format!("wire not seen: {why}"));
-                }
                 self.capture_problem = Some(format!("{why} (for {status_for_s:.0}s)"));
             }
             // The end of a replay is no problem: the footer says it.
             CaptureStatus::Ended => self.capture_problem = None,
         }
+        let found = crate::engine::alerts::rules::capture(status, why);
+        self.alerts.fold(self.wall_ms, &[AlertKind::CaptureStopped], found.into_iter().collect());
     }
 
     /// Folds a server poll.
     pub fn apply_server(&mut self, poll: ServerPoll) {
-        if let (Some(prev), Some(now)) =
-            (self.server.as_ref().and_then(|s| s.evicted_keys), poll.evicted_keys)
-        {
-            if now > prev {
-                self.alert(format!("{} keys evicted since the last poll (maxmemory reached)", now - prev));
-            }
-        }
-        if let (Some(prev), Some(now)) =
-            (self.server.as_ref().and_then(|s| s.rejected_connections), poll.rejected_connections)
-        {
-            if now > prev {
-                self.alert(format!("{} connections rejected (maxclients reached)", now - prev));
-            }
-        }
-        if self.server.as_ref().is_some_and(|s| s.up) && !poll.up {
-            self.alert(format!("server down: {}", poll.error.clone().unwrap_or_default()));
-        }
+        let (found, evaluated) = self.rules.server(&poll, self.wire.as_ref());
+        self.alerts.fold(self.wall_ms, evaluated, found);
         for e in poll.slowlog_new.iter().rev() {
             self.slowlog.push_front(e.clone());
         }
         self.slowlog.truncate(SLOWLOG_KEEP);
-        let monitors = poll.clients.iter().filter(|c| c.cmd == "monitor").count();
-        if monitors > 0 && !self.server.as_ref().is_some_and(|s| s.clients.iter().any(|c| c.cmd == "monitor"))
-        {
-            self.alert(format!(
-                "{monitors} MONITOR client(s) connected: MONITOR can cost a busy server half its throughput"
-            ));
-        }
         if poll.up {
             // The wire's counts between the same two polls (as of the latest wire snapshot).
-            let now = self.wire.as_ref().map(|w| w.commands_by_name.clone()).unwrap_or_default();
+            // Keyed as commandstats keys them, so `client|list` joins too.
+            let now = self.wire.as_ref().map(|w| w.commands_by_stat_name.clone()).unwrap_or_default();
             let wire: std::collections::BTreeMap<String, u64> = now
                 .iter()
                 .map(|(k, &n)| (k.clone(), n.saturating_sub(self.wire_at_poll.get(k).copied().unwrap_or(0))))
@@ -332,11 +315,25 @@ impl Model {
 
     /// MONITOR started or stopped (with why).
     pub fn monitor_state(&mut self, on: bool, why: Option<String>) {
+        // The console's own session is said here, at once, and not again from CLIENT LIST.
         self.monitor_on = on;
+        self.rules.own_monitor = on;
         if on {
-            self.alert("MONITOR on: it can cost a busy server half its throughput (m stops it)".into());
-        } else if let Some(w) = why {
-            self.alert(w);
+            let found = Finding {
+                kind: AlertKind::Monitor,
+                severity: Severity::Info,
+                subject: Subject::Respscope,
+                message: "respscope's MONITOR is running: it can cost a busy server half its throughput (m stops it)"
+                    .into(),
+                evidence: Evidence::Overview,
+                occurrences: 1,
+            };
+            self.alerts.fold(self.wall_ms, &[], vec![found]);
+        } else {
+            self.alerts.resolve(self.wall_ms, AlertKind::Monitor, &Subject::Respscope);
+            if let Some(w) = why {
+                self.alerts.notice(self.wall_ms, w);
+            }
         }
     }
 
@@ -350,12 +347,7 @@ impl Model {
 
     /// Adds a line to the alerts (a notice from the app).
     pub fn note(&mut self, a: String) {
-        self.alert(a);
-    }
-
-    fn alert(&mut self, a: String) {
-        self.alerts.push_front(a);
-        self.alerts.truncate(ALERTS_KEEP);
+        self.alerts.notice(self.wall_ms, a);
     }
 
     /// The output buffer of respscope's own MONITOR connection on the server, if listed.
@@ -405,7 +397,7 @@ fn command_rows(
             let l = lat.iter().find(|l| l.name == c.name);
             let name = c.name.to_ascii_uppercase();
             CommandRow {
-                wire_per_poll: (!name.contains('|')).then(|| wire.get(&name).copied().unwrap_or(0)),
+                wire_per_poll: Some(wire.get(&c.name.to_ascii_lowercase()).copied().unwrap_or(0)),
                 name,
                 // A restart resets the counts: then everything counted is new.
                 server_per_poll: before(&c.name).map_or(0, |b| c.calls.checked_sub(b).unwrap_or(c.calls)),

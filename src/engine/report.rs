@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::analysis::conversation::{LatencySummary, SplitCommand};
+use crate::analysis::conversation::{ConnKind, LatencySummary, SplitCommand};
 use crate::analysis::tcp::flags;
 use crate::analysis::tcp::rtt::RttStats;
 use crate::analysis::wire::{CaptureCounts, Connection, Dir, Tally, WireAnalyzer};
@@ -27,6 +27,11 @@ pub struct Report {
     pub totals: Totals,
     /// Commands by upper-cased name.
     pub commands_by_name: BTreeMap<String, u64>,
+    /// Commands as INFO commandstats keys them: lower-case, container commands by
+    /// subcommand (`client|list`).
+    pub commands_by_stat_name: BTreeMap<String, u64>,
+    /// Commands masters propagated to replica links, by name.
+    pub propagated_by_name: BTreeMap<String, u64>,
     /// One entry per connection, in order of first appearance.
     pub connections: Vec<ConnReport>,
 }
@@ -91,6 +96,8 @@ pub struct EventEntry {
     pub dir: Dir,
     /// Raw window.
     pub window: u16,
+    /// The window in bytes: raw shifted by the window scale (Wireshark's `tcp.window_size`).
+    pub window_size: u32,
     /// Flag names.
     pub flags: Vec<&'static str>,
 }
@@ -146,8 +153,19 @@ pub struct ConnReport {
     pub packets: u64,
     /// Capture started after this connection did.
     pub joined_midstream: bool,
-    /// RESP3 pushes.
+    /// Out-of-band messages: RESP3 pushes, pub/sub messages and further confirmations,
+    /// MONITOR feed lines.
     pub pushes: u64,
+    /// What the connection is: `client`, `subscriber`, `monitor` or `replica`.
+    pub kind: ConnKind,
+    /// Commands that expected no reply (`CLIENT REPLY OFF`/`SKIP`, `REPLCONF ACK`).
+    pub silenced: u64,
+    /// Replies with no command waiting: never paired.
+    pub unsolicited: u64,
+    /// Commands the master propagated on this replica link.
+    pub propagated: u64,
+    /// RDB bytes this replica link received.
+    pub rdb_bytes: u64,
     /// Replies that straddled segments.
     pub split_replies: u64,
     /// Batches by number of commands.
@@ -205,12 +223,15 @@ impl Report {
         for c in &w.conns {
             t.add(c);
         }
-        let mut commands_by_name = BTreeMap::new();
-        for (name, &n) in w.names.names.iter().zip(&w.names.counts) {
-            if n > 0 {
-                commands_by_name.insert(name.to_string_lossy(), n);
-            }
-        }
+        let by_name = |t: &crate::analysis::wire::NameTable| -> BTreeMap<String, u64> {
+            t.names
+                .iter()
+                .zip(&t.counts)
+                .filter(|(_, &n)| n > 0)
+                .map(|(name, &n)| (name.to_string_lossy(), n))
+                .collect()
+        };
+        let commands_by_name = by_name(&w.names);
         let mut warnings = warnings;
         if w.retired_for_memory > 0 {
             warnings.push(format!(
@@ -246,6 +267,8 @@ impl Report {
             },
             totals: t,
             commands_by_name,
+            commands_by_stat_name: w.names.by_stat_name(),
+            propagated_by_name: by_name(&w.propagated),
             connections: Vec::new(),
         }
     }
@@ -341,11 +364,13 @@ impl Serialize for Streamed<'_> {
             }
         }
         let r = self.report;
-        let mut st = s.serialize_struct("Report", 5)?;
+        let mut st = s.serialize_struct("Report", 7)?;
         st.serialize_field("schema", r.schema)?;
         st.serialize_field("capture", &r.capture)?;
         st.serialize_field("totals", &r.totals)?;
         st.serialize_field("commands_by_name", &r.commands_by_name)?;
+        st.serialize_field("commands_by_stat_name", &r.commands_by_stat_name)?;
+        st.serialize_field("propagated_by_name", &r.propagated_by_name)?;
         st.serialize_field("connections", &Seq(self.connections))?;
         st.end()
     }
@@ -386,6 +411,11 @@ pub fn conn_report(c: &Connection) -> ConnReport {
         packets: c.packets,
         joined_midstream: c.joined_midstream,
         pushes: v.pushes,
+        kind: v.kind,
+        silenced: v.silenced,
+        unsolicited: v.unsolicited,
+        propagated: v.propagated,
+        rdb_bytes: v.rdb_bytes,
         split_replies: v.split_replies,
         batch_sizes: v.batches.sizes.clone(),
         splits: v.splits.clone(),
@@ -397,6 +427,7 @@ pub fn conn_report(c: &Connection) -> ConnReport {
                 t_us: e.ts - c.first_ts,
                 dir: e.dir,
                 window: e.window,
+                window_size: e.window_size,
                 flags: event_names(e.flags),
             })
             .collect(),

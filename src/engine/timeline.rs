@@ -377,6 +377,7 @@ mod tests {
             len,
             tcp_flags: if psh { tcpf::PSH | tcpf::ACK } else { tcpf::ACK },
             window: 100,
+            window_size: 100,
             analysis: 0,
             commands,
             replies: 0,

@@ -1,21 +1,25 @@
 //! One connection's Redis conversation: commands, replies and what lies between them.
 //!
 //! Fed by the two [`RespStream`](crate::analysis::resp::RespStream)s of a connection in
-//! capture order. Pairing is FIFO (the i-th reply answers the i-th command; RESP3 pushes are
-//! out of band), latency runs from the command's last byte to the reply's last byte on packet
-//! timestamps, and pipeline depth is commands completed minus replies completed, as contract v1
-//! defines them.
+//! capture order. Pairing is FIFO (the i-th reply answers the i-th command waiting), latency
+//! runs from the command's last byte to the reply's last byte on packet timestamps, and
+//! pipeline depth is the number of commands waiting for a reply (contract v1.1). What is a
+//! reply and what is a push where commands are not answered one for one (pub/sub, MONITOR,
+//! `CLIENT REPLY`, replication) is [`pairing`]'s to say.
 
 pub mod batches;
 pub mod latency;
+pub mod pairing;
 
 use std::collections::VecDeque;
 
-use crate::analysis::resp::{Found, Split};
+use crate::analysis::resp::{Found, Next, Split};
 use crate::protocol::resp::{Kind, Name, Preview, Token};
 
 pub use batches::Batches;
 pub use latency::{Latency, LatencySummary};
+pub use pairing::CmdClass;
+use pairing::Modes;
 
 /// Commands waiting for a reply, per connection. Beyond this the oldest is given up (and
 /// counted) rather than growing without bound; a real pipeline is limited by socket buffers
@@ -80,8 +84,38 @@ fn ser_token<S: serde::Serializer>(t: &Token, s: S) -> Result<S::Ok, S::Error> {
 struct Pending {
     ts: i64,
     name: u32,
+    /// Its 1-based position among the connection's commands.
+    index: u64,
     /// No other command was waiting when this one completed.
     alone: bool,
+    class: CmdClass,
+}
+
+/// What a connection is, from what it did (contract v1.1's `kind`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnKind {
+    /// Commands and their replies.
+    #[default]
+    Client,
+    /// It held a pub/sub subscription.
+    Subscriber,
+    /// It ran MONITOR.
+    Monitor,
+    /// It synchronised as a replica (SYNC or PSYNC answered).
+    Replica,
+}
+
+impl ConnKind {
+    /// In words, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ConnKind::Client => "client",
+            ConnKind::Subscriber => "subscriber",
+            ConnKind::Monitor => "MONITOR",
+            ConnKind::Replica => "replica link",
+        }
+    }
 }
 
 /// Per-connection conversation state.
@@ -93,8 +127,20 @@ pub struct Conversation {
     pub replies: u64,
     /// Replies of type `-` or `!`.
     pub errors: u64,
-    /// RESP3 pushes.
+    /// Out-of-band messages: RESP3 pushes, pub/sub messages and further confirmations,
+    /// MONITOR feed lines.
     pub pushes: u64,
+    /// Commands that expected no reply (`CLIENT REPLY OFF`/`SKIP`, `REPLCONF ACK`).
+    pub silenced: u64,
+    /// Replies that came with no command waiting (a refusal on accept, or a capture joined
+    /// mid-conversation): never paired.
+    pub unsolicited: u64,
+    /// Commands the server propagated to this replica link.
+    pub propagated: u64,
+    /// RDB payload bytes a replica link received.
+    pub rdb_bytes: u64,
+    /// What the connection is.
+    pub kind: ConnKind,
     /// Commands that straddled segments.
     pub split_commands: u64,
     /// Replies that straddled segments.
@@ -103,7 +149,7 @@ pub struct Conversation {
     pub splits: Vec<SplitCommand>,
     /// Latency of paired commands.
     pub latency: Latency,
-    /// Commands completed minus replies completed, now.
+    /// Commands that expect a reply minus replies, now: the commands still waiting.
     pub depth: i64,
     /// Deepest the pipeline got.
     pub max_depth: i64,
@@ -111,8 +157,6 @@ pub struct Conversation {
     pub interval_max_depth: i64,
     /// Write batches.
     pub batches: Batches,
-    /// Replies that found no command waiting (capture joined mid-conversation, or loss).
-    pub unmatched_replies: u64,
     /// Commands given up because the pending queue was full.
     pub pending_overflow: u64,
     /// Name id of the last command completed.
@@ -120,6 +164,7 @@ pub struct Conversation {
     /// Latency of PINGs sent with nothing else in flight: the client's own round trips.
     pub ping_rtt: crate::analysis::tcp::rtt::RttStats,
     pending: VecDeque<Pending>,
+    modes: Modes,
 }
 
 /// What the conversation made of one message (for the per-segment listing).
@@ -136,62 +181,152 @@ pub enum Step {
     },
     /// A push.
     Push,
+    /// A command a master propagated (on a replica link).
+    Propagated,
+    /// An RDB file (on a replica link).
+    Rdb,
 }
 
 impl Conversation {
-    /// A command completed. `name_id` identifies its name in the analyzer's name table.
-    pub fn command(&mut self, f: &Found<SegRef>, preview: &Preview, name_id: u32) -> Step {
+    /// A command completed. `name_id` identifies its name in the analyzer's name table,
+    /// `class` what it does to the conversation.
+    pub fn command(&mut self, f: &Found<SegRef>, preview: &Preview, name_id: u32, class: CmdClass) -> Step {
         self.commands += 1;
         self.last_command = name_id;
-        self.depth += 1;
-        self.max_depth = self.max_depth.max(self.depth);
-        self.interval_max_depth = self.interval_max_depth.max(self.depth);
         self.batches.command(f.last.batch);
-        if self.pending.len() >= MAX_PENDING {
-            self.pending.pop_front();
-            self.pending_overflow += 1;
-        }
-        let alone = self.pending.is_empty();
-        self.pending.push_back(Pending { ts: f.last.ts, name: name_id, alone });
         if let Some(split) = &f.split {
             self.split_commands += 1;
             if self.splits.len() < MAX_SPLIT_RECORDS {
                 self.splits.push(split_record(self.commands, f, preview, split));
             }
         }
+        // MONITOR on a connection already monitoring (or about to) is ignored by Redis: no reply.
+        let again = class == CmdClass::Monitor
+            && (self.modes.monitoring || self.pending.iter().any(|p| p.class == CmdClass::Monitor));
+        if !self.modes.command(class) || again {
+            // No reply will come: not waiting, not in the pipeline's depth, no latency.
+            self.silenced += 1;
+            return Step::Command(self.commands);
+        }
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.pop_front();
+            self.pending_overflow += 1;
+        }
+        let alone = self.pending.is_empty();
+        self.pending.push_back(Pending { ts: f.last.ts, name: name_id, index: self.commands, alone, class });
+        self.add_depth(1);
         Step::Command(self.commands)
     }
 
-    /// A reply or push completed. Returns the step and, when paired, the name id of the
-    /// command it answered and whether that command was alone in flight.
-    pub fn reply(&mut self, f: &Found<SegRef>) -> (Step, Option<(u32, bool)>) {
-        let Kind::Reply { error, push, .. } = f.msg.kind else {
-            return (Step::Push, None);
+    /// A command the server sent: on a replica link, what it propagates.
+    pub fn propagated(&mut self) {
+        self.propagated += 1;
+    }
+
+    /// A reply or push completed. Returns the step, when paired the name id of the command it
+    /// answered and whether that command was alone in flight, and what the stream should
+    /// parse next.
+    pub fn reply(&mut self, f: &Found<SegRef>) -> (Step, Option<(u32, bool)>, Next) {
+        let Kind::Reply { ty, error, push, shape } = f.msg.kind else {
+            return (Step::Push, None, Next::Same);
         };
-        if push {
-            self.pushes += 1;
-            return (Step::Push, None);
+        let front = self.pending.front().map(|p| p.class);
+        if let Some((kind, unsubscribe)) = pairing::confirmation(&shape) {
+            if self.kind == ConnKind::Client {
+                self.kind = ConnKind::Subscriber;
+            }
+            self.modes.confirmed(kind, unsubscribe, shape.last_int.unwrap_or(0));
+            let answers =
+                matches!(front, Some(CmdClass::Subscribe { .. })) && self.modes.extra_confirmations == 0;
+            if !answers {
+                self.modes.extra_confirmations = self.modes.extra_confirmations.saturating_sub(1);
+                return self.push();
+            }
+            if let Some(CmdClass::Subscribe { kind, args, .. }) = front {
+                self.modes.extra_confirmations = self.modes.confirmations(kind, args).saturating_sub(1);
+            }
+        } else if push
+            || (ty == b'*' && self.modes.subscribed() && pairing::published(&shape))
+            || (ty == b'+' && self.modes.monitoring && pairing::feed_line(shape.head.as_bytes()))
+        {
+            return self.push();
         }
         self.replies += 1;
-        self.depth -= 1;
         if error {
             self.errors += 1;
         }
         if f.split.is_some() {
             self.split_replies += 1;
         }
-        match self.pending.pop_front() {
-            Some(p) => {
-                let us = u64::try_from(f.last.ts - p.ts).unwrap_or(0);
-                self.latency.record(us);
-                let answered = self.replies + self.pending_overflow;
-                (Step::Reply { answers: Some(answered), latency_us: Some(us) }, Some((p.name, p.alone)))
+        self.add_depth(-1);
+        // A refusal at accept answers nothing, even when a command was already on its way.
+        let refused = error && pairing::refusal(&shape);
+        let Some(p) = (if refused { None } else { self.pending.pop_front() }) else {
+            self.unsolicited += 1;
+            return (Step::Reply { answers: None, latency_us: None }, None, Next::Same);
+        };
+        let us = u64::try_from(f.last.ts - p.ts).unwrap_or(0);
+        self.latency.record(us);
+        let head = shape.head.as_bytes();
+        let next = match p.class {
+            CmdClass::Monitor if !error => {
+                self.modes.monitoring = true;
+                self.kind = ConnKind::Monitor;
+                Next::Same
             }
-            None => {
-                self.unmatched_replies += 1;
-                (Step::Reply { answers: None, latency_us: None }, None)
+            CmdClass::Reset if !error => {
+                self.modes.reset();
+                Next::Same
+            }
+            CmdClass::Sync { .. } if head.starts_with(b"FULLRESYNC") => {
+                self.kind = ConnKind::Replica;
+                Next::Rdb
+            }
+            CmdClass::Sync { .. } if head.starts_with(b"CONTINUE") => {
+                self.kind = ConnKind::Replica;
+                Next::Commands
+            }
+            _ => self.next_after_reply(),
+        };
+        let step = Step::Reply { answers: Some(p.index), latency_us: Some(us) };
+        (step, Some((p.name, p.alone)), next)
+    }
+
+    /// An RDB file completed: `SYNC`'s answer, or what followed `+FULLRESYNC`.
+    pub fn rdb(&mut self, f: &Found<SegRef>) {
+        self.rdb_bytes += f.msg.end - f.msg.start;
+        self.kind = ConnKind::Replica;
+        if matches!(self.pending.front(), Some(Pending { class: CmdClass::Sync { psync: false }, .. })) {
+            if let Some(p) = self.pending.pop_front() {
+                self.replies += 1;
+                self.latency.record(u64::try_from(f.last.ts - p.ts).unwrap_or(0));
+                self.add_depth(-1);
             }
         }
+    }
+
+    /// What the reply stream must know before the next reply's first byte: `SYNC` is
+    /// answered by an RDB file with no reply line before it, and a master keeps a replica
+    /// waiting for `+FULLRESYNC` alive with bare newlines.
+    pub fn next_after_reply(&self) -> Next {
+        match self.pending.front() {
+            Some(Pending { class: CmdClass::Sync { psync: false }, .. }) => Next::Rdb,
+            Some(Pending { class: CmdClass::Sync { psync: true }, .. }) => Next::Keepalive,
+            _ => Next::Same,
+        }
+    }
+
+    fn push(&mut self) -> (Step, Option<(u32, bool)>, Next) {
+        self.pushes += 1;
+        (Step::Push, None, Next::Same)
+    }
+
+    /// Depth moves by one per command that expects a reply and per reply, as contract v1
+    /// walks it (a reply with no command waiting, after a gap, still counts).
+    fn add_depth(&mut self, by: i64) {
+        self.depth += by;
+        self.max_depth = self.max_depth.max(self.depth);
+        self.interval_max_depth = self.interval_max_depth.max(self.depth);
     }
 
     /// Gives up what a finished connection no longer needs: latency samples (their summary
@@ -214,16 +349,19 @@ impl Conversation {
         self.interval_max_depth = self.depth.max(0);
     }
 
-    /// Commands still waiting for a reply.
+    /// max(0, commands − silenced − (replies − unsolicited)): silenced commands never wait
+    /// for a reply, and an unsolicited reply answers none (a PING refused at accept by
+    /// maxclients is still unanswered).
     pub fn unanswered(&self) -> u64 {
-        self.commands.saturating_sub(self.replies)
+        let paired = self.replies.saturating_sub(self.unsolicited);
+        self.commands.saturating_sub(self.silenced).saturating_sub(paired)
     }
 }
 
 fn split_record(index: u64, f: &Found<SegRef>, preview: &Preview, s: &Split<SegRef>) -> SplitCommand {
     let name = match f.msg.kind {
         Kind::Command { name, .. } => name,
-        Kind::Reply { .. } => Name::default(),
+        Kind::Reply { .. } | Kind::Rdb { .. } => Name::default(),
     };
     SplitCommand {
         index,

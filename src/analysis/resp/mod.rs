@@ -3,6 +3,7 @@
 //! itself (the scanner, redaction, escaping) is [`crate::protocol::resp`], shared with the
 //! server client and the views.
 
+pub mod rdb;
 pub mod stream;
 
-pub use stream::{Event, Found, RespStream, Split};
+pub use stream::{Event, Found, Next, RespStream, Split};

@@ -10,7 +10,8 @@
 //! message parses. A capture that starts mid-connection begins in the same mode, without
 //! counting a gap.
 
-use crate::protocol::resp::{Message, Outcome, ParseError, Preview, Role, Scanner, Token};
+use super::rdb::{Rdb, RdbStep};
+use crate::protocol::resp::{Kind, Message, Outcome, ParseError, Preview, Role, Scanner, Token};
 
 /// Bytes kept while looking for a point to resume after a gap or error. A candidate still
 /// incomplete after this many bytes is accepted: it has parsed cleanly through 64 KiB.
@@ -42,6 +43,22 @@ pub struct Found<O> {
     pub last: O,
     /// Present when the first and last byte came in different chunks.
     pub split: Option<Split<O>>,
+}
+
+/// What a stream parses after a message, as its consumer decides: a server's replies turn
+/// into a replication stream after `+FULLRESYNC` (an RDB file, then commands) or `+CONTINUE`
+/// (commands), which only the conversation can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Go on as before.
+    Same,
+    /// An RDB file comes next, then commands.
+    Rdb,
+    /// Commands come next.
+    Commands,
+    /// Bare newlines may come before the next reply: what a master sends a replica waiting
+    /// for its `+FULLRESYNC` to keep the link alive.
+    Keepalive,
 }
 
 /// What the stream tells its consumer.
@@ -200,6 +217,11 @@ pub struct RespStream<O> {
     previews: bool,
     pending: Option<Pending<O>>,
     resync: Option<Box<Resync<O>>>,
+    /// An RDB transfer in progress (a replica link).
+    rdb: Option<Box<Rdb<O>>>,
+    /// Bare newlines between messages are skipped until the next message (see
+    /// [`Next::Keepalive`]).
+    keepalive: bool,
     /// Gaps seen (holes the capture never carried).
     pub gaps: u64,
     /// Parse errors seen.
@@ -217,6 +239,8 @@ impl<O: Copy> RespStream<O> {
             previews,
             pending: None,
             resync: None,
+            rdb: None,
+            keepalive: false,
             gaps: 0,
             parse_errors: 0,
             skipped_bytes: 0,
@@ -233,10 +257,42 @@ impl<O: Copy> RespStream<O> {
 
     /// Stream offset of the next byte expected.
     pub fn offset(&self) -> u64 {
+        if let Some(r) = &self.rdb {
+            return r.pos;
+        }
         match &self.resync {
             Some(r) => r.base + r.held_len() as u64,
             None => self.scanner.offset(),
         }
+    }
+
+    /// The next bytes are an RDB file (`SYNC`'s answer), if the stream stands between
+    /// messages. Returns whether it took it.
+    pub fn expect_rdb(&mut self) -> bool {
+        if self.rdb.is_some() || self.resync.is_some() || self.scanner.in_message() {
+            return false;
+        }
+        self.rdb = Some(Box::new(Rdb::new(self.scanner.offset())));
+        true
+    }
+
+    /// Applies what the consumer said comes next (outside a message).
+    pub fn expect(&mut self, next: Next) {
+        match next {
+            Next::Rdb => {
+                self.expect_rdb();
+            }
+            Next::Keepalive => self.keepalive = true,
+            Next::Same | Next::Commands => {}
+        }
+    }
+
+    /// Parses commands from here on: what a master propagates to its replica.
+    fn switch_to_commands(&mut self, at: u64) {
+        self.role = Role::Requests;
+        self.scanner = Scanner::new(Role::Requests, self.previews);
+        self.scanner.reset(at);
+        self.pending = None;
     }
 
     /// True when a message has started and not completed (or bytes wait in resync).
@@ -248,6 +304,17 @@ impl<O: Copy> RespStream<O> {
     /// the next message after them.
     pub fn gap(&mut self, len: u64) {
         let at = self.offset() + len;
+        if let Some(r) = self.rdb.as_mut() {
+            self.gaps += 1;
+            if r.gap(len) {
+                return;
+            }
+            // The RDB's end is lost: what follows is commands, found by resynchronising.
+            self.rdb = None;
+            self.switch_to_commands(at);
+            self.resync = Some(Resync::new(self.role, at, true));
+            return;
+        }
         if let Some(r) = &self.resync {
             self.skipped_bytes += r.skipped + r.held_len() as u64;
         }
@@ -264,6 +331,14 @@ impl<O: Copy> RespStream<O> {
     /// only moves the position back to its message. Each return to a held byte is at a
     /// message start strictly after the previous one, so the loop ends.
     pub fn feed(&mut self, data: &[u8], owner: O, out: &mut impl FnMut(&Event<'_, O>)) {
+        self.feed_with(data, owner, &mut |e| {
+            out(e);
+            Next::Same
+        });
+    }
+
+    /// [`RespStream::feed`], the consumer saying after each message what comes next.
+    pub fn feed_with(&mut self, data: &[u8], owner: O, out: &mut impl FnMut(&Event<'_, O>) -> Next) {
         let mut pos = 0;
         let mut held: Option<Held<O>> = None;
         loop {
@@ -276,7 +351,9 @@ impl<O: Copy> RespStream<O> {
                 None if pos < data.len() => (&data[pos..], owner),
                 None => break,
             };
-            let used = if self.resync.is_none() {
+            let used = if self.rdb.is_some() {
+                self.feed_rdb(chunk, chunk_owner, out)
+            } else if self.resync.is_none() {
                 self.feed_normal(chunk, chunk_owner, out)
             } else {
                 match self.feed_resync(chunk, chunk_owner, out) {
@@ -305,7 +382,7 @@ impl<O: Copy> RespStream<O> {
     }
 
     /// Normal parsing. Returns bytes consumed (all, unless an error switched to resync).
-    fn feed_normal(&mut self, data: &[u8], owner: O, out: &mut impl FnMut(&Event<'_, O>)) -> usize {
+    fn feed_normal(&mut self, data: &[u8], owner: O, out: &mut impl FnMut(&Event<'_, O>) -> Next) -> usize {
         let chunk_start = self.scanner.offset();
         let continuing = self.scanner.in_message();
         if continuing {
@@ -315,10 +392,18 @@ impl<O: Copy> RespStream<O> {
         }
         let mut pos = 0;
         loop {
+            if self.keepalive && !self.scanner.in_message() {
+                let n = data[pos..].iter().take_while(|&&b| b == b'\n').count();
+                if n > 0 {
+                    pos += n;
+                    self.scanner.reset(self.scanner.offset() + n as u64);
+                }
+            }
             let (n, outcome) = self.scanner.advance(&data[pos..]);
             pos += n;
             match outcome {
                 Outcome::Message(msg) => {
+                    self.keepalive = false;
                     let (first, split) = match self.pending.take() {
                         Some(p) if msg.start < chunk_start && p.start == msg.start => (
                             p.first,
@@ -332,10 +417,20 @@ impl<O: Copy> RespStream<O> {
                         ),
                         _ => (owner, None),
                     };
-                    out(&Event::Message {
+                    let next = out(&Event::Message {
                         found: Found { msg, first, last: owner, split },
                         preview: self.scanner.preview(),
                     });
+                    match next {
+                        Next::Same => {}
+                        Next::Keepalive => self.keepalive = true,
+                        Next::Rdb => {
+                            self.rdb = Some(Box::new(Rdb::new(msg.end)));
+                            return pos;
+                        }
+                        Next::Commands if self.role == Role::Replies => self.switch_to_commands(msg.end),
+                        Next::Commands => {}
+                    }
                 }
                 Outcome::Incomplete => {
                     let start = self.scanner.message_start();
@@ -353,7 +448,7 @@ impl<O: Copy> RespStream<O> {
                 Outcome::Error(error) => {
                     let offset = self.scanner.offset();
                     self.parse_errors += 1;
-                    out(&Event::ParseError { offset, error, owner });
+                    let _ = out(&Event::ParseError { offset, error, owner });
                     self.pending = None;
                     // A value that cannot start here stands at a line start and may itself
                     // begin the next message; any other error resumes after the next `\n`.
@@ -368,7 +463,12 @@ impl<O: Copy> RespStream<O> {
 
     /// Resync mode: looks for a point where a whole message parses, in the chunk where it
     /// lies, holding bytes only across a chunk's end.
-    fn feed_resync(&mut self, data: &[u8], owner: O, out: &mut impl FnMut(&Event<'_, O>)) -> ResyncStep<O> {
+    fn feed_resync(
+        &mut self,
+        data: &[u8],
+        owner: O,
+        out: &mut impl FnMut(&Event<'_, O>) -> Next,
+    ) -> ResyncStep<O> {
         let Some(r) = self.resync.as_mut() else { return ResyncStep::ResumeAt(0) };
         let step = r.step(data, owner);
         match &step {
@@ -377,7 +477,7 @@ impl<O: Copy> RespStream<O> {
         }
         let Some(r) = self.resync.take() else { return step };
         self.skipped_bytes += r.skipped;
-        out(&Event::Resumed { offset: r.base, skipped: r.skipped });
+        let _ = out(&Event::Resumed { offset: r.base, skipped: r.skipped });
         self.scanner.reset(r.base);
         self.pending = None;
         step
@@ -406,6 +506,37 @@ impl<O: Copy> RespStream<O> {
             r.held = Vec::new();
             r.owners = Vec::new();
             r.boundary = false;
+        }
+    }
+
+    /// An RDB transfer: its bytes are skipped (or searched for their end mark); once it ends
+    /// it is reported as one message, and commands follow.
+    fn feed_rdb(&mut self, data: &[u8], owner: O, out: &mut impl FnMut(&Event<'_, O>) -> Next) -> usize {
+        let Some(r) = self.rdb.as_mut() else { return 0 };
+        match r.step(data, owner) {
+            RdbStep::More => data.len(),
+            RdbStep::Done { used, diskless } => {
+                let end = r.pos;
+                let (start, first) = r.start.unwrap_or((end, owner));
+                self.rdb = None;
+                let msg = Message { start, end, kind: Kind::Rdb { diskless } };
+                let preview = Preview::default();
+                let _ = out(&Event::Message {
+                    found: Found { msg, first, last: owner, split: None },
+                    preview: &preview,
+                });
+                self.switch_to_commands(end);
+                used
+            }
+            RdbStep::Bad(used) => {
+                let at = r.pos;
+                self.rdb = None;
+                self.parse_errors += 1;
+                let _ = out(&Event::ParseError { offset: at, error: ParseError::BadRdb, owner });
+                self.switch_to_commands(at);
+                self.resync = Some(Resync::new(self.role, at, true));
+                used
+            }
         }
     }
 

@@ -180,6 +180,17 @@ fn within(now: i64, then: i64, limit: i64) -> bool {
 }
 
 impl Analysis {
+    /// The window a segment from direction `d` advertises, in bytes: its raw value shifted by
+    /// the window scale that direction's SYN announced (Wireshark's `tcp.window_size`). A
+    /// SYN's own window is never scaled, nor one whose scale is unknown (no handshake seen) or
+    /// not in use.
+    pub fn window_size(&self, d: usize, flags: u8, raw: u16) -> u32 {
+        match self.dirs[d & 1].scale {
+            Scale::Shift(k) if flags & tcpf::SYN == 0 => u32::from(raw) << k,
+            _ => u32::from(raw),
+        }
+    }
+
     /// True when a bare SYN from direction `d` starts a new connection on the same ports (a new
     /// initial sequence number). A retransmitted SYN is not new.
     pub fn is_new_syn(&self, d: usize, seq_no: u32) -> bool {

@@ -51,6 +51,7 @@ pub(super) type Endpoint = (IpAddr, u16);
 /// when the console asks for it, the histogram of this interval's latencies.
 pub(super) struct Shared<'a> {
     pub(super) names: &'a mut NameTable,
+    pub(super) propagated: &'a mut NameTable,
     pub(super) interval: Option<&'a mut Histogram<u32>>,
 }
 
@@ -102,6 +103,8 @@ pub struct Connection {
     pub(super) ended: [bool; 2],
     /// Analysis flags of the last segment.
     last_flags: u32,
+    /// Window of the last segment, in bytes.
+    last_window: u32,
     /// Heap bytes last charged to the analyzer's memory budget for this connection.
     pub(super) charged: usize,
     detail: Option<Box<Detail>>,
@@ -177,6 +180,7 @@ impl Connection {
             tls: false,
             ended: [false, false],
             last_flags: 0,
+            last_window: 0,
             charged: 0,
             detail: None,
             stage: Stage::Fresh,
@@ -301,6 +305,8 @@ impl Connection {
                         len: 0,
                         tcp_flags: seg.flags,
                         window: seg.window,
+                        // A first segment's window is unscaled: no handshake told the scale.
+                        window_size: u32::from(seg.window),
                         analysis: flags,
                         commands: 0,
                         replies: 0,
@@ -358,7 +364,7 @@ impl Connection {
             ts,
         };
         let id = self.id;
-        let record = |af: u32| {
+        let record = |af: u32, window_size: u32| {
             listing.then(|| SegmentRecord {
                 frame,
                 ts,
@@ -367,6 +373,7 @@ impl Connection {
                 len: p.seglen,
                 tcp_flags: p.flags,
                 window: p.window,
+                window_size,
                 analysis: af,
                 items: Vec::new(),
                 split_start: None,
@@ -380,7 +387,8 @@ impl Connection {
                 self.tcp.add(af);
                 self.last_flags = af;
                 self.stage = Stage::One { seg, dir, frame, flags: af };
-                return record(af);
+                self.last_window = u32::from(p.window);
+                return record(af, self.last_window);
             }
         }
         let joined = self.joined_midstream;
@@ -389,6 +397,8 @@ impl Connection {
         let Stage::Live(live) = &mut self.stage else { return None };
         live.note(dir, &seg);
         let af = live.analysis.segment(d, &seg);
+        let window_size = live.analysis.window_size(d, p.flags, p.window);
+        self.last_window = window_size;
         // The contract wants all three handshake packets; tshark's rule gives the number.
         let irtt = (live.synack_seen && !joined).then_some(live.analysis.irtt_us).flatten();
         let streams = (!p.payload.is_empty() || fin).then(|| live.streams(joined, previews));
@@ -401,9 +411,9 @@ impl Connection {
         let ack = p.has(tcpf::ACK).then_some(p.ack);
         detail.ack_rtt.segment(d, p.seq, p.seglen, ack, af & flags::ANY_RETRANSMISSION != 0, ts);
         if af & TIMELINE != 0 && detail.events.len() < MAX_WINDOW_EVENTS {
-            detail.events.push(WindowEvent { frame, ts, dir, flags: af, window: p.window });
+            detail.events.push(WindowEvent { frame, ts, dir, flags: af, window: p.window, window_size });
         }
-        let mut rec = record(af);
+        let mut rec = record(af, window_size);
         if let Some(s) = streams {
             let owner = SegRef { frame, ts, batch: detail.conv.batches.current() };
             let Streams { reasm, resp } = s;
@@ -421,8 +431,12 @@ impl Connection {
                         // Encrypted: TCP analysis and batches go on, RESP cannot be read.
                         return;
                     }
-                    stream.feed(bytes, owner, &mut |ev| {
-                        apply_event(ev, dir, conv, shared, errors, rec_ref.as_mut());
+                    // `SYNC` is answered by an RDB file with no reply line before it.
+                    if dir == Dir::ToClient {
+                        stream.expect(conv.next_after_reply());
+                    }
+                    stream.feed_with(bytes, owner, &mut |ev| {
+                        apply_event(ev, dir, conv, shared, errors, rec_ref.as_mut())
                     });
                 }
                 Delivery::Gap { offset, len } => {
@@ -499,6 +513,7 @@ impl Connection {
             len: p.seglen,
             tcp_flags: p.flags,
             window: p.window,
+            window_size: self.last_window,
             analysis: self.last_flags,
             commands: diff(0),
             replies: diff(1),

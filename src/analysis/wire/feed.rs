@@ -5,9 +5,9 @@ use super::connection::{Detail, Shared, Streams, MAX_ERROR_RECORDS};
 use super::records::{Dir, ParseErrorRecord, SegmentItem, SegmentRecord};
 use crate::analysis::conversation::latency::MAX_LATENCY_US;
 use crate::analysis::conversation::{Conversation, SegRef, Step};
-use crate::analysis::resp::{Event, RespStream};
+use crate::analysis::resp::{Event, Found, Next, RespStream};
 use crate::analysis::tcp::Delivery;
-use crate::protocol::resp::Kind;
+use crate::protocol::resp::{Kind, Preview};
 
 /// A TLS record header (handshake or application data, TLS 1.0 to 1.3): no RESP message
 /// starts with these bytes.
@@ -15,7 +15,8 @@ pub(super) fn looks_like_tls(b: &[u8]) -> bool {
     matches!(b, [0x16 | 0x17, 0x03, 0x00..=0x04, ..])
 }
 
-/// Folds one stream event into the connection; returns what to list for the segment.
+/// Folds one stream event into the connection (and `rec`, the segment's listing); returns
+/// what the stream should parse next.
 pub(super) fn apply_event(
     ev: &Event<'_, SegRef>,
     dir: Dir,
@@ -23,35 +24,14 @@ pub(super) fn apply_event(
     shared: &mut Shared<'_>,
     errors: &mut Vec<ParseErrorRecord>,
     rec: Option<&mut SegmentRecord>,
-) {
-    let names = &mut *shared.names;
+) -> Next {
     match ev {
         Event::Message { found, preview } => {
-            let step = match &found.msg.kind {
-                Kind::Command { name, .. } => {
-                    let id = names.count(name);
-                    conv.command(found, preview, id)
-                }
-                Kind::Reply { .. } => {
-                    let (step, answered) = conv.reply(found);
-                    if let Step::Reply { latency_us: Some(us), .. } = step {
-                        if let Some(h) = shared.interval.as_deref_mut() {
-                            let _ = h.record(us.clamp(1, MAX_LATENCY_US));
-                        }
-                        // A PING alone in flight is a round trip plus the server's cheapest
-                        // command: the client's own RTT probe.
-                        if let Some((id, true)) = answered {
-                            if names.is_ping(id) {
-                                conv.ping_rtt.record(us);
-                            }
-                        }
-                    }
-                    step
-                }
-            };
+            let (step, next) = message(found, preview, dir, conv, shared);
             if let Some(r) = rec {
                 r.items.push(SegmentItem { found: *found, preview: **preview, step });
             }
+            next
         }
         &Event::ParseError { offset, error, owner } => {
             if errors.len() < MAX_ERROR_RECORDS {
@@ -60,8 +40,51 @@ pub(super) fn apply_event(
             if let Some(r) = rec {
                 r.errors.push(error);
             }
+            Next::Same
         }
-        Event::Resumed { .. } => {}
+        Event::Resumed { .. } => Next::Same,
+    }
+}
+
+/// One message: a client's command, a server's reply or push, or on a replica link what the
+/// master sends after the handshake (its RDB file, then the commands it propagates).
+fn message(
+    found: &Found<SegRef>,
+    preview: &Preview,
+    dir: Dir,
+    conv: &mut Conversation,
+    shared: &mut Shared<'_>,
+) -> (Step, Next) {
+    match &found.msg.kind {
+        Kind::Command { name, .. } if dir == Dir::ToClient => {
+            shared.propagated.count(name);
+            conv.propagated();
+            (Step::Propagated, Next::Same)
+        }
+        Kind::Command { name, sub, arg2, argc, .. } => {
+            let (id, class) = shared.names.command(name, sub, arg2, *argc);
+            (conv.command(found, preview, id, class), Next::Same)
+        }
+        Kind::Rdb { .. } => {
+            conv.rdb(found);
+            (Step::Rdb, Next::Same)
+        }
+        Kind::Reply { .. } => {
+            let (step, answered, next) = conv.reply(found);
+            if let Step::Reply { latency_us: Some(us), .. } = step {
+                if let Some(h) = shared.interval.as_deref_mut() {
+                    let _ = h.record(us.clamp(1, MAX_LATENCY_US));
+                }
+                // A PING alone in flight is a round trip plus the server's cheapest
+                // command: the client's own RTT probe.
+                if let Some((id, true)) = answered {
+                    if shared.names.is_ping(id) {
+                        conv.ping_rtt.record(us);
+                    }
+                }
+            }
+            (step, next)
+        }
     }
 }
 
@@ -111,7 +134,10 @@ pub(super) fn deliver(
     }
     match dl {
         Delivery::Data { bytes, owner, .. } => {
-            stream.feed(bytes, owner, &mut |ev| apply_event(ev, dir, conv, shared, errors, None));
+            if dir == Dir::ToClient {
+                stream.expect(conv.next_after_reply());
+            }
+            stream.feed_with(bytes, owner, &mut |ev| apply_event(ev, dir, conv, shared, errors, None));
         }
         Delivery::Gap { len, .. } => stream.gap(len),
     }

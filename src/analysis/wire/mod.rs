@@ -106,6 +106,8 @@ pub struct WireAnalyzer {
     pub conns: Vec<Connection>,
     /// Command names and counts.
     pub names: NameTable,
+    /// Commands masters propagated to replica links, by name.
+    pub propagated: NameTable,
     /// Capture counters.
     pub counts: CaptureCounts,
     /// Connections dropped from `conns` to bound memory, summed.
@@ -135,6 +137,7 @@ impl WireAnalyzer {
             table: HashTable::new(),
             conns: Vec::new(),
             names: NameTable::default(),
+            propagated: NameTable::default(),
             counts: CaptureCounts::default(),
             retired: Tally::default(),
             retired_for_memory: 0,
@@ -247,7 +250,11 @@ impl WireAnalyzer {
         }
         let idx = self.connection_for(&p, no, ts_us);
         let o = SegmentOptions { listing, log: self.segment_log, previews: self.cfg.previews };
-        let mut shared = Shared { names: &mut self.names, interval: self.interval.as_mut() };
+        let mut shared = Shared {
+            names: &mut self.names,
+            propagated: &mut self.propagated,
+            interval: self.interval.as_mut(),
+        };
         let conn = self.conns.get_mut(idx)?;
         let rec = conn.segment(&p, no, ts_us, &mut shared, o);
         // What a connection holds changes with payload and as its state grows; an ACK adds
@@ -277,7 +284,11 @@ impl WireAnalyzer {
                 return i;
             }
             // Same ports, new SYN: a new connection (the old one ends here).
-            let mut shared = Shared { names: &mut self.names, interval: self.interval.as_mut() };
+            let mut shared = Shared {
+                names: &mut self.names,
+                propagated: &mut self.propagated,
+                interval: self.interval.as_mut(),
+            };
             if let Some(old) = self.conns.get_mut(i) {
                 old.finish(&mut shared);
             }
@@ -365,7 +376,11 @@ impl WireAnalyzer {
     /// past the limit, retires the oldest finished ones.
     fn sweep(&mut self, now_us: i64) {
         self.last_sweep_us = now_us;
-        let mut shared = Shared { names: &mut self.names, interval: self.interval.as_mut() };
+        let mut shared = Shared {
+            names: &mut self.names,
+            propagated: &mut self.propagated,
+            interval: self.interval.as_mut(),
+        };
         for c in &mut self.conns {
             // Both sides finished (a half-closed connection may still stream replies).
             if c.ended == [true, true] && c.is_live() && now_us.saturating_sub(c.last_ts) > CLOSED_GRACE_US {
@@ -402,7 +417,11 @@ impl WireAnalyzer {
         let target = self.cfg.memory_budget / 4 * 3;
         // Bytes held behind holes or in a resync beyond a fair share are given up as gaps.
         let share = self.cfg.memory_budget / 8;
-        let mut shared = Shared { names: &mut self.names, interval: self.interval.as_mut() };
+        let mut shared = Shared {
+            names: &mut self.names,
+            propagated: &mut self.propagated,
+            interval: self.interval.as_mut(),
+        };
         for c in &mut self.conns {
             if c.buffered() > share.min(1 << 20) {
                 c.release_buffers(&mut shared);
@@ -452,7 +471,11 @@ impl WireAnalyzer {
             return;
         }
         self.finished = true;
-        let mut shared = Shared { names: &mut self.names, interval: self.interval.as_mut() };
+        let mut shared = Shared {
+            names: &mut self.names,
+            propagated: &mut self.propagated,
+            interval: self.interval.as_mut(),
+        };
         for c in &mut self.conns {
             c.finish(&mut shared);
         }

@@ -115,6 +115,8 @@ pub struct WindowEvent {
     pub flags: u32,
     /// Raw window advertised.
     pub window: u16,
+    /// The window in bytes (raw shifted by the window scale).
+    pub window_size: u32,
 }
 
 /// A parse error, where it happened.
@@ -157,6 +159,8 @@ pub struct SegmentLine {
     pub tcp_flags: u8,
     /// Raw window.
     pub window: u16,
+    /// The window in bytes (raw shifted by the window scale).
+    pub window_size: u32,
     /// Analysis flags.
     pub analysis: u32,
     /// Commands completed here.
@@ -209,6 +213,8 @@ pub struct SegmentRecord {
     pub tcp_flags: u8,
     /// Raw window.
     pub window: u16,
+    /// The window in bytes (raw shifted by the window scale).
+    pub window_size: u32,
     /// Analysis flags.
     pub analysis: u32,
     /// Messages completed here.

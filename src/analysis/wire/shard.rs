@@ -37,14 +37,8 @@ impl WireAnalyzer {
             first.retired_for_memory += other.retired_for_memory;
             first.heap += other.heap;
             first.cfg.memory_budget += other.cfg.memory_budget;
-            for (name, &n) in other.names.names.iter().zip(&other.names.counts) {
-                if n > 0 {
-                    let id = first.names.count(name) as usize;
-                    if let Some(slot) = first.names.counts.get_mut(id) {
-                        *slot += n - 1;
-                    }
-                }
-            }
+            first.names.merge(&other.names);
+            first.propagated.merge(&other.propagated);
             first.conns.append(&mut other.conns);
         }
         first.conns.sort_by_key(|c| c.first_frame);

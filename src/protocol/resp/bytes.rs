@@ -7,6 +7,11 @@ use super::escape::escape;
 pub const NAME_CAP: usize = 32;
 /// Size of the display preview buffer.
 pub const PREVIEW_CAP: usize = 64;
+/// Leading bytes kept of a command's second and third arguments.
+pub const ARG_CAP: usize = 16;
+/// Leading bytes kept of a reply's head ([`super::Shape::head`]): a MONITOR line's
+/// `<seconds>.<µs> [` fits.
+pub const HEAD_CAP: usize = 24;
 
 /// A small inline byte buffer (command names, previews): no heap, `Copy`. Equality and
 /// hashing look at the held bytes only.
@@ -78,3 +83,7 @@ impl<const N: usize> std::fmt::Debug for InlineBytes<N> {
 pub type Name = InlineBytes<NAME_CAP>;
 /// A display preview with secrets already redacted.
 pub type Preview = InlineBytes<PREVIEW_CAP>;
+/// Leading bytes of a command argument.
+pub type Arg = InlineBytes<ARG_CAP>;
+/// Leading bytes of a reply.
+pub type Head = InlineBytes<HEAD_CAP>;

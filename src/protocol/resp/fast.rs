@@ -2,8 +2,9 @@
 //! tight loop, with the same rules as the state machine (which decides anything unusual), so
 //! results never depend on which path ran.
 
-use super::bytes::Name;
-use super::scan::{Kind, Role, MAX_DEPTH, MAX_LINE, MAX_REQUEST_BULK};
+use super::bytes::{Arg, Head, Name};
+use super::message::{Kind, Role, Shape, SHAPE_MAX_LEN};
+use super::scan::{MAX_DEPTH, MAX_LINE, MAX_REQUEST_BULK};
 
 /// A complete, well-formed message at the start of `data`: its length and kind. `None` when it
 /// is incomplete, malformed, inline, empty (`*0`), carries an attribute, or nests deeply: the
@@ -20,6 +21,7 @@ pub(super) fn whole_message(role: Role, data: &[u8]) -> Option<(usize, Kind)> {
                 return None;
             }
             let mut name = Name::default();
+            let (mut sub, mut arg2) = (Arg::default(), Arg::default());
             for k in 0..n {
                 if data.get(j) != Some(&b'$') {
                     return None;
@@ -32,14 +34,23 @@ pub(super) fn whole_message(role: Role, data: &[u8]) -> Option<(usize, Kind)> {
                 if data.get(end) != Some(&b'\r') || data.get(end + 1) != Some(&b'\n') {
                     return None;
                 }
-                if k == 0 {
-                    name.push(&data[p..end]);
-                    let nl = name.len();
-                    name.buf[..nl].make_ascii_uppercase();
+                match k {
+                    0 => {
+                        name.push(&data[p..end]);
+                        let nl = name.len();
+                        name.buf[..nl].make_ascii_uppercase();
+                    }
+                    1 => {
+                        sub.push(&data[p..end]);
+                    }
+                    2 => {
+                        arg2.push(&data[p..end]);
+                    }
+                    _ => {}
                 }
                 j = end + 2;
             }
-            Some((j, Kind::Command { name, argc: u32::try_from(n).ok()?, inline: false }))
+            Some((j, Kind::Command { name, argc: u32::try_from(n).ok()?, inline: false, sub, arg2 }))
         }
         Role::Replies => {
             let ty = *data.first()?;
@@ -47,9 +58,64 @@ pub(super) fn whole_message(role: Role, data: &[u8]) -> Option<(usize, Kind)> {
                 return None;
             }
             let end = skip_value(data, 0)?;
-            Some((end, Kind::Reply { ty, error: ty == b'-' || ty == b'!', push: ty == b'>' }))
+            let shape = shape_of(&data[..end], ty)?;
+            Some((end, Kind::Reply { ty, error: ty == b'-' || ty == b'!', push: ty == b'>', shape }))
         }
     }
+}
+
+/// The [`Shape`] of a whole reply `msg` of type `ty`, as the state machine builds it.
+fn shape_of(msg: &[u8], ty: u8) -> Option<Shape> {
+    let mut shape = Shape::default();
+    match ty {
+        b'+' | b'-' => {
+            shape.head.push(line(msg, 0)?);
+        }
+        b'*' | b'>' => {
+            let (n, mut j) = fast_number(msg, 1)?;
+            shape.len = u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+            if n >= 1 {
+                shape.head = head_of(msg, j)?;
+            }
+            if (1..=i64::from(SHAPE_MAX_LEN)).contains(&n) {
+                let mut last = None;
+                for _ in 0..n {
+                    let start = j;
+                    j = skip_value(msg, j)?;
+                    last = (msg.get(start) == Some(&b':')).then(|| fast_number(msg, start + 1)).flatten();
+                }
+                shape.last_int = last.map(|(v, _)| v);
+            }
+        }
+        _ => {}
+    }
+    Some(shape)
+}
+
+/// The head an element starting at `msg[i]` gives: a bulk's or a simple line's first bytes.
+fn head_of(msg: &[u8], i: usize) -> Option<Head> {
+    let mut head = Head::default();
+    match *msg.get(i)? {
+        b'$' | b'!' | b'=' => {
+            let (l, p) = fast_number(msg, i + 1)?;
+            if l >= 0 {
+                let end = p.checked_add(usize::try_from(l).ok()?)?;
+                head.push(msg.get(p..end)?);
+            }
+        }
+        b'+' | b'-' => {
+            head.push(line(msg, i)?);
+        }
+        _ => {}
+    }
+    Some(head)
+}
+
+/// The bytes of the simple line whose type byte is `msg[i]`, without its CRLF.
+fn line(msg: &[u8], i: usize) -> Option<&[u8]> {
+    let rest = msg.get(i + 1..)?;
+    let p = memchr::memchr(b'\r', rest)?;
+    rest.get(..p)
 }
 
 /// Skips one complete reply value starting at `data[i]`; returns the index after it. A loop

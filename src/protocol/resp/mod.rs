@@ -2,7 +2,8 @@
 //!
 //! - [`scan`]: the incremental scanner (pure, bounded, never panics on input), used by the
 //!   wire analysis and by the server client alike.
-//! - [`bytes`]: small inline byte buffers for names and previews.
+//! - [`message`]: what the scanner finds.
+//! - [`bytes`]: small inline byte buffers for names, arguments and previews.
 //! - [`redact`]: which arguments are secrets.
 //! - [`escape`]: untrusted text made safe to show.
 //!
@@ -11,8 +12,10 @@
 pub mod bytes;
 pub mod escape;
 mod fast;
+pub mod message;
 pub mod redact;
 pub mod scan;
 
-pub use bytes::{InlineBytes, Name, Preview};
-pub use scan::{Kind, Message, Outcome, ParseError, Role, Scanner, Token};
+pub use bytes::{Arg, Head, InlineBytes, Name, Preview};
+pub use message::{Kind, Message, Outcome, ParseError, Role, Shape, Token};
+pub use scan::Scanner;

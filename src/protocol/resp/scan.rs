@@ -14,8 +14,9 @@
 //! ending in `\n`. `*0`, `*-1` and empty inline lines are not commands. Replies accept every
 //! RESP2 and RESP3 type; a top-level attribute (`|`) and the value after it form one reply.
 
-use super::bytes::{InlineBytes, Name, Preview};
+use super::bytes::{Arg, Head, InlineBytes, Name, Preview};
 use super::fast::{fast_number, itoa_buf, whole_message, write_elided};
+use super::message::{Kind, Message, Outcome, ParseError, Role, Shape, Token, SHAPE_MAX_LEN};
 use super::redact::Redactor;
 
 /// Deepest aggregate nesting accepted; deeper input is a parse error, not a stack overflow.
@@ -31,125 +32,6 @@ const ARG_PREVIEW: usize = 24;
 const ARG_HEAD: usize = 32;
 /// Decimal digits accepted in a length or integer (i64 has 19).
 const MAX_DIGITS: u8 = 19;
-
-/// Which side of the conversation a byte stream carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Client to server: commands.
-    Requests,
-    /// Server to client: replies and pushes.
-    Replies,
-}
-
-/// Why a stream stopped parsing. Small and `Copy`: this is hit on garbage input in the hot path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ParseError {
-    /// A byte that cannot start a value here.
-    UnexpectedType(u8),
-    /// A request item that does not start with `$` (Redis: "expected '$'").
-    ExpectedBulk(u8),
-    /// A length or integer line with a non-digit, no digits, or too many digits.
-    BadNumber,
-    /// A length outside what Redis accepts (negative other than -1, or over the limits).
-    LengthOutOfRange,
-    /// A line longer than 64 KiB.
-    LineTooLong,
-    /// A bulk payload or a header not followed by CRLF.
-    MissingCrlf,
-    /// Aggregates nested deeper than [`MAX_DEPTH`].
-    TooDeep,
-}
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ParseError::UnexpectedType(b) => write!(f, "unexpected byte 0x{b:02x} where a value starts"),
-            ParseError::ExpectedBulk(b) => write!(f, "expected '$' in a multibulk request, got 0x{b:02x}"),
-            ParseError::BadNumber => f.write_str("malformed length or integer"),
-            ParseError::LengthOutOfRange => f.write_str("length out of range"),
-            ParseError::LineTooLong => f.write_str("line longer than 64 KiB"),
-            ParseError::MissingCrlf => f.write_str("missing CRLF"),
-            ParseError::TooDeep => f.write_str("aggregates nested too deep"),
-        }
-    }
-}
-
-/// Where inside a message the scanner stands: used to say at which token a command was split
-/// across TCP segments ("after `$5`, before CRLF").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Token {
-    /// Between two values: the cut fell on a clean token boundary.
-    Boundary,
-    /// Inside a length or integer (`$5` with more digits possibly to come).
-    Length,
-    /// Between the `\r` and the `\n` of a header line.
-    HeaderCrlf,
-    /// Inside a bulk payload.
-    Payload,
-    /// In the CRLF that ends a bulk payload.
-    PayloadCrlf,
-    /// Inside a simple or inline line.
-    Line,
-}
-
-impl Token {
-    /// Short human description of a cut at this token.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Token::Boundary => "between tokens",
-            Token::Length => "inside a length, before its CRLF",
-            Token::HeaderCrlf => "inside a header CRLF",
-            Token::Payload => "inside a bulk payload",
-            Token::PayloadCrlf => "before a bulk's trailing CRLF",
-            Token::Line => "inside a line",
-        }
-    }
-}
-
-/// What a completed message was.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// A command (request).
-    Command {
-        /// First argument, upper-cased.
-        name: Name,
-        /// Number of arguments including the name.
-        argc: u32,
-        /// True for an inline (telnet-style) command.
-        inline: bool,
-    },
-    /// A reply or push (server to client).
-    Reply {
-        /// Type byte of the value (after any attribute).
-        ty: u8,
-        /// True for `-` and `!`.
-        error: bool,
-        /// True for a RESP3 push (`>`): out of band, not a reply.
-        push: bool,
-    },
-}
-
-/// A complete top-level message found by the scanner.
-#[derive(Clone, Copy, Debug)]
-pub struct Message {
-    /// Stream offset of its first byte.
-    pub start: u64,
-    /// Stream offset one past its last byte.
-    pub end: u64,
-    /// What it was.
-    pub kind: Kind,
-}
-
-/// The result of one [`Scanner::advance`] call.
-#[derive(Clone, Copy, Debug)]
-pub enum Outcome {
-    /// All input was consumed and no message completed.
-    Incomplete,
-    /// A message completed; the bytes after it were not consumed yet.
-    Message(Message),
-    /// The input is not RESP at this point; the scanner must be reset or resynchronised.
-    Error(ParseError),
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Num {
@@ -218,6 +100,17 @@ pub struct Scanner {
     arg_len: u64,
     arg_shown: usize,
     name: Name,
+    /// A command's second and third arguments' leading bytes.
+    sub: Arg,
+    arg2: Arg,
+    /// A reply's shape, built as its bytes go by.
+    head: Head,
+    top_len: u32,
+    last_int: Option<i64>,
+    /// Elements of the top-level aggregate completed so far.
+    elem: u32,
+    /// Type byte of the value being read (a line's `+` or `-`).
+    value_ty: u8,
     preview: Preview,
     redactor: Redactor,
     /// Leading bytes of the current argument, kept only for commands that may carry secrets
@@ -250,6 +143,13 @@ impl Scanner {
             arg_len: 0,
             arg_shown: 0,
             name: Name::default(),
+            sub: Arg::default(),
+            arg2: Arg::default(),
+            head: Head::default(),
+            top_len: 0,
+            last_int: None,
+            elem: 0,
+            value_ty: 0,
             preview: Preview::default(),
             redactor: Redactor::default(),
             arg_head: InlineBytes::default(),
@@ -349,6 +249,7 @@ impl Scanner {
                             if self.previews && self.depth == 0 {
                                 self.preview.push(&data[i..i + p]);
                             }
+                            self.capture_line(&data[i..i + p]);
                             i += p + 2;
                             if self.value_done() {
                                 return self.complete(i);
@@ -471,6 +372,7 @@ impl Scanner {
                     if self.previews && self.depth == 0 {
                         self.preview.push(&rest[..n]);
                     }
+                    self.capture_line(&rest[..n]);
                     i += n;
                     if found {
                         i += 1;
@@ -549,6 +451,12 @@ impl Scanner {
         self.arg_shown = 0;
         // Only lengths are reset: the bytes behind them are never read past `len`.
         self.name.len = 0;
+        self.sub.len = 0;
+        self.arg2.len = 0;
+        self.head.len = 0;
+        self.top_len = 0;
+        self.last_int = None;
+        self.elem = 0;
         self.preview.len = 0;
         self.redactor = Redactor::default();
         self.depth = 0;
@@ -565,6 +473,10 @@ impl Scanner {
     /// Dispatches on a reply type byte.
     #[inline]
     fn start_value(&mut self, b: u8) -> Result<(), ParseError> {
+        self.value_ty = b;
+        if self.depth == 1 {
+            self.last_int = None;
+        }
         if self.depth == 0 {
             self.ty = b;
             if self.previews {
@@ -592,10 +504,18 @@ impl Scanner {
             self.preview.push(buf.as_bytes_mut());
         }
         match kind {
-            Num::Integer => Ok(self.value_done()),
+            Num::Integer => {
+                if self.depth == 1 && self.shaped() {
+                    self.last_int = Some(v);
+                }
+                Ok(self.value_done())
+            }
             Num::Aggregate(t) => {
                 if v < -1 {
                     return Err(ParseError::LengthOutOfRange);
+                }
+                if self.depth == 0 && (t == b'*' || t == b'>') && self.role == Role::Replies {
+                    self.top_len = u32::try_from(v.max(0)).unwrap_or(u32::MAX);
                 }
                 if self.role == Role::Requests {
                     if v > i64::from(i32::MAX) {
@@ -650,6 +570,9 @@ impl Scanner {
                 self.state = State::Start;
                 return true;
             }
+            if self.depth == 1 {
+                self.elem = self.elem.saturating_add(1);
+            }
             let top = &mut self.stack[self.depth - 1];
             top.left -= 1;
             if top.left > 0 {
@@ -673,13 +596,23 @@ impl Scanner {
     #[inline]
     fn capture_arg(&mut self, bytes: &[u8]) {
         if self.role == Role::Requests && self.depth == 1 {
-            if self.arg_idx == 0 {
-                if !self.name.is_full() {
+            match self.arg_idx {
+                0 => {
                     self.name.push(bytes);
                 }
-            } else if self.redactor.hides_any() && !self.arg_head.is_full() {
+                1 => {
+                    self.sub.push(bytes);
+                }
+                2 => {
+                    self.arg2.push(bytes);
+                }
+                _ => {}
+            }
+            if self.arg_idx > 0 && self.redactor.hides_any() && !self.arg_head.is_full() {
                 self.arg_head.push(bytes);
             }
+        } else if self.role == Role::Replies && self.depth == 1 && self.elem == 0 && self.shaped() {
+            self.head.push(bytes);
         }
         if self.previews && self.arg_shown < ARG_PREVIEW {
             let n = (ARG_PREVIEW - self.arg_shown).min(bytes.len());
@@ -703,6 +636,24 @@ impl Scanner {
             }
             self.arg_shown += n;
         }
+    }
+
+    /// A simple string's or error's bytes: the head of a reply when the line is the reply, or
+    /// the first element of a top-level aggregate.
+    #[inline]
+    fn capture_line(&mut self, bytes: &[u8]) {
+        if (self.value_ty == b'+' || self.value_ty == b'-')
+            && (self.depth == 0 || (self.depth == 1 && self.elem == 0 && self.shaped()))
+        {
+            self.head.push(bytes);
+        }
+    }
+
+    /// A reply whose elements make its [`Shape`]: a top-level array or push (a map's or a
+    /// set's do not).
+    #[inline]
+    fn shaped(&self) -> bool {
+        self.ty == b'*' || self.ty == b'>'
     }
 
     #[inline]
@@ -754,8 +705,17 @@ impl Scanner {
                 }
             }
             let b_up = if self.argc == 1 { b.to_ascii_uppercase() } else { b };
-            if self.argc == 1 && !self.name.is_full() {
-                self.name.push(&[b_up]);
+            match self.argc {
+                1 => {
+                    self.name.push(&[b_up]);
+                }
+                2 => {
+                    self.sub.push(&[b]);
+                }
+                3 => {
+                    self.arg2.push(&[b]);
+                }
+                _ => {}
             }
             if self.previews && (self.argc == 1 || !self.redactor.hides_any()) {
                 self.preview.push(&[b_up]);
@@ -774,10 +734,23 @@ impl Scanner {
                 if self.ty == b'i' {
                     self.name.buf[..self.name.len as usize].make_ascii_uppercase();
                 }
-                Kind::Command { name: self.name, argc: self.argc, inline: self.ty == b'i' }
+                Kind::Command {
+                    name: self.name,
+                    argc: self.argc,
+                    inline: self.ty == b'i',
+                    sub: self.sub,
+                    arg2: self.arg2,
+                }
             }
             Role::Replies => {
-                Kind::Reply { ty: self.ty, error: self.ty == b'-' || self.ty == b'!', push: self.ty == b'>' }
+                let last_int = if self.top_len <= SHAPE_MAX_LEN { self.last_int } else { None };
+                let shape = Shape { head: self.head, len: self.top_len, last_int };
+                Kind::Reply {
+                    ty: self.ty,
+                    error: self.ty == b'-' || self.ty == b'!',
+                    push: self.ty == b'>',
+                    shape,
+                }
             }
         };
         let msg = Message { start: self.msg_start, end: self.offset, kind };

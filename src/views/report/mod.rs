@@ -42,6 +42,26 @@ pub fn bytes(v: u64) -> String {
     }
 }
 
+/// What a connection is and the counts only some connections have, for a line that lists
+/// its commands and replies: `("subscriber: ", "  silenced 3")`; a plain client gets `""`.
+pub fn kind_and_extras(c: &crate::engine::report::ConnReport) -> (String, String) {
+    let kind = match c.kind {
+        crate::analysis::conversation::ConnKind::Client => String::new(),
+        k => format!("{}: ", k.describe()),
+    };
+    let mut extra = String::new();
+    for (n, what) in [(c.silenced, "silenced"), (c.unsolicited, "unsolicited"), (c.propagated, "propagated")]
+    {
+        if n > 0 {
+            extra.push_str(&format!("  {what} {n}"));
+        }
+    }
+    if c.rdb_bytes > 0 {
+        extra.push_str(&format!("  RDB {}", bytes(c.rdb_bytes)));
+    }
+    (kind, extra)
+}
+
 /// A connection's round trips beyond the handshake, in one line: ACK-timed per direction and
 /// lone PINGs (docs/METRICS.md says what each measures).
 pub fn rtt_sources(c: &crate::engine::report::ConnReport) -> String {

@@ -15,7 +15,7 @@ const SHOWN: usize = 4;
 /// The header line of the listing.
 pub fn header() -> String {
     format!(
-        "{:>8} {:>12} {:>5} {:<4} {:>6} {:<5} {:>6}  {}",
+        "{:>8} {:>12} {:>5} {:<4} {:>6} {:<5} {:>8}  {}",
         "frame", "time(s)", "conn", "dir", "len", "flags", "win", "what it carries"
     )
 }
@@ -38,6 +38,7 @@ pub fn line(rec: &SegmentRecord, w: &WireAnalyzer) -> String {
     let mut cmds = 0usize;
     let mut reps = 0usize;
     let mut pushes = 0usize;
+    let mut propagated = 0usize;
     for it in &rec.items {
         let p = it.preview.to_string_lossy();
         let p = p.trim();
@@ -57,10 +58,15 @@ pub fn line(rec: &SegmentRecord, w: &WireAnalyzer) -> String {
             ));
             continue;
         }
-        match it.found.msg.kind {
-            Kind::Command { .. } => cmds += 1,
-            Kind::Reply { push: true, .. } => pushes += 1,
-            Kind::Reply { .. } => reps += 1,
+        match it.step {
+            Step::Command(_) => cmds += 1,
+            Step::Reply { .. } => reps += 1,
+            Step::Push => pushes += 1,
+            Step::Propagated => propagated += 1,
+            Step::Rdb => {
+                what.push(format!("RDB file of {} B (replication)", it.found.msg.end - it.found.msg.start));
+                continue;
+            }
         }
         if plain.len() < SHOWN {
             let tag = match (it.found.msg.kind, it.step) {
@@ -70,15 +76,17 @@ pub fn line(rec: &SegmentRecord, w: &WireAnalyzer) -> String {
             plain.push(tag);
         }
     }
-    let n = cmds + reps + pushes;
+    let n = cmds + reps + pushes + propagated;
     if n > 0 {
-        let kind = match (cmds, reps, pushes) {
-            (1, 0, 0) => "command",
-            (_, 0, 0) => "commands",
-            (0, 1, 0) => "reply",
-            (0, _, 0) => "replies",
-            (0, 0, 1) => "push",
-            (0, 0, _) => "pushes",
+        let kind = match (cmds, reps, pushes, propagated) {
+            (1, 0, 0, 0) => "command",
+            (_, 0, 0, 0) => "commands",
+            (0, 1, 0, 0) => "reply",
+            (0, _, 0, 0) => "replies",
+            (0, 0, 1, 0) => "push",
+            (0, 0, _, 0) => "pushes",
+            (0, 0, 0, 1) => "propagated command",
+            (0, 0, 0, _) => "propagated commands",
             _ => "messages",
         };
         let more = if n > plain.len() { format!(", … ({} more)", n - plain.len()) } else { String::new() };
@@ -95,14 +103,14 @@ pub fn line(rec: &SegmentRecord, w: &WireAnalyzer) -> String {
     let mut o = String::new();
     let _ = write!(
         o,
-        "{:>8} {:>12.6} {:>5} {:<4} {:>6} {:<5} {:>6}  {}",
+        "{:>8} {:>12.6} {:>5} {:<4} {:>6} {:<5} {:>8}  {}",
         format!("#{}", rec.frame),
         (rec.ts - t0) as f64 / 1e6,
         rec.conn,
         rec.dir.arrow(),
         rec.len,
         flag_letters(rec.tcp_flags),
-        rec.window,
+        rec.window_size,
         what.join("; ")
     );
     o
@@ -116,11 +124,13 @@ pub fn json_line(rec: &SegmentRecord, w: &WireAnalyzer) -> String {
         .items
         .iter()
         .map(|it| {
-            let (kind, name) = match it.found.msg.kind {
-                Kind::Command { name, .. } => ("command", name.to_string_lossy()),
-                Kind::Reply { push: true, .. } => ("push", String::new()),
-                Kind::Reply { error: true, .. } => ("error", String::new()),
-                Kind::Reply { .. } => ("reply", String::new()),
+            let (kind, name) = match (it.found.msg.kind, it.step) {
+                (Kind::Command { name, .. }, Step::Propagated) => ("propagated", name.to_string_lossy()),
+                (Kind::Command { name, .. }, _) => ("command", name.to_string_lossy()),
+                (Kind::Rdb { .. }, _) => ("rdb", String::new()),
+                (_, Step::Push) => ("push", String::new()),
+                (Kind::Reply { error: true, .. }, _) => ("error", String::new()),
+                (Kind::Reply { .. }, _) => ("reply", String::new()),
             };
             let latency = match it.step {
                 Step::Reply { latency_us, .. } => latency_us,
@@ -150,6 +160,7 @@ pub fn json_line(rec: &SegmentRecord, w: &WireAnalyzer) -> String {
         "len": rec.len,
         "flags": flag_letters(rec.tcp_flags),
         "window": rec.window,
+        "window_size": rec.window_size,
         "analysis": event_names(rec.analysis),
         "tshark_analysis": crate::analysis::tcp::flags::tshark_fields(rec.analysis),
         "messages": items,

@@ -108,9 +108,10 @@ fn connection(o: &mut String, c: &ConnReport) {
     if c.tls {
         let _ = writeln!(o, "  TLS: encrypted, so RESP is not read; the TCP numbers below still are");
     }
+    let (kind, extra) = super::kind_and_extras(c);
     let _ = writeln!(
         o,
-        "  commands {}  replies {}  errors {}  unanswered {}  pushes {}",
+        "  {kind}commands {}  replies {}  errors {}  unanswered {}  pushes {}{extra}",
         c.commands, c.replies, c.errors, c.unanswered, c.pushes
     );
     let _ = writeln!(
@@ -186,11 +187,11 @@ fn connection(o: &mut String, c: &ConnReport) {
         for e in c.window_events.iter().take(LIST) {
             let _ = writeln!(
                 o,
-                "    {:>10}  #{:<7} {}  win {:<6} {}",
+                "    {:>10}  #{:<7} {}  win {:<8} {}",
                 format!("+{}", us(e.t_us)),
                 e.frame,
                 e.dir.arrow(),
-                e.window,
+                e.window_size,
                 e.flags.join(", ")
             );
         }

@@ -48,7 +48,7 @@ pub fn render(f: &mut Frame<'_>, model: &Model, ui: &UiState) {
         panes::help(f, inner, &theme);
     } else {
         match ui.pane {
-            Pane::Overview => panes::overview(f, inner, model, &theme),
+            Pane::Overview => panes::overview(f, inner, model, ui),
             Pane::Connections => panes::connections(f, inner, model, ui),
             Pane::Slowlog => panes::slowlog(f, inner, model, ui),
             Pane::Memory => panes::memory(f, inner, model, ui),
@@ -108,8 +108,12 @@ fn footer_line(ui: &UiState) -> Line<'static> {
     if ui.filtering {
         return Line::from(format!(" filter: {}▏  (enter keeps it, esc clears it)", ui.filter));
     }
+    if ui.confirm_quit {
+        return Line::from(" MONITOR is running: q again quits (and stops it), any other key stays");
+    }
     let mut keys = " q quit  p pause  tab/1-8 panes  m monitor  / filter  ? help".to_string();
     match ui.pane {
+        Pane::Overview => keys.push_str("  j/k alert  enter evidence"),
         Pane::Connections | Pane::Packets => keys.push_str("  j/k select  s sort"),
         Pane::Slowlog | Pane::Memory => keys.push_str("  s sort"),
         Pane::Timeline => keys.push_str("  j/k lane  z/Z zoom"),

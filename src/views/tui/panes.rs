@@ -7,13 +7,15 @@ use ratatui::Frame;
 
 use super::state::{MemSort, SlowSort, SortBy, UiState};
 use super::theme::Theme;
+use crate::engine::alerts::{clock_time, Severity};
 use crate::engine::model::Model;
 use crate::engine::report::ConnReport;
 use crate::views::report::{bytes, opt_us, us};
 
 /// Overview: ops on the wire and from INFO, latency over time, deepest pipelines now, memory,
 /// alerts.
-pub fn overview(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
+pub fn overview(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
+    let t = &ui.theme;
     let [top, bottom] = Layout::vertical([Constraint::Length(9), Constraint::Min(3)]).areas(area);
     let [stats, graphs] = Layout::horizontal([Constraint::Length(44), Constraint::Min(10)]).areas(top);
     let last = m.history.back().copied().unwrap_or_default();
@@ -101,20 +103,63 @@ pub fn overview(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
         .block(Block::default().borders(Borders::TOP).border_style(t.dim)),
         deep,
     );
-    let alert_lines: Vec<Line<'_>> = if m.alerts.is_empty() {
-        vec![Line::from(Span::styled("no alerts", t.good))]
-    } else {
-        m.alerts.iter().map(|a| Line::from(Span::styled(a.clone(), t.warn))).collect()
-    };
-    let mut alert_lines = alert_lines;
+    alerts_list(f, alerts, m, ui);
+}
+
+/// The alerts, open ones first: time, severity, kind, count and what to look at; the
+/// selected one (`j`/`k`) jumps to its evidence with Enter.
+fn alerts_list(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
+    let t = &ui.theme;
+    let shown = m.alerts.shown();
+    let open = shown.iter().filter(|a| !a.resolved).count();
+    let mut lines: Vec<Line<'_>> = Vec::new();
     if let Some(why) = &m.wire_unavailable {
-        alert_lines.insert(0, Line::from(Span::styled(format!("wire off: {why}"), t.bad)));
+        lines.push(Line::from(Span::styled(format!("wire off: {why}"), t.bad)));
     }
+    if shown.is_empty() {
+        lines.push(Line::from(Span::styled("no alerts", t.good)));
+    }
+    let sel = ui.alert_sel.min(shown.len().saturating_sub(1));
+    for (i, a) in shown.iter().enumerate() {
+        let (mark, style) = match (a.resolved, a.severity) {
+            (true, _) => ("✓", t.dim),
+            (false, Severity::Critical) => ("!!", t.bad),
+            (false, Severity::Warning) => ("!", t.warn),
+            (false, Severity::Info) => ("i", t.header),
+        };
+        let count = if a.count > 1 { format!(" ×{}", a.count) } else { String::new() };
+        let when = if a.first_seen == a.last_seen || a.resolved {
+            clock_time(a.last_seen)
+        } else {
+            format!("{}–{}", clock_time(a.first_seen), clock_time(a.last_seen))
+        };
+        let style = if i == sel { style.patch(t.selected) } else { style };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{mark} {} {}{count} ", when, a.kind.name()), style.patch(t.title)),
+            Span::styled(a.message.clone(), style),
+        ]));
+    }
+    let title = format!(" alerts: {open} open, {} resolved (j/k, enter: evidence) ", shown.len() - open);
+    // Keep the selected alert in view: skip whole alerts above it when they do not fit.
+    let inner_h = area.height.saturating_sub(1);
+    let width = area.width.saturating_sub(1).max(1) as usize;
+    let rows_of = |l: &Line<'_>| l.width().div_ceil(width).max(1) as u16;
+    let first = usize::from(m.wire_unavailable.is_some()) + usize::from(shown.is_empty());
+    let mut skip = 0;
+    while skip < sel && lines[first + skip..=first + sel].iter().map(rows_of).sum::<u16>() > inner_h {
+        skip += 1;
+    }
+    let lines: Vec<Line<'_>> = lines
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| *i < first || *i >= first + skip)
+        .map(|(_, l)| l)
+        .collect();
     f.render_widget(
-        Paragraph::new(alert_lines).wrap(Wrap { trim: true }).block(
-            Block::default().title(" alerts ").borders(Borders::TOP | Borders::LEFT).border_style(t.dim),
-        ),
-        alerts,
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(Block::default().title(title).borders(Borders::TOP | Borders::LEFT).border_style(t.dim)),
+        area,
     );
 }
 
@@ -222,8 +267,8 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         }
     }
     let header = Row::new(vec![
-        "client", "name", "lib", "cmds", "depth", "cmd/bat", "splits", "p50", "p99", "rtt", "zwin", "full",
-        "qbuf", "omem",
+        "client", "kind", "name", "lib", "cmds", "depth", "cmd/bat", "splits", "p50", "p99", "rtt", "zwin",
+        "full", "qbuf", "omem",
     ])
     .style(t.dim);
     // Only the rows on screen are built: a thousand connections would otherwise cost most of
@@ -242,6 +287,7 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
             let lib = row.and_then(|r| r.lib_name.clone()).unwrap_or_default();
             Row::new(vec![
                 Cell::from(c.client.clone()),
+                Cell::from(kind_label(c.kind)),
                 Cell::from(name),
                 Cell::from(lib),
                 Cell::from(c.commands.to_string()),
@@ -260,6 +306,7 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         .collect();
     let widths = [
         Constraint::Min(21),
+        Constraint::Length(4),
         Constraint::Length(16),
         Constraint::Length(8),
         Constraint::Length(8),
@@ -274,7 +321,13 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         Constraint::Length(9),
         Constraint::Length(9),
     ];
-    let title = format!(" {n} connections, sorted by {} (s){} ", ui.sort.label(), filtered(ui));
+    let unlisted = m.wire.as_ref().map_or(0, |w| w.capture.unlisted_connections);
+    let count = if unlisted > 0 {
+        format!("{n} busiest of {} connections", n as u64 + unlisted)
+    } else {
+        format!("{n} connections")
+    };
+    let title = format!(" {count}, sorted by {} (s){} ", ui.sort.label(), filtered(ui));
     let table = Table::new(rows, widths)
         .header(header)
         .row_highlight_style(t.selected)
@@ -283,21 +336,35 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     f.render_stateful_widget(table, area, &mut state);
 }
 
+/// A connection's kind in a few letters (a plain client shows nothing).
+fn kind_label(k: crate::analysis::conversation::ConnKind) -> &'static str {
+    use crate::analysis::conversation::ConnKind;
+    match k {
+        ConnKind::Client => "",
+        ConnKind::Subscriber => "sub",
+        ConnKind::Monitor => "mon",
+        ConnKind::Replica => "repl",
+    }
+}
+
 /// One connection in detail: what a client library investigator asks about.
 fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, t: &Theme) {
     let [top, curves, bottom] =
         Layout::vertical([Constraint::Length(8), Constraint::Length(4), Constraint::Min(3)]).areas(area);
     let row = m.client_row(&c.client);
     let l = &c.latency_us;
+    let (kind, extra) = crate::views::report::kind_and_extras(c);
     let lines = vec![
         Line::from(Span::styled(format!("{} → {}   (enter or esc: back)", c.client, c.server), t.title)),
         Line::from(format!(
-            "commands {}  replies {}  errors {}  unanswered {}  pushes {}   bytes {} → / {} ←",
+            "{}commands {}  replies {}  errors {}  unanswered {}  pushes {}{}   bytes {} → / {} ←",
+            kind,
             c.commands,
             c.replies,
             c.errors,
             c.unanswered,
             c.pushes,
+            extra,
             bytes(c.bytes_to_server),
             bytes(c.bytes_to_client)
         )),
@@ -367,11 +434,11 @@ fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, t: &Theme) {
         .iter()
         .map(|e| {
             Line::from(format!(
-                "+{:<9} #{:<7} {} win {:<6} {}",
+                "+{:<9} #{:<7} {} win {:<8} {}",
                 us(e.t_us),
                 e.frame,
                 e.dir.arrow(),
-                e.window,
+                e.window_size,
                 e.flags.join(", ")
             ))
         })
@@ -533,8 +600,9 @@ fn slowlog_table(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     let rows: Vec<Row<'_>> = entries
         .into_iter()
         .map(|e| {
+            let marked = ui.slow_mark == Some(e.id);
             Row::new(vec![
-                Cell::from(e.id.to_string()),
+                Cell::from(if marked { format!("▶{}", e.id) } else { e.id.to_string() }),
                 Cell::from(clock(crate::sources::capture::timestamp_us(
                     i64::try_from(e.time).unwrap_or(i64::MAX),
                     0,
@@ -543,6 +611,7 @@ fn slowlog_table(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
                 Cell::from(e.client_addr.clone()),
                 Cell::from(e.args.join(" ")),
             ])
+            .style(if marked { t.selected } else { ratatui::style::Style::default() })
         })
         .collect();
     let title = if m.slowlog.is_empty() {
@@ -819,7 +888,7 @@ pub fn packets(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
                 Cell::from(s.dir.arrow()),
                 Cell::from(s.len.to_string()),
                 Cell::from(crate::views::report::segments::flag_letters(s.tcp_flags)),
-                Cell::from(s.window.to_string()),
+                Cell::from(s.window_size.to_string()),
                 Cell::from(what.join("; ")),
             ])
             .style(style)
@@ -840,7 +909,8 @@ pub fn packets(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
                 Constraint::Length(4),
                 Constraint::Length(6),
                 Constraint::Length(5),
-                Constraint::Length(6),
+                // A scaled window runs to eight digits.
+                Constraint::Length(8),
                 Constraint::Min(10),
             ],
         )

@@ -2,6 +2,7 @@
 //! data lives in the engine's [`Model`](crate::engine::model::Model); nothing here owns it
 //! except a frozen copy while paused.
 
+use crate::engine::alerts::Evidence;
 use crate::engine::model::Model;
 
 use super::theme::Theme;
@@ -186,6 +187,12 @@ pub struct UiState {
     pub lane: usize,
     /// Wall clock for the header (UTC), set by the app each frame; none in tests.
     pub clock: Option<String>,
+    /// `q` was pressed while MONITOR runs: the footer asks, a second `q` quits.
+    pub confirm_quit: bool,
+    /// Selected alert in the Overview (in [`AlertBook::shown`] order).
+    pub alert_sel: usize,
+    /// The SLOWLOG entry an alert jumped to, highlighted in the Slowlog pane.
+    pub slow_mark: Option<u64>,
 }
 
 impl Default for UiState {
@@ -209,6 +216,9 @@ impl Default for UiState {
             zoom: 0,
             lane: 0,
             clock: None,
+            confirm_quit: false,
+            alert_sel: 0,
+            slow_mark: None,
         }
     }
 }
@@ -216,8 +226,12 @@ impl Default for UiState {
 /// What a key asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Leave.
+    /// Leave (asking first while MONITOR runs).
     Quit,
+    /// Leave now (Ctrl-C).
+    QuitNow,
+    /// Back out: close Help, clear the filter, leave a detail. Never quits.
+    Back,
     /// Freeze or unfreeze the picture.
     TogglePause,
     /// Show a pane.
@@ -354,8 +368,9 @@ impl UiState {
 pub fn action_for(code: crossterm::event::KeyCode, ctrl: bool) -> Option<Action> {
     use crossterm::event::KeyCode as K;
     Some(match code {
-        K::Char('c') if ctrl => Action::Quit,
-        K::Char('q') | K::Esc => Action::Quit,
+        K::Char('c') if ctrl => Action::QuitNow,
+        K::Char('q') => Action::Quit,
+        K::Esc => Action::Back,
         K::Char('p') | K::Char(' ') => Action::TogglePause,
         K::Char('1') => Action::Show(Pane::Overview),
         K::Char('2') => Action::Show(Pane::Connections),
@@ -387,10 +402,23 @@ pub fn action_for(code: crossterm::event::KeyCode, ctrl: bool) -> Option<Action>
 impl UiState {
     /// Applies a view action; returns true to quit. Replay actions are the app's.
     pub fn apply(&mut self, a: Action, live: &Model) -> bool {
+        let confirming = std::mem::take(&mut self.confirm_quit);
         match a {
-            // Esc or q backs out of a detail first.
-            Action::Quit if self.detail => self.detail = false,
+            Action::QuitNow => return true,
+            // Quitting ends the MONITOR session and every picture: ask once.
+            Action::Quit if live.monitor_on && !confirming => self.confirm_quit = true,
             Action::Quit => return true,
+            Action::Back => {
+                if self.show_help {
+                    self.show_help = false;
+                } else if !self.filter.is_empty() {
+                    self.filter.clear();
+                } else if self.detail {
+                    self.detail = false;
+                } else if self.pane == Pane::Help {
+                    self.pane = Pane::Overview;
+                }
+            }
             Action::TogglePause => {
                 self.frozen = match self.frozen.take() {
                     Some(_) => None,
@@ -411,6 +439,11 @@ impl UiState {
             }
             Action::Down if self.pane == Pane::Timeline => self.lane = self.lane.saturating_add(1),
             Action::Up if self.pane == Pane::Timeline => self.lane = self.lane.saturating_sub(1),
+            Action::Down if self.pane == Pane::Overview => {
+                let n = self.shown(live).alerts.len();
+                self.alert_sel = (self.alert_sel + 1).min(n.saturating_sub(1));
+            }
+            Action::Up if self.pane == Pane::Overview => self.alert_sel = self.alert_sel.saturating_sub(1),
             Action::Down => self.selected = self.selected.saturating_add(1),
             Action::Up => self.selected = self.selected.saturating_sub(1),
             Action::Sort => match self.pane {
@@ -431,10 +464,38 @@ impl UiState {
             Action::ZoomIn => self.zoom = (self.zoom - 1).max(-16),
             Action::ZoomOut => self.zoom = (self.zoom + 1).min(16),
             Action::Help => self.show_help = !self.show_help,
+            Action::Detail if self.pane == Pane::Overview => self.jump_to_evidence(live),
             Action::Detail => self.detail = self.pane == Pane::Connections && !self.detail,
             Action::Faster | Action::Slower | Action::Step | Action::Restart | Action::ToggleMonitor => {}
         }
         false
+    }
+
+    /// Shows the evidence of the selected alert: its connection's detail, its SLOWLOG entry,
+    /// the Memory pane.
+    fn jump_to_evidence(&mut self, live: &Model) {
+        let m = self.shown(live);
+        let Some(a) = m.alerts.shown().get(self.alert_sel).copied() else { return };
+        match a.evidence.clone() {
+            Evidence::Connection(addr) => {
+                self.filter.clear();
+                self.pane = Pane::Connections;
+                let m = self.shown(live);
+                let pos = super::panes::sorted_connections(m, self).iter().position(|c| c.client == addr);
+                if let Some(i) = pos {
+                    self.selected = i;
+                    self.detail = true;
+                }
+            }
+            Evidence::Slowlog(id) => {
+                self.filter.clear();
+                self.pane = Pane::Slowlog;
+                self.slow_sort = SlowSort::Newest;
+                self.slow_mark = Some(id);
+            }
+            Evidence::Memory => self.pane = Pane::Memory,
+            Evidence::Overview => {}
+        }
     }
 
     /// The model to draw: the frozen copy while paused.
