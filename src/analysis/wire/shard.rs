@@ -19,7 +19,10 @@ impl WireAnalyzer {
     /// seen every frame: connections in order of first frame (and numbered in that order),
     /// counts summed, names merged.
     pub fn merge(mut parts: Vec<WireAnalyzer>) -> Option<WireAnalyzer> {
-        let mut first = parts.pop()?;
+        // The part with the most connections takes in the others: its table grows in place
+        // (a large allocation is remapped, not copied) while the smaller ones are moved in.
+        let most = parts.iter().enumerate().max_by_key(|(_, p)| p.conns.len()).map(|(i, _)| i)?;
+        let mut first = parts.swap_remove(most);
         // One allocation for all; each part is freed as soon as it is moved.
         first.conns.reserve_exact(parts.iter().map(|p| p.conns.len()).sum());
         for mut other in parts {
