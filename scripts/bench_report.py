@@ -19,10 +19,10 @@ import sys
 TESTS = 5  # set,get,incr,lpush,mset
 SETUP_COMMANDS = 2  # CONFIG GET save, CONFIG GET appendonly
 
-TARGET_VS_TSHARK = 50.0  # respscope at least this many times faster than tshark
-TARGET_VS_RAW = 2.0  # respscope at most this many times tcpdump -r (P1)
-TARGET_CMDS_PER_S = 5_000_000  # on the P16 capture
-TARGET_RSS_MB = 150.0
+TARGET_VS_TSHARK = 100.0  # respscope at least this many times faster than tshark
+TARGET_VS_RAW = 1.3  # respscope at most this many times tcpdump -r (every capture)
+TARGET_CMDS_PER_S = 4_500_000  # on the P16 capture, on 2 cores
+TARGET_RSS_MB = 50.0
 
 
 def read_meta(path):
@@ -238,7 +238,7 @@ def main():
     p("")
 
     # ratios
-    rows = [["capture", "x faster than tshark", "x raw read time", "RSS respscope", "RSS tshark"]]
+    rows = [["capture", "x faster than tshark", "x raw read time", "x raw read cpu", "RSS respscope", "RSS tshark"]]
     for c in caps.values():
         r, t, d = c["respscope"], c["tshark"], c["tcpdump"]
         c["vs_tshark"] = t["wall"] / r["wall"] if t and t["status"] == "ok" else None
@@ -246,6 +246,7 @@ def main():
             t["wall"] / r["wall"] if t and t["status"] == "timeout" and t.get("wall") else None
         )
         c["vs_raw"] = r["wall"] / d["wall"] if d and d["status"] == "ok" else None
+        c["vs_raw_cpu"] = r["cpu"] / d["cpu"] if d and d["status"] == "ok" and r["cpu"] and d["cpu"] else None
         vt = ratio(c["vs_tshark"])
         if c["vs_tshark_lower"]:
             vt = f">{ratio(c['vs_tshark_lower'])} (tshark timed out)"
@@ -256,11 +257,13 @@ def main():
                 c["file"],
                 vt,
                 ratio(c["vs_raw"]),
+                ratio(c["vs_raw_cpu"]),
                 f"{fnum(r['rss_mb'], 1)} MB",
                 f"{fnum(t['rss_mb'], 1)} MB" if t and t["status"] == "ok" else "-",
             ]
         )
-    lines += table(rows, "<>>>>")
+    lines += table(rows, "<>>>>>")
+    p("x raw read: respscope's median over tcpdump -r's (wall clock, then user+sys CPU)")
     p("")
 
     # targets
@@ -282,16 +285,15 @@ def main():
                 ]
             )
     for c in caps.values():
-        if c["meta"]["PIPELINE"] == "1":
-            v = c["vs_raw"]
-            rows.append(
-                [
-                    f"respscope <= {TARGET_VS_RAW:.0f}x raw read time (P1)",
-                    c["file"],
-                    ratio(v),
-                    "-" if v is None else verdict(v <= TARGET_VS_RAW),
-                ]
-            )
+        v = c["vs_raw"]
+        rows.append(
+            [
+                f"respscope <= {TARGET_VS_RAW:.1f}x raw read time",
+                c["file"],
+                ratio(v),
+                "-" if v is None else verdict(v <= TARGET_VS_RAW),
+            ]
+        )
     for c in caps.values():
         if c["meta"]["PIPELINE"] == "16":
             v = c["commands"] / c["respscope"]["wall"]
@@ -300,7 +302,7 @@ def main():
             )
     for c in caps.values():
         v = c["respscope"]["rss_mb"]
-        rows.append([f"respscope RSS < {TARGET_RSS_MB:.0f} MB", c["file"], f"{fnum(v, 1)} MB", verdict(v < TARGET_RSS_MB)])
+        rows.append([f"respscope RSS <= {TARGET_RSS_MB:.0f} MB", c["file"], f"{fnum(v, 1)} MB", verdict(v <= TARGET_RSS_MB)])
     lines += table(rows, "<<><")
     p("(targets are reported, not enforced)")
 

@@ -387,6 +387,8 @@ fn parallel_analysis_gives_the_same_report_as_one_analyzer() {
         };
         let one = run("1");
         assert!(one.contains("respscope.analysis.v1"));
+        // 2: the reading thread's analyzer and one thread's; 3: and a second thread's.
+        assert_eq!(run("2"), one, "{f}");
         assert_eq!(run("3"), one, "{f}");
     }
 }

@@ -6,18 +6,19 @@
 //! packets (at least every 100 ms, even under load), so the analyzer is never locked and the
 //! views only ever see owned, finished numbers.
 
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::analysis::conversation::latency::IntervalLatency;
 use crate::analysis::wire::{WireAnalyzer, WireConfig};
 use crate::engine::activity::ConnActivity;
 use crate::engine::report::{Report, SnapshotLimits};
-use crate::sources::capture::live::{LiveCapture, LiveCaptureError, LiveConfig, LiveHandler, LiveStats};
-use crate::sources::capture::{CaptureFile, CaptureFileError, Frame};
+use crate::sources::capture::live::{LiveCapture, LiveCaptureError, LiveConfig, LiveStats};
+use crate::sources::capture::{decode, pump, CaptureFile, CaptureFileError, Frame, FrameSink, Pulse, Pumped};
 
 /// Whether the wire is being seen, as every view says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -216,30 +217,48 @@ impl Handler {
     }
 }
 
-impl LiveHandler for Handler {
-    fn frame(&mut self, f: Frame<'_>) {
-        self.wire.frame(&f, false);
+impl Handler {
+    /// Analyses one frame, decoded with its own interface's framing.
+    fn analyse(&mut self, f: &Frame<'_>) {
+        self.wire.packet(f.no, f.ts_us, decode(f.link, f.data), false);
+    }
+}
+
+/// The live capture's consumer: the handler, stopped by the flag.
+struct Live<'h> {
+    h: &'h mut Handler,
+    stop: &'h AtomicBool,
+}
+
+impl FrameSink for Live<'_> {
+    fn frame(&mut self, f: &Frame<'_>) -> ControlFlow<()> {
+        self.h.analyse(f);
+        ControlFlow::Continue(())
     }
 
-    fn idle(&mut self, stats: LiveStats) {
-        self.loss = stats;
-        while let Ok(req) = self.requests.try_recv() {
-            self.answer(req);
+    fn idle(&mut self, pulse: &Pulse) -> ControlFlow<()> {
+        if self.stop.load(Ordering::Relaxed) {
+            return ControlFlow::Break(());
         }
-    }
-
-    fn interface(&mut self, up: bool) {
-        match (up, self.status) {
-            (false, CaptureStatus::Capturing) => {
+        let h = &mut *self.h;
+        if let Some(stats) = pulse.stats {
+            h.loss = stats;
+        }
+        while let Ok(req) = h.requests.try_recv() {
+            h.answer(req);
+        }
+        match (pulse.up, h.status) {
+            (Some(false), CaptureStatus::Capturing) => {
                 let why = format!(
                     "interface {} is down: nothing can be captured until it is up again",
-                    self.interface
+                    h.interface
                 );
-                self.set_status(CaptureStatus::InterfaceDown, Some(why));
+                h.set_status(CaptureStatus::InterfaceDown, Some(why));
             }
-            (true, CaptureStatus::InterfaceDown) => self.set_status(CaptureStatus::Capturing, None),
+            (Some(true), CaptureStatus::InterfaceDown) => h.set_status(CaptureStatus::Capturing, None),
             _ => {}
         }
+        ControlFlow::Continue(())
     }
 }
 
@@ -253,7 +272,10 @@ const REOPEN_MAX: Duration = Duration::from_secs(5);
 fn capture_loop(mut cap: LiveCapture, cfg: &LiveConfig, h: &mut Handler, stop: &Arc<AtomicBool>) {
     loop {
         h.wire.set_link(cap.link());
-        let Some(why) = cap.run(stop, h) else { return };
+        let why = match pump(&mut cap, &mut Live { h, stop }) {
+            Pumped::Stopped => return,
+            Pumped::Ended(why) => why.unwrap_or_else(|| format!("capture on {} ended", cap.interface)),
+        };
         h.capture_failed(why);
         drop(cap);
         let mut wait = REOPEN_MIN;
@@ -351,7 +373,97 @@ impl LiveWire {
     }
 }
 
-/// The replay thread: paces frames by their timestamps, answering requests between them.
+/// How often a replay looks at its requests while it reads, and the longest it sleeps at
+/// once while pacing or paused.
+const REPLAY_LOOK: Duration = Duration::from_millis(20);
+
+/// The replay's consumer: paces frames on their timestamps at the asked speed, answering
+/// requests between them.
+struct Replay<'r> {
+    h: Handler,
+    rx: &'r Receiver<Req>,
+    stop: &'r AtomicBool,
+    speed: &'r mut f64,
+    paused: &'r mut bool,
+    step: bool,
+    restart: bool,
+    /// Capture time (µs since the first frame) that lines up with `base_wall`.
+    base_pos: f64,
+    base_wall: Instant,
+    first_ts: Option<i64>,
+    pos_us: f64,
+    last_look: Instant,
+}
+
+impl Replay<'_> {
+    /// Answers what is waiting; `Break` to restart or stop.
+    fn look(&mut self) -> ControlFlow<()> {
+        self.last_look = Instant::now();
+        while let Ok(req) = self.rx.try_recv() {
+            match req {
+                Req::Snapshot(reply) => {
+                    let _ = reply.send(self.h.snapshot(self.pos_us / 1e6));
+                }
+                Req::Replay(ReplayCtl::Restart) => {
+                    self.restart = true;
+                    return ControlFlow::Break(());
+                }
+                Req::Replay(ReplayCtl::Speed(s)) => {
+                    self.rebase();
+                    *self.speed = s.max(0.0);
+                }
+                Req::Replay(ReplayCtl::Pause(p)) => {
+                    *self.paused = p;
+                    self.rebase();
+                }
+                Req::Replay(ReplayCtl::Step) => self.step = true,
+            }
+        }
+        if self.stop.load(Ordering::Relaxed) {
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn rebase(&mut self) {
+        self.base_pos = self.pos_us;
+        self.base_wall = Instant::now();
+    }
+}
+
+impl FrameSink for Replay<'_> {
+    fn frame(&mut self, f: &Frame<'_>) -> ControlFlow<()> {
+        if self.last_look.elapsed() >= REPLAY_LOOK {
+            self.look()?;
+        }
+        while *self.paused && !self.step {
+            std::thread::sleep(Duration::from_millis(10));
+            self.look()?;
+        }
+        let t0 = *self.first_ts.get_or_insert(f.ts_us);
+        let target = (f.ts_us - t0) as f64;
+        // Wait for the frame's time, in slices, so that requests are answered meanwhile.
+        while *self.speed > 0.0 && !self.step {
+            let now_pos = self.base_pos + self.base_wall.elapsed().as_secs_f64() * 1e6 * *self.speed;
+            if target <= now_pos {
+                break;
+            }
+            let wait = ((target - now_pos) / *self.speed / 1e6).min(REPLAY_LOOK.as_secs_f64());
+            std::thread::sleep(Duration::from_secs_f64(wait));
+            self.look()?;
+        }
+        self.pos_us = self.pos_us.max(target);
+        self.h.analyse(f);
+        if self.step {
+            self.step = false;
+            self.rebase();
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// The replay thread: pumps the file through [`Replay`]; at its end (or first damaged
+/// record) keeps answering requests until asked to restart or stop.
 fn replay_loop(
     first: CaptureFile,
     path: &std::path::Path,
@@ -363,93 +475,44 @@ fn replay_loop(
 ) {
     let mut file = Some(first);
     let mut paused = false;
-    'restart: while !stop.load(Ordering::Relaxed) {
+    while !stop.load(Ordering::Relaxed) {
         let Some(mut f) = file.take().or_else(|| CaptureFile::open(path).ok()) else { return };
-        let mut h = Handler::new(
+        let h = Handler::new(
             live_analyzer(cfg.clone(), f.link()),
             limits,
             channel().1,
             path.display().to_string(),
         );
-        // Capture time (µs since the first packet) that lines up with `base_wall`.
-        let mut base_pos = 0.0f64;
-        let mut base_wall = std::time::Instant::now();
-        let mut first_ts: Option<i64> = None;
-        let mut pos_us = 0.0f64;
-        let mut no = 0u64;
-        let mut ended: Option<String> = None;
-        let mut step = false;
+        let now = Instant::now();
+        let mut r = Replay {
+            h,
+            rx,
+            stop,
+            speed: &mut speed,
+            paused: &mut paused,
+            step: false,
+            restart: false,
+            base_pos: 0.0,
+            base_wall: now,
+            first_ts: None,
+            pos_us: 0.0,
+            last_look: now,
+        };
+        let ended = match pump(&mut f, &mut r) {
+            Pumped::Stopped if r.restart => continue,
+            Pumped::Stopped => return,
+            Pumped::Ended(w) => w.unwrap_or_else(|| "end of the capture (r to replay again)".into()),
+        };
+        r.h.wire.finish();
+        r.h.set_status(CaptureStatus::Ended, Some(ended));
         loop {
-            // Answer everything waiting.
-            while let Ok(req) = rx.try_recv() {
-                match req {
-                    Req::Snapshot(reply) => {
-                        if let Some(why) = &ended {
-                            h.set_status(CaptureStatus::Ended, Some(why.clone()));
-                        }
-                        let _ = reply.send(h.snapshot(pos_us / 1e6));
-                    }
-                    Req::Replay(ReplayCtl::Restart) => continue 'restart,
-                    Req::Replay(ReplayCtl::Speed(s)) => {
-                        base_pos = pos_us;
-                        base_wall = std::time::Instant::now();
-                        speed = s.max(0.0);
-                    }
-                    Req::Replay(ReplayCtl::Pause(p)) => {
-                        paused = p;
-                        base_pos = pos_us;
-                        base_wall = std::time::Instant::now();
-                    }
-                    Req::Replay(ReplayCtl::Step) => step = true,
+            if r.look().is_break() {
+                if r.restart {
+                    break;
                 }
-            }
-            if stop.load(Ordering::Relaxed) {
                 return;
             }
-            if ended.is_some() || (paused && !step) {
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-            // Read and pace a burst of frames, then look at the requests again.
-            let burst_end = std::time::Instant::now() + Duration::from_millis(20);
-            loop {
-                no += 1;
-                match f.next_frame(no) {
-                    Ok(Some(frame)) => {
-                        let t0 = *first_ts.get_or_insert(frame.ts_us);
-                        let target = (frame.ts_us - t0) as f64;
-                        if speed > 0.0 && !step {
-                            let now_pos = base_pos + base_wall.elapsed().as_secs_f64() * 1e6 * speed;
-                            if target > now_pos {
-                                let wait = ((target - now_pos) / speed / 1e6).min(0.02);
-                                std::thread::sleep(Duration::from_secs_f64(wait));
-                            }
-                        }
-                        pos_us = pos_us.max(target);
-                        h.wire.frame(&frame, false);
-                    }
-                    Ok(None) => {
-                        ended = Some("end of the capture (r to replay again)".into());
-                        break;
-                    }
-                    Err(w) => {
-                        ended = Some(w);
-                        break;
-                    }
-                }
-                if step {
-                    step = false;
-                    base_pos = pos_us;
-                    base_wall = std::time::Instant::now();
-                    break;
-                }
-                if std::time::Instant::now() >= burst_end {
-                    break;
-                }
-            }
-            if ended.is_some() {
-                h.wire.finish();
-            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 }

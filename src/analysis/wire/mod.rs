@@ -202,13 +202,28 @@ impl WireAnalyzer {
         self.cfg.ports.contains(&p)
     }
 
-    /// Processes one frame. With `listing`, returns what the segment carried.
+    /// Processes one frame of this analyzer's link type. With `listing`, returns what the
+    /// segment carried.
     pub fn frame(&mut self, frame: &Frame<'_>, listing: bool) -> Option<SegmentRecord> {
+        self.packet(frame.no, frame.ts_us, decode(self.link, frame.data), listing)
+    }
+
+    /// Processes one frame already decoded (by whoever read it, so that a frame is decoded
+    /// once wherever it is analysed): its number, its timestamp and what [`decode`] made of
+    /// it. The same as [`WireAnalyzer::frame`] on the frame. With `listing`, returns what
+    /// the segment carried.
+    pub fn packet(
+        &mut self,
+        no: u64,
+        ts_us: i64,
+        decoded: Result<TcpPacket<'_>, Skip>,
+        listing: bool,
+    ) -> Option<SegmentRecord> {
         let c = &mut self.counts;
         c.packets += 1;
-        c.first_ts.get_or_insert(frame.ts_us);
-        c.last_ts = Some(frame.ts_us);
-        let p = match decode(self.link, frame.data) {
+        c.first_ts.get_or_insert(ts_us);
+        c.last_ts = Some(ts_us);
+        let p = match decoded {
             Ok(p) => p,
             Err(Skip::NotTcp) => {
                 c.not_tcp += 1;
@@ -230,10 +245,10 @@ impl WireAnalyzer {
         if (p.payload.len() as u32) < p.seglen {
             self.counts.snapped += 1;
         }
-        if frame.ts_us.saturating_sub(self.last_sweep_us) >= SWEEP_EVERY_US {
-            self.sweep(frame.ts_us);
+        if ts_us.saturating_sub(self.last_sweep_us) >= SWEEP_EVERY_US {
+            self.sweep(ts_us);
         }
-        let idx = self.connection_for(&p, frame.no, frame.ts_us);
+        let idx = self.connection_for(&p, no, ts_us);
         let o = SegmentOptions { listing, log: self.segment_log, previews: self.cfg.previews };
         let mut shared = Shared {
             names: &mut self.names,
@@ -241,7 +256,7 @@ impl WireAnalyzer {
             interval: self.interval.as_mut(),
         };
         let conn = self.conns.get_mut(idx)?;
-        let rec = conn.segment(&p, frame.no, frame.ts_us, &mut shared, o);
+        let rec = conn.segment(&p, no, ts_us, &mut shared, o);
         // What a connection holds changes with payload and as its state grows; an ACK adds
         // at most a window event, so those are charged every 32 packets.
         if !p.payload.is_empty() || conn.packets <= 2 || conn.packets % 32 == 0 {

@@ -2,18 +2,16 @@
 //! finished tables joined as if one analyzer had seen every frame.
 
 use super::{hash_key, key_of, WireAnalyzer};
-use crate::sources::capture::{decode, Frame, Link};
+use crate::sources::capture::{Skip, TcpPacket};
 
 impl WireAnalyzer {
-    /// Which of `n` analyzers a frame belongs to: all frames of one connection (both
-    /// directions) go to the same one, so connections can be analysed in parallel.
-    pub fn shard_of(link: Link, frame: &Frame<'_>, n: usize) -> usize {
-        if n <= 1 {
-            return 0;
-        }
-        match decode(link, frame.data) {
-            Ok(p) => (hash_key(&key_of((p.src, p.sport), (p.dst, p.dport))) % n as u64) as usize,
-            Err(_) => 0,
+    /// Which of `n` analyzers a decoded frame belongs to: all frames of one connection (both
+    /// directions) go to the same one, so connections can be analysed in parallel; frames
+    /// without a TCP segment go to the first, which counts them.
+    pub fn shard_of(decoded: &Result<TcpPacket<'_>, Skip>, n: usize) -> usize {
+        match decoded {
+            Ok(p) if n > 1 => (hash_key(&key_of((p.src, p.sport), (p.dst, p.dport))) % n as u64) as usize,
+            _ => 0,
         }
     }
 
@@ -21,7 +19,10 @@ impl WireAnalyzer {
     /// seen every frame: connections in order of first frame (and numbered in that order),
     /// counts summed, names merged.
     pub fn merge(mut parts: Vec<WireAnalyzer>) -> Option<WireAnalyzer> {
-        let mut first = parts.pop()?;
+        // The part with the most connections takes in the others: its table grows in place
+        // (a large allocation is remapped, not copied) while the smaller ones are moved in.
+        let most = parts.iter().enumerate().max_by_key(|(_, p)| p.conns.len()).map(|(i, _)| i)?;
+        let mut first = parts.swap_remove(most);
         // One allocation for all; each part is freed as soon as it is moved.
         first.conns.reserve_exact(parts.iter().map(|p| p.conns.len()).sum());
         for mut other in parts {

@@ -24,6 +24,9 @@ pub enum Link {
     LinuxSll,
     /// Linux cooked capture v2, 20-byte header (LINUX_SLL2 = 276).
     LinuxSll2,
+    /// Any other link type (its number): an interface of a pcapng file that also has
+    /// interfaces respscope decodes. Its frames are counted, never decoded.
+    Other(u32),
 }
 
 impl Link {
@@ -127,6 +130,7 @@ pub fn decode(link: Link, frame: &[u8]) -> Result<TcpPacket<'_>, Skip> {
             let rest = frame.get(20..).ok_or(Skip::Truncated)?;
             LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([proto[0], proto[1]])), rest)
         }
+        Link::Other(_) => return Err(Skip::NotTcp),
     };
     let (src, dst, declared, captured, fragmented) = match &sliced.net {
         Some(LaxNetSlice::Ipv4(v4)) => {

@@ -4,11 +4,10 @@
 //! how to grant them, and the console carries on with its server panes.
 
 use std::net::{IpAddr, ToSocketAddrs, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::time::Instant;
 
 use super::decode::Link;
-use super::Frame;
+use super::{Frame, FrameSource, Next, Pulse};
 
 /// How to capture.
 #[derive(Clone, Debug)]
@@ -83,16 +82,6 @@ const IDLE_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 /// How often the interface's state is read.
 const LINK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// What a live capture feeds.
-pub trait LiveHandler {
-    /// One captured packet.
-    fn frame(&mut self, f: Frame<'_>);
-    /// A pause in the packets, or every few thousand of them: time to answer requests.
-    fn idle(&mut self, stats: LiveStats);
-    /// The interface is up (`true`) or down, read once a second where the system says.
-    fn interface(&mut self, _up: bool) {}
-}
-
 /// Whether `iface` is up, as libpcap's device list says (the interface flags of this
 /// process's network namespace). `None` where that cannot be told: `any`, an interface that
 /// is gone (the capture itself then fails).
@@ -114,6 +103,9 @@ pub struct LiveCapture {
     link: Link,
     /// The interface captured on.
     pub interface: String,
+    no: u64,
+    last_pulse: Instant,
+    last_link: Option<Instant>,
 }
 
 /// The interface that reaches `host`: loopback for a local server, otherwise the one holding
@@ -179,49 +171,19 @@ impl LiveCapture {
         let linktype = cap.get_datalink().0;
         let link = Link::from_linktype(linktype)
             .ok_or(LiveCaptureError::UnsupportedLink { iface: cfg.interface.clone(), linktype })?;
-        Ok(LiveCapture { cap, link, interface: cfg.interface.clone() })
+        Ok(LiveCapture {
+            cap,
+            link,
+            interface: cfg.interface.clone(),
+            no: 0,
+            last_pulse: Instant::now(),
+            last_link: None,
+        })
     }
 
     /// The link type of the interface.
     pub fn link(&self) -> Link {
         self.link
-    }
-
-    /// Hands every packet to `h` until `stop` is set or the capture fails; calls `h.idle` with
-    /// fresh loss counters every 50 ms, busy or quiet, so the handler can answer requests.
-    /// Returns why it ended, if not asked to.
-    pub fn run(&mut self, stop: &Arc<AtomicBool>, h: &mut impl LiveHandler) -> Option<String> {
-        let mut no = 0u64;
-        let mut last_idle = std::time::Instant::now();
-        let mut last_link: Option<std::time::Instant> = None;
-        while !stop.load(Ordering::Relaxed) {
-            match self.cap.next_packet() {
-                Ok(p) => {
-                    no += 1;
-                    let ts = p.header.ts;
-                    // time_t and suseconds_t are narrower than i64 on some platforms.
-                    #[allow(clippy::useless_conversion)]
-                    let ts_us = super::timestamp_us(i64::from(ts.tv_sec), i64::from(ts.tv_usec));
-                    h.frame(Frame { no, ts_us, data: p.data, wire_len: p.header.len });
-                }
-                Err(pcap::Error::TimeoutExpired | pcap::Error::NoMorePackets) => {
-                    std::thread::sleep(IDLE_SLEEP);
-                }
-                Err(e) => return Some(format!("capture on {} stopped: {e}", self.interface)),
-            }
-            if last_idle.elapsed() >= IDLE_EVERY {
-                last_idle = std::time::Instant::now();
-                let s = self.stats();
-                h.idle(s);
-            }
-            if last_link.is_none_or(|t| t.elapsed() >= LINK_EVERY) {
-                last_link = Some(std::time::Instant::now());
-                if let Some(up) = interface_up(&self.interface) {
-                    h.interface(up);
-                }
-            }
-        }
-        None
     }
 
     /// Current loss counters.
@@ -234,5 +196,44 @@ impl LiveCapture {
                 if_dropped: u64::from(s.if_dropped),
             })
             .unwrap_or_default()
+    }
+}
+
+impl FrameSource for LiveCapture {
+    /// The next packet; every 50 ms, busy or quiet, a pulse with fresh loss counters (and
+    /// once a second the interface's state) so the consumer can answer requests; after an
+    /// empty read a pause of a few milliseconds; the end, with why, when the capture fails.
+    fn next_frame(&mut self) -> Next<'_> {
+        if self.last_pulse.elapsed() >= IDLE_EVERY {
+            self.last_pulse = Instant::now();
+            let mut pulse = Pulse { stats: Some(self.stats()), up: None };
+            if self.last_link.is_none_or(|t| t.elapsed() >= LINK_EVERY) {
+                self.last_link = Some(Instant::now());
+                pulse.up = interface_up(&self.interface);
+            }
+            return Next::Idle(pulse);
+        }
+        match self.cap.next_packet() {
+            Ok(p) => {
+                self.no += 1;
+                let ts = p.header.ts;
+                // time_t and suseconds_t are narrower than i64 on some platforms.
+                #[allow(clippy::useless_conversion)]
+                let ts_us = super::timestamp_us(i64::from(ts.tv_sec), i64::from(ts.tv_usec));
+                Next::Frame(Frame {
+                    no: self.no,
+                    ts_us,
+                    data: p.data,
+                    wire_len: p.header.len,
+                    link: self.link,
+                    shared: None,
+                })
+            }
+            Err(pcap::Error::TimeoutExpired | pcap::Error::NoMorePackets) => {
+                std::thread::sleep(IDLE_SLEEP);
+                Next::Idle(Pulse::default())
+            }
+            Err(e) => Next::End(Some(format!("capture on {} stopped: {e}", self.interface))),
+        }
     }
 }
