@@ -92,6 +92,37 @@ pub struct CaptureArgs {
     /// Do not capture; the server side only.
     #[arg(long)]
     pub no_capture: bool,
+    /// Record what is captured to this pcapng file (as tcpdump -w, with -C and -W).
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// With --write: start a new file once this one holds this many million bytes
+    /// (FILE, FILE1, FILE2, … as tcpdump names them).
+    #[arg(short = 'C', value_name = "MB", requires = "write")]
+    pub rotate_mb: Option<u64>,
+    /// With --write and -C: cycle through this many files (FILE0 … FILE{N-1}), overwriting
+    /// the oldest.
+    #[arg(short = 'W', value_name = "N", requires = "rotate_mb")]
+    pub files: Option<u32>,
+    /// Seconds of capture the console keeps for `w` to save (bounded to 128 MiB); 0 keeps
+    /// none.
+    #[arg(long, value_name = "S", default_value_t = 60)]
+    pub ring_seconds: u32,
+}
+
+impl CaptureArgs {
+    /// What the live feed records.
+    pub fn evidence(&self) -> respscope::engine::live::Evidence {
+        use respscope::engine::evidence::{recorder::RecordConfig, ring::DEFAULT_BYTES};
+        respscope::engine::live::Evidence {
+            record: self.write.as_ref().map(|p| RecordConfig {
+                path: p.clone(),
+                rotate_bytes: self.rotate_mb.map(|m| m.saturating_mul(1_000_000)),
+                files: self.files,
+            }),
+            ring_us: i64::from(self.ring_seconds) * 1_000_000,
+            ring_bytes: DEFAULT_BYTES,
+        }
+    }
 }
 
 /// Subcommands.

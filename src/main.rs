@@ -79,6 +79,7 @@ fn console(args: &ConsoleArgs) -> anyhow::Result<ExitCode> {
         notice: notice.map(str::to_string),
         monitor: args.monitor,
         thresholds: args.alerts.thresholds(),
+        evidence: args.capture.evidence(),
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -98,6 +99,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         notice: None,
         monitor: false,
         thresholds: respscope::engine::alerts::rules::Thresholds::default(),
+        evidence: respscope::engine::live::Evidence::default(),
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -208,7 +210,10 @@ fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
         None => Err("capture off (--no-capture)".to_string()),
         Some(cfg) => {
             let wire = WireConfig::ports(vec![opts.port]);
-            LiveWire::start(&cfg, wire, watch::limits(args.all_connections)).map_err(|e| e.to_string())
+            // watch has no key to save a window: no ring.
+            let evidence = respscope::engine::live::Evidence { ring_us: 0, ..args.capture.evidence() };
+            LiveWire::start(&cfg, wire, watch::limits(args.all_connections), &evidence)
+                .map_err(|e| e.to_string())
         }
     };
     if let Err(why) = &live {

@@ -5,6 +5,7 @@
 //! tick, never per event. Pausing freezes a copy of the model while ingestion goes on.
 
 pub mod demo;
+mod evidence;
 pub mod watch;
 
 use std::path::PathBuf;
@@ -68,6 +69,8 @@ pub struct ConsoleConfig {
     pub monitor: bool,
     /// What raises an alert.
     pub thresholds: Thresholds,
+    /// What the live feed records (`--write`, and the ring `w` saves).
+    pub evidence: crate::engine::live::Evidence,
 }
 
 /// `respscope demo`: a private server, built-in workloads and the console on top; the
@@ -85,6 +88,7 @@ pub fn demo(no_capture: bool) -> anyhow::Result<()> {
             notice: Some(format!("{why}: replaying the bundled capture instead")),
             monitor: false,
             thresholds: Thresholds::default(),
+            evidence: crate::engine::live::Evidence::default(),
         })
     };
     let server = match demo::start_server() {
@@ -116,6 +120,11 @@ pub fn demo(no_capture: bool) -> anyhow::Result<()> {
         )),
         monitor: false,
         thresholds: Thresholds::default(),
+        evidence: crate::engine::live::Evidence {
+            ring_us: crate::engine::evidence::ring::DEFAULT_SPAN_US,
+            ring_bytes: crate::engine::evidence::ring::DEFAULT_BYTES,
+            record: None,
+        },
     };
     let result = run_console(cfg, Some(server.control()));
     // The server goes first: nothing we started may outlive the console, even if this process
@@ -151,10 +160,12 @@ fn run_console(cfg: ConsoleConfig, restart: Option<demo::ServerControl>) -> anyh
     let wire_cfg = WireConfig::ports(cfg.ports.clone());
     let server_addr = cfg.server.as_ref().map(ConnectOptions::addr).unwrap_or_default();
     let (feed, source, unavailable) = match &cfg.feed {
-        Feed::Live(l) => match LiveWire::start(l, wire_cfg, crate::engine::live::CONSOLE_LIMITS) {
-            Ok(w) => (Some(w), WireSource::Live(l.interface.clone()), None),
-            Err(e) => (None, WireSource::None, Some(e.to_string())),
-        },
+        Feed::Live(l) => {
+            match LiveWire::start(l, wire_cfg, crate::engine::live::CONSOLE_LIMITS, &cfg.evidence) {
+                Ok(w) => (Some(w), WireSource::Live(l.interface.clone()), None),
+                Err(e) => (None, WireSource::None, Some(e.to_string())),
+            }
+        }
         Feed::Replay { path, speed } => {
             let w = LiveWire::replay(path, wire_cfg, *speed, crate::engine::live::CONSOLE_LIMITS)?;
             (Some(w), WireSource::Replay(path.display().to_string()), None)
@@ -181,6 +192,7 @@ fn run_console(cfg: ConsoleConfig, restart: Option<demo::ServerControl>) -> anyh
         replay_speed,
         cfg.monitor,
         restart.as_ref(),
+        &cfg.ports,
     ));
     // Not `ratatui::restore()` nor the terminal's own drop: both report a failure with
     // `eprintln!`, which panics when the terminal is gone (a closed window), and that panic's
@@ -213,6 +225,8 @@ fn init_terminal() -> std::io::Result<ratatui::DefaultTerminal> {
     ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))
 }
 
+// Each argument is one thing the loop owns or borrows from `run`; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     model: &mut Model,
@@ -221,8 +235,10 @@ async fn event_loop(
     mut speed: Option<f64>,
     monitor_at_start: bool,
     restart: Option<&demo::ServerControl>,
+    ports: &[u16],
 ) -> anyhow::Result<()> {
     let mut ui = UiState::default();
+    let mut saving: Option<evidence::Saving> = None;
     let (mon_tx, mut mon_rx) = tokio::sync::mpsc::channel::<MonitorEvent>(4096);
     let mut monitor: Option<MonitorHandle> = None;
     if monitor_at_start {
@@ -307,6 +323,14 @@ async fn event_loop(
                         }
                     }
                     let Some(a) = action_for(k.code, ctrl) else { continue };
+                    if a == Action::SaveWindow {
+                        if saving.is_some() {
+                            model.note("w: a save is already under way".into());
+                        } else {
+                            saving = evidence::start(feed, model, wall_ms());
+                        }
+                        continue;
+                    }
                     if a == Action::RestartServer {
                         match restart.map(|c| (c.port(), c.restart(demo::RESTART_DOWN_FOR))) {
                             Some((port, Ok(rx))) => {
@@ -437,6 +461,9 @@ async fn event_loop(
                 }
                 let now = wall_ms();
                 model.set_clock(now);
+                if let Some(s) = saving.take() {
+                    saving = evidence::poll(s, model, ports);
+                }
                 ui.clock = Some(tui::panes::clock(now.saturating_mul(1000)));
                 terminal.draw(|f| tui::render(f, ui.shown(model), &ui))?;
             }

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use crate::analysis::conversation::latency::IntervalLatency;
 use crate::analysis::wire::{WireAnalyzer, WireConfig};
 use crate::engine::activity::ConnActivity;
+use crate::engine::evidence::recorder::{RecordConfig, Recorder};
+use crate::engine::evidence::ring::{Ring, Saved};
 use crate::engine::report::{Report, SnapshotLimits};
 use crate::sources::capture::live::{LiveCapture, LiveCaptureError, LiveConfig, LiveStats};
 use crate::sources::capture::{decode, pump, CaptureFile, CaptureFileError, Frame, FrameSink, Pulse, Pumped};
@@ -60,6 +62,8 @@ pub struct WireSnapshot {
     pub clock_s: f64,
     /// Latency of the commands answered since the previous snapshot, over all connections.
     pub latency: IntervalLatency,
+    /// `--write`'s file and what it holds, when recording.
+    pub recording: Option<Recording>,
 }
 
 /// What a feed thread answers: the snapshot `watch` prints, and for the console the recent
@@ -76,6 +80,33 @@ pub struct FeedSnapshot {
 enum Req {
     Snapshot(Sender<FeedSnapshot>),
     Replay(ReplayCtl),
+    /// Write the ring's last µs (all of it: `None`) to a file.
+    Save(std::path::PathBuf, Option<i64>, Sender<Result<Saved, String>>),
+}
+
+/// What a live feed records: continuously to files (`--write`), and the last seconds in a
+/// ring a key saves.
+#[derive(Clone, Debug, Default)]
+pub struct Evidence {
+    /// `--write FILE` with tcpdump's rotation, if asked.
+    pub record: Option<RecordConfig>,
+    /// Capture time the ring keeps (µs; 0: no ring).
+    pub ring_us: i64,
+    /// Bytes the ring may hold.
+    pub ring_bytes: usize,
+}
+
+/// The recording's state, as every view says it.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Recording {
+    /// The file being written.
+    pub file: String,
+    /// Frames written over all files.
+    pub frames: u64,
+    /// Files started (rotation).
+    pub files: u64,
+    /// Why it stopped, if it did (a full disk): the capture goes on.
+    pub error: Option<String>,
 }
 
 /// Replay controls.
@@ -90,6 +121,9 @@ pub enum ReplayCtl {
     /// From the first packet, with a fresh analysis.
     Restart,
 }
+
+/// The snapshot length the capture asks for (libpcap's default), written into evidence files.
+const SNAPLEN: u32 = 262_144;
 
 /// Finished connections a live feed keeps one by one; older ones are summed into the totals,
 /// so memory stays flat however long the console runs.
@@ -142,6 +176,13 @@ struct Handler {
     why: Option<String>,
     status_since: std::time::Instant,
     reopened: u32,
+    /// `--write`: the recorder, or why it stopped.
+    recorder: Option<Recorder>,
+    recording: Option<Recording>,
+    /// The last seconds, for a key to save.
+    ring: Option<Ring>,
+    /// libpcap's link type number of the capture, for the files written.
+    linktype: u32,
 }
 
 impl Handler {
@@ -164,6 +205,10 @@ impl Handler {
             why: None,
             status_since: now,
             reopened: 0,
+            recorder: None,
+            recording: None,
+            ring: None,
+            linktype: 1,
         }
     }
 
@@ -195,15 +240,67 @@ impl Handler {
             status_for_s: self.status_since.elapsed().as_secs_f64(),
             reopened: self.reopened,
             clock_s,
+            recording: self.recording_now(),
         };
         FeedSnapshot { wire, activity }
     }
 
     fn answer(&mut self, req: Req) {
-        if let Req::Snapshot(reply) = req {
-            let clock = self.started.elapsed().as_secs_f64();
-            let _ = reply.send(self.snapshot(clock));
+        match req {
+            Req::Snapshot(reply) => {
+                let clock = self.started.elapsed().as_secs_f64();
+                let _ = reply.send(self.snapshot(clock));
+            }
+            Req::Save(path, last_us, reply) => {
+                let saved = match &self.ring {
+                    Some(r) => r.save(&path, self.linktype, SNAPLEN, last_us).map_err(|e| e.to_string()),
+                    None => {
+                        Err("this feed keeps no ring of recent packets (a replay, or --ring-seconds 0)"
+                            .into())
+                    }
+                };
+                let _ = reply.send(saved);
+            }
+            Req::Replay(_) => {}
         }
+    }
+
+    /// The recording's state now (its file flushed, so what it says is on disk).
+    fn recording_now(&mut self) -> Option<Recording> {
+        if let Some(r) = &mut self.recorder {
+            if let Err(e) = r.flush() {
+                self.recorder = None;
+                if let Some(rec) = &mut self.recording {
+                    rec.error = Some(format!("recording stopped: {e}"));
+                }
+            }
+        }
+        let r = self.recorder.as_ref();
+        let rec = self.recording.as_mut()?;
+        if let Some(r) = r {
+            rec.file = r.current().display().to_string();
+            rec.frames = r.frames;
+            rec.files = r.files_started;
+        }
+        Some(rec.clone())
+    }
+
+    /// Starts what `ev` asks for on a capture of `linktype`.
+    fn set_evidence(&mut self, ev: &Evidence, linktype: u32) -> Result<(), LiveCaptureError> {
+        self.linktype = linktype;
+        if ev.ring_us > 0 && ev.ring_bytes > 0 {
+            self.ring = Some(Ring::new(ev.ring_us, ev.ring_bytes));
+        }
+        if let Some(cfg) = &ev.record {
+            let r = Recorder::open(cfg.clone(), linktype, SNAPLEN).map_err(|e| LiveCaptureError::Other {
+                iface: self.interface.clone(),
+                reason: e.to_string(),
+            })?;
+            self.recording =
+                Some(Recording { file: r.current().display().to_string(), files: 1, ..Recording::default() });
+            self.recorder = Some(r);
+        }
+        Ok(())
     }
 
     /// The capture failed: its loss counters are kept, and the views say why.
@@ -220,6 +317,18 @@ impl Handler {
 impl Handler {
     /// Analyses one frame, decoded with its own interface's framing.
     fn analyse(&mut self, f: &Frame<'_>) {
+        if let Some(r) = &mut self.ring {
+            r.push(f.ts_us, f.data, f.wire_len);
+        }
+        if let Some(r) = &mut self.recorder {
+            if let Err(e) = r.frame(f.ts_us, f.data, f.wire_len) {
+                // The disk is full, say: the capture goes on, the views say why the file ends.
+                self.recorder = None;
+                if let Some(rec) = &mut self.recording {
+                    rec.error = Some(format!("recording stopped: {e}"));
+                }
+            }
+        }
         self.wire.packet(f.no, f.ts_us, decode(f.link, f.data), false);
     }
 }
@@ -315,6 +424,7 @@ impl LiveWire {
         cfg: &LiveConfig,
         wire: WireConfig,
         limits: SnapshotLimits,
+        evidence: &Evidence,
     ) -> Result<LiveWire, LiveCaptureError> {
         let cap = LiveCapture::open(cfg)?;
         let (requests, rx) = channel::<Req>();
@@ -322,12 +432,25 @@ impl LiveWire {
         let stop2 = Arc::clone(&stop);
         let interface = cap.interface.clone();
         let mut h = Handler::new(live_analyzer(wire, cap.link()), limits, rx, interface.clone());
+        h.set_evidence(evidence, cap.linktype())?;
         let cfg = cfg.clone();
         let handle = std::thread::Builder::new()
             .name(format!("capture-{interface}"))
             .spawn(move || capture_loop(cap, &cfg, &mut h, &stop2))
             .map_err(|e| LiveCaptureError::Other { iface: interface.clone(), reason: e.to_string() })?;
         Ok(LiveWire { requests, stop, handle: Some(handle), interface })
+    }
+
+    /// Asks the feed thread to write the last `last_us` of capture time it keeps (all of it:
+    /// `None`) to `path` as pcapng; `None` if the thread is gone.
+    pub fn save_window(
+        &self,
+        path: std::path::PathBuf,
+        last_us: Option<i64>,
+    ) -> Option<Receiver<Result<Saved, String>>> {
+        let (tx, rx) = channel();
+        self.requests.send(Req::Save(path, last_us, tx)).ok()?;
+        Some(rx)
     }
 
     /// Asks the feed thread for a snapshot; `None` if it does not answer within `wait`.
@@ -417,6 +540,8 @@ impl Replay<'_> {
                     self.rebase();
                 }
                 Req::Replay(ReplayCtl::Step) => self.step = true,
+                // A replay keeps no ring: the handler says so.
+                req @ Req::Save(..) => self.h.answer(req),
             }
         }
         if self.stop.load(Ordering::Relaxed) {

@@ -101,6 +101,7 @@ pub fn interface_up(iface: &str) -> Option<bool> {
 pub struct LiveCapture {
     cap: pcap::Capture<pcap::Active>,
     link: Link,
+    linktype: i32,
     /// The interface captured on.
     pub interface: String,
     no: u64,
@@ -174,6 +175,7 @@ impl LiveCapture {
         Ok(LiveCapture {
             cap,
             link,
+            linktype,
             interface: cfg.interface.clone(),
             no: 0,
             last_pulse: Instant::now(),
@@ -184,6 +186,11 @@ impl LiveCapture {
     /// The link type of the interface.
     pub fn link(&self) -> Link {
         self.link
+    }
+
+    /// libpcap's number for it (DLT), for files that record what was captured.
+    pub fn linktype(&self) -> u32 {
+        u32::try_from(self.linktype).unwrap_or(0)
     }
 
     /// Current loss counters.

@@ -80,7 +80,7 @@ pub fn overview(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     latency_chart(f, g2, m, t);
     let [deep, alerts] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
-    let mut conns: Vec<&ConnReport> = m.connections().iter().collect();
+    let mut conns: Vec<&ConnReport> = m.connections().iter().filter(|c| !m.is_own(&c.client)).collect();
     conns.sort_by_key(|c| std::cmp::Reverse(c.max_pipeline_depth));
     let rows: Vec<Row<'_>> = conns
         .iter()
@@ -1003,6 +1003,7 @@ pub fn help(f: &mut Frame<'_>, area: Rect, t: &Theme) {
         Line::from("s             sort (connections, SLOWLOG, clients by memory)"),
         Line::from("o             show / hide respscope's own connections"),
         Line::from("m             MONITOR on / off (costly: stops itself if it lags)"),
+        Line::from("w             save the last 60 s as pcapng with an incident summary"),
         Line::from("z Z           Timeline: zoom in / out"),
         Line::from("p space       pause: freeze the picture while capture goes on"),
         Line::from("+ - . r       replay: faster, slower, one step while paused, restart"),

@@ -279,6 +279,8 @@ pub enum Action {
     Restart,
     /// Demo: kill its redis-server and start it again on the same port.
     RestartServer,
+    /// Save the last seconds of capture with an incident summary (the app's).
+    SaveWindow,
     /// Start or stop MONITOR (the app's).
     ToggleMonitor,
     /// Open or close the selected connection's detail.
@@ -434,6 +436,7 @@ pub fn action_for(code: crossterm::event::KeyCode, ctrl: bool) -> Option<Action>
         K::Char('.') => Action::Step,
         K::Char('r') => Action::Restart,
         K::Char('R') => Action::RestartServer,
+        K::Char('w') => Action::SaveWindow,
         _ => return None,
     })
 }
@@ -445,7 +448,7 @@ impl UiState {
         match a {
             Action::QuitNow => return true,
             // The app's: it owns the demo's server.
-            Action::RestartServer => {}
+            Action::RestartServer | Action::SaveWindow => {}
             // Quitting ends the MONITOR session and every picture: ask once.
             Action::Quit if live.monitor_on && !confirming => self.confirm_quit = true,
             Action::Quit => return true,
