@@ -98,7 +98,7 @@ fn write_rotates_as_tcpdump_does() {
     common::bench_p16(port, 50_000, "set");
     let out = w.wait_with_output().expect("watch");
     let text = String::from_utf8_lossy(&out.stdout);
-    let last: Value = text.lines().filter_map(|l| serde_json::from_str(l).ok()).last().expect("a line");
+    let last: Value = text.lines().rev().find_map(|l| serde_json::from_str(l).ok()).expect("a line");
     let files = last["wire"]["snapshot"]["recording"]["files"].as_u64().unwrap_or(0);
     assert!(files > 3, "50,000 SETs over 1 MB files: more than 3 files started ({files})");
     let mut names: Vec<String> = std::fs::read_dir(dir.path())
