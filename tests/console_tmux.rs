@@ -60,8 +60,18 @@ fn live_console_shows_pipelines_slowlog_and_survives_a_restart_and_a_tiny_termin
     t.keys("2");
     // redis-benchmark -P 16: connections with 16 commands in flight.
     t.wait_until("a connection with depth 16", 10, |s| {
-        s.lines()
-            .any(|l| l.split_whitespace().nth(2) == Some("16") && l.split_whitespace().nth(3) == Some("16"))
+        // The depth and cmd/bat columns, wherever the header puts them.
+        let Some(head) = s.lines().find(|l| l.starts_with("client ")) else { return false };
+        let cols: Vec<&str> = head.split_whitespace().filter(|c| *c != "kind").collect();
+        let (Some(d), Some(b)) =
+            (cols.iter().position(|c| *c == "depth"), cols.iter().position(|c| *c == "cmd/bat"))
+        else {
+            return false;
+        };
+        s.lines().any(|l| {
+            let v: Vec<&str> = l.split_whitespace().collect();
+            v.get(d) == Some(&"16") && v.get(b) == Some(&"16")
+        })
     });
     t.keys("3");
     let s = t.wait_for("SLOWLOG: ", 5);

@@ -317,12 +317,13 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     // Columns by priority: a narrow terminal drops the least needed first and shows the
     // client's name beside its address instead of in a column of its own, so names are never
     // cut to a few letters.
-    let wide = area.width >= 150;
+    // Every column, name and library in their own, needs about 175 columns.
+    let wide = area.width >= 175;
     let cols: Vec<(&str, Constraint)> = [
         ("client", if area.width >= 100 && !wide { Constraint::Min(26) } else { Constraint::Min(21) }, 0),
         ("kind", Constraint::Length(4), 90),
-        ("name", Constraint::Length(16), 150),
-        ("lib", Constraint::Length(8), 150),
+        ("name", Constraint::Length(16), 175),
+        ("lib", Constraint::Length(8), 175),
         ("cmds", Constraint::Length(8), 0),
         // Commands per second of its life and its round trips (write batches): a sequential
         // client and a pipelined one differ at a glance.
