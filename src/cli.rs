@@ -103,7 +103,7 @@ pub struct CaptureArgs {
     /// the oldest.
     #[arg(short = 'W', value_name = "N", requires = "rotate_mb")]
     pub files: Option<u32>,
-    /// Seconds of capture the console keeps for `w` to save (bounded to 128 MiB); 0 keeps
+    /// Seconds of capture the console keeps for `w` to save (at most 32 MiB of it); 0 keeps
     /// none.
     #[arg(long, value_name = "S", default_value_t = 60)]
     pub ring_seconds: u32,

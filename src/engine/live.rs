@@ -352,6 +352,14 @@ impl FrameSink for Live<'_> {
         let h = &mut *self.h;
         if let Some(stats) = pulse.stats {
             h.loss = stats;
+            // Once a second or so: a quiet capture lets the ring's last burst age out (live
+            // timestamps are the wall clock).
+            if let Some(r) = &mut h.ring {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+                r.expire(now);
+            }
         }
         while let Ok(req) = h.requests.try_recv() {
             h.answer(req);
