@@ -227,11 +227,11 @@ impl Conversation {
     /// answered and whether that command was alone in flight, and what the stream should
     /// parse next.
     pub fn reply(&mut self, f: &Found<SegRef>) -> (Step, Option<(u32, bool)>, Next) {
-        let Kind::Reply { ty, error, push, shape } = f.msg.kind else {
+        let Kind::Reply { ty, error, push, ref shape } = f.msg.kind else {
             return (Step::Push, None, Next::Same);
         };
         let front = self.pending.front().map(|p| p.class);
-        if let Some((kind, unsubscribe)) = pairing::confirmation(&shape) {
+        if let Some((kind, unsubscribe)) = pairing::confirmation(shape) {
             if self.kind == ConnKind::Client {
                 self.kind = ConnKind::Subscriber;
             }
@@ -246,7 +246,7 @@ impl Conversation {
                 self.modes.extra_confirmations = self.modes.confirmations(kind, args).saturating_sub(1);
             }
         } else if push
-            || (ty == b'*' && self.modes.subscribed() && pairing::published(&shape))
+            || (ty == b'*' && self.modes.subscribed() && pairing::published(shape))
             || (ty == b'+' && self.modes.monitoring && pairing::feed_line(shape.head.as_bytes()))
         {
             return self.push();
@@ -260,7 +260,7 @@ impl Conversation {
         }
         self.add_depth(-1);
         // A refusal at accept answers nothing, even when a command was already on its way.
-        let refused = error && pairing::refusal(&shape);
+        let refused = error && pairing::refusal(shape);
         let Some(p) = (if refused { None } else { self.pending.pop_front() }) else {
             self.unsolicited += 1;
             return (Step::Reply { answers: None, latency_us: None }, None, Next::Same);

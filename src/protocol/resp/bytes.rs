@@ -54,6 +54,21 @@ impl<const N: usize> InlineBytes<N> {
         self.len += n as u8;
         n
     }
+    /// The first `n` bytes of `src` (as many as fit; `n <= src.len()`). When `src` has at
+    /// least `N` bytes they are taken with one fixed-size copy, not a call to `memcpy`: the
+    /// bytes past the held ones are never looked at (equality, hashing and display see
+    /// [`Self::as_bytes`] only).
+    #[inline]
+    pub fn prefix_of(src: &[u8], n: usize) -> Self {
+        match src.get(..N).and_then(|head| <[u8; N]>::try_from(head).ok()) {
+            Some(buf) => InlineBytes { len: n.min(N) as u8, buf },
+            None => {
+                let mut out = Self::default();
+                out.push(&src[..n.min(src.len())]);
+                out
+            }
+        }
+    }
     /// True when nothing more fits.
     pub fn is_full(&self) -> bool {
         self.len as usize == N

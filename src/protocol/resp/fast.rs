@@ -36,16 +36,12 @@ pub(super) fn whole_message(role: Role, data: &[u8]) -> Option<(usize, Kind)> {
                 }
                 match k {
                     0 => {
-                        name.push(&data[p..end]);
+                        name = Name::prefix_of(&data[p..], end - p);
                         let nl = name.len();
                         name.buf[..nl].make_ascii_uppercase();
                     }
-                    1 => {
-                        sub.push(&data[p..end]);
-                    }
-                    2 => {
-                        arg2.push(&data[p..end]);
-                    }
+                    1 => sub = Arg::prefix_of(&data[p..], end - p),
+                    2 => arg2 = Arg::prefix_of(&data[p..], end - p),
                     _ => {}
                 }
                 j = end + 2;
@@ -57,8 +53,37 @@ pub(super) fn whole_message(role: Role, data: &[u8]) -> Option<(usize, Kind)> {
             if ty == b'|' {
                 return None;
             }
-            let end = skip_value(data, 0)?;
-            let shape = shape_of(&data[..end], ty)?;
+            // The common replies first, with the rules of `skip_value` and `shape_of` for a
+            // top-level scalar: no stack of counts, and a line found once.
+            let (end, shape) = match ty {
+                b'+' | b'-' => {
+                    let p = memchr::memchr(b'\r', data.get(1..)?)?;
+                    if p > MAX_LINE as usize || data.get(1 + p + 1) != Some(&b'\n') {
+                        return None;
+                    }
+                    let mut shape = Shape::default();
+                    shape.head.push(&data[1..1 + p]);
+                    (1 + p + 2, shape)
+                }
+                b':' => (fast_number(data, 1)?.1, Shape::default()),
+                b'$' => {
+                    let (l, p) = fast_number(data, 1)?;
+                    let end = if l == -1 {
+                        p
+                    } else {
+                        let end = p.checked_add(usize::try_from(l).ok()?)?;
+                        if data.get(end) != Some(&b'\r') || data.get(end + 1) != Some(&b'\n') {
+                            return None;
+                        }
+                        end + 2
+                    };
+                    (end, Shape::default())
+                }
+                _ => {
+                    let end = skip_value(data, 0)?;
+                    (end, shape_of(&data[..end], ty)?)
+                }
+            };
             Some((end, Kind::Reply { ty, error: ty == b'-' || ty == b'!', push: ty == b'>', shape }))
         }
     }
