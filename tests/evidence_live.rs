@@ -25,28 +25,42 @@ fn analyze(path: &std::path::Path, port: u16) -> Value {
     serde_json::from_slice(&out.stdout).expect("analyze json")
 }
 
+/// `watch --write FILE` (with `extra` options) on a fresh server for `secs` seconds while
+/// `load` runs against it a second in; its JSON lines, the port and the server kept alive.
+fn watch_writing(
+    secs: &str,
+    extra: &[&str],
+    file: &std::path::Path,
+    load: impl FnOnce(u16),
+) -> (Vec<Value>, u16) {
+    let port = free_port();
+    let p = port.to_string();
+    let _r = redis(port, &[]);
+    let w = Command::new(env!("CARGO_BIN_EXE_respscope"))
+        .args(["watch", "-p", &p, "-i", "lo", "--duration", secs, "--interval", "0.5"])
+        .args(extra)
+        .arg("--write")
+        .arg(file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run watch");
+    std::thread::sleep(Duration::from_millis(1000));
+    load(port);
+    let out = w.wait_with_output().expect("watch");
+    let lines =
+        String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    (lines, port)
+}
+
 #[test]
 fn write_records_what_the_capture_saw() {
     if !common::preconditions("evidence tests", &["redis-server", "redis-benchmark"]) {
         return;
     }
-    let port = free_port();
-    let p = port.to_string();
-    let _r = redis(port, &[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("w.pcapng");
-    let w = Command::new(env!("CARGO_BIN_EXE_respscope"))
-        .args(["watch", "-p", &p, "-i", "lo", "--duration", "5", "--interval", "0.5", "--write"])
-        .arg(&file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run watch");
-    std::thread::sleep(Duration::from_millis(1200));
-    common::bench_p16(port, 20_000, "set,get");
-    let out = w.wait_with_output().expect("watch");
-    let lines: Vec<Value> =
-        String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let (lines, port) = watch_writing("5", &[], &file, |port| common::bench_p16(port, 20_000, "set,get"));
     let last = lines.last().expect("a line");
     let rec = &last["wire"]["snapshot"]["recording"];
     assert_eq!(rec["file"], file.display().to_string(), "{last}");
@@ -67,38 +81,11 @@ fn write_rotates_as_tcpdump_does() {
     if !common::preconditions("evidence tests", &["redis-server", "redis-benchmark"]) {
         return;
     }
-    let port = free_port();
-    let p = port.to_string();
-    let _r = redis(port, &[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let base = dir.path().join("r.pcapng");
-    let w = Command::new(env!("CARGO_BIN_EXE_respscope"))
-        .args([
-            "watch",
-            "-p",
-            &p,
-            "-i",
-            "lo",
-            "--duration",
-            "4",
-            "--interval",
-            "0.5",
-            "-C",
-            "1",
-            "-W",
-            "3",
-            "--write",
-        ])
-        .arg(&base)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run watch");
-    std::thread::sleep(Duration::from_millis(1000));
-    common::bench_p16(port, 50_000, "set");
-    let out = w.wait_with_output().expect("watch");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let last: Value = text.lines().rev().find_map(|l| serde_json::from_str(l).ok()).expect("a line");
+    let (lines, port) =
+        watch_writing("4", &["-C", "1", "-W", "3"], &base, |port| common::bench_p16(port, 50_000, "set"));
+    let last = lines.last().expect("a line");
     let files = last["wire"]["snapshot"]["recording"]["files"].as_u64().unwrap_or(0);
     assert!(files > 3, "50,000 SETs over 1 MB files: more than 3 files started ({files})");
     let mut names: Vec<String> = std::fs::read_dir(dir.path())
