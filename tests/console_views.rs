@@ -544,3 +544,22 @@ fn incident_summary_names_the_server_the_alerts_and_the_busiest_clients() {
     // The analysis at the end is analyze's own markdown for the file.
     assert!(md.ends_with(&respscope::views::report::markdown::render(&saved, w.file)));
 }
+
+#[test]
+fn a_recording_that_stops_is_said() {
+    use respscope::engine::live::Recording;
+    let mut m = model();
+    let rec = Recording { file: "/tmp/x.pcapng".into(), frames: 10, files: 1, error: None };
+    m.apply_recording(Some(rec.clone()));
+    assert!(screen(&m, &ui(Pane::Overview), 160, 45).lines().next().unwrap_or_default().contains(" REC "));
+    let failed = Recording {
+        error: Some("recording stopped: cannot write /tmp/x.pcapng: No space left on device".into()),
+        ..rec
+    };
+    m.apply_recording(Some(failed.clone()));
+    m.apply_recording(Some(failed));
+    let s = screen(&m, &ui(Pane::Overview), 160, 45);
+    assert!(s.lines().next().unwrap_or_default().contains("REC STOPPED"), "{s}");
+    let said = m.alerts.all().filter(|a| a.message.contains("No space left on device")).count();
+    assert_eq!(said, 1, "said once: {s}");
+}

@@ -448,6 +448,7 @@ async fn event_loop(
                                 ui.footer_extra = Some(why.clone());
                             }
                             model.apply_capture(s.status, s.stopped.as_deref(), s.status_for_s);
+                            model.apply_recording(s.recording);
                             model.apply_wire(s.clock_s, s.report, activity, s.loss, s.latency);
                             pending = None;
                         }

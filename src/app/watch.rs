@@ -127,6 +127,19 @@ pub fn run(cfg: WatchConfig, out: &mut dyn Write) -> anyhow::Result<()> {
                 let (found, evaluated) = rules.server(&p.poll, report);
                 alerts.fold(now, evaluated, found);
             }
+            if let (Err(_), Ok(_)) = (&snapshot, &cfg.wire) {
+                // The capture thread is gone or silent: as much a stopped capture as any.
+                let why = "the capture thread ended or did not answer";
+                let found = crate::engine::alerts::rules::capture(
+                    crate::engine::live::CaptureStatus::Stopped,
+                    Some(why),
+                );
+                alerts.fold(
+                    now,
+                    &[crate::engine::alerts::AlertKind::CaptureStopped],
+                    found.into_iter().collect(),
+                );
+            }
             if let Ok(s) = &snapshot {
                 let clients =
                     latest.as_ref().filter(|p| p.poll.up).map_or(&[][..], |p| p.poll.clients.as_slice());

@@ -10,7 +10,7 @@ use crate::analysis::conversation::latency::IntervalLatency;
 use crate::engine::activity::ConnActivity;
 use crate::engine::alerts::rules::{Rules, Thresholds};
 use crate::engine::alerts::{AlertBook, AlertKind, Evidence, Finding, Severity, Subject};
-use crate::engine::live::CaptureStatus;
+use crate::engine::live::{CaptureStatus, Recording};
 use crate::engine::report::{ConnReport, Report};
 use crate::sources::capture::live::LiveStats;
 use crate::sources::server::formats::client_list::ClientRow;
@@ -111,6 +111,8 @@ pub struct Model {
     pub capture: Option<CaptureStatus>,
     /// Why not, when it is not (interface down, capture stopped and being reopened).
     pub capture_problem: Option<String>,
+    /// `--write`'s recording, when asked for.
+    pub recording: Option<Recording>,
     /// Latest wire numbers.
     pub wire: Option<Report>,
     /// Recent activity of the connections the latest wire snapshot lists, by id.
@@ -245,6 +247,16 @@ impl Model {
             next.insert(c.client.clone(), ring);
         }
         self.conn_history = next;
+    }
+
+    /// Folds the state of `--write`'s recording: a recording that stops (a full disk) is said
+    /// once, as an alert, and the header shows it for as long as it lasts.
+    pub fn apply_recording(&mut self, rec: Option<Recording>) {
+        let failed = |r: &Option<Recording>| r.as_ref().and_then(|r| r.error.clone());
+        if let (None, Some(why)) = (failed(&self.recording), failed(&rec)) {
+            self.alerts.notice(self.wall_ms, format!("{why}: the capture goes on, the file ends here"));
+        }
+        self.recording = rec;
     }
 
     /// Folds the wire feed's status: a capture that stops, and one that comes back, is an

@@ -127,6 +127,11 @@ fn header_spans(m: &Model, ui: &UiState, short: bool) -> Vec<Span<'static>> {
     if m.monitor_on {
         spans.push(Span::styled(if short { " MON " } else { " MONITOR ON " }, theme.bad));
     }
+    match &m.recording {
+        Some(r) if r.error.is_some() => spans.push(Span::styled(" REC STOPPED ", theme.bad)),
+        Some(_) => spans.push(Span::styled(" REC ", theme.header)),
+        None => {}
+    }
     if ui.frozen.is_some() {
         spans.push(Span::styled(" PAUSED ", theme.bad));
     }

@@ -187,6 +187,11 @@ fn latency_chart(f: &mut Frame<'_>, area: Rect, m: &Model, t: &Theme) {
         labels.push(decade(d));
         d += 1.0;
     }
+    // More decades than rows would draw labels over each other ("1.00sms"): then only the
+    // ends, which the axis places exactly.
+    if labels.len() > usize::from(area.height.saturating_sub(3)).max(2) {
+        labels = vec![decade(lo), decade(hi)];
+    }
     let data = [
         Dataset::default()
             .name("p50")
