@@ -107,6 +107,10 @@ pub struct CaptureArgs {
     /// none.
     #[arg(long, value_name = "S", default_value_t = 60)]
     pub ring_seconds: u32,
+    /// Seconds a closed connection stays in Connections and the Timeline, with its name
+    /// (at most 10,000 of them; older ones are summed into the totals).
+    #[arg(long, value_name = "S", default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_closed: u32,
 }
 
 impl CaptureArgs {
@@ -121,6 +125,7 @@ impl CaptureArgs {
             }),
             ring_us: i64::from(self.ring_seconds) * 1_000_000,
             ring_bytes: DEFAULT_BYTES,
+            keep_closed_us: i64::from(self.keep_closed) * 1_000_000,
         }
     }
 }

@@ -283,3 +283,56 @@ fn a_slow_command_is_an_alert_and_esc_never_quits() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_closed_client_keeps_its_name_row_and_lane() {
+    use std::io::{Read, Write};
+    if !preconditions() {
+        return;
+    }
+    let port = free_port();
+    let p = port.to_string();
+    let _r = redis(port);
+    let t = Tmux::start("rs-history", &format!("{} -p {p}", bin()), 160, 45);
+    t.wait_for(&format!("server 127.0.0.1:{p} redis"), 10);
+    t.wait_for("wire lo", 5);
+    // A named client pipelines 3 batches of 8 SETs, stays long enough for CLIENT LIST to see
+    // it (polled once a second), and closes.
+    {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let mut buf = vec![0u8; 4096];
+        c.write_all(b"*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$13\r\nhistory-check\r\n").expect("write");
+        let _ = c.read(&mut buf);
+        for _ in 0..3 {
+            c.write_all(&b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n".repeat(8)).expect("write");
+            let mut got = 0;
+            while got < 8 * 5 {
+                got += c.read(&mut buf).expect("read");
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2500));
+    }
+    // Past the two seconds a closed connection takes to be finished.
+    std::thread::sleep(Duration::from_secs(3));
+    t.keys("2");
+    t.keys("/");
+    t.keys("history-check");
+    t.keys("Enter");
+    t.wait_until("its row, closed, with its name", 5, |s| {
+        s.contains("filter \"history-check\"")
+            && s.lines().any(|l| l.contains("history-check") && l.contains("closed"))
+    });
+    t.keys("Enter");
+    t.wait_until("its detail with the close time", 5, |s| {
+        s.contains("closed at ") && s.contains("commands 25")
+    });
+    t.keys("Escape");
+    // Its lane is still drawn from its batches: the filter keeps it alone, and the span reaches
+    // back to them.
+    t.keys("8");
+    let s = t.wait_until("a lane for the closed client", 5, |s| {
+        s.lines().any(|l| l.contains("history-check") && l.trim_start().starts_with('A'))
+    });
+    assert!(!s.contains("panicked"), "{s}");
+    t.keys("q");
+}

@@ -145,7 +145,7 @@ fn enter_opens_a_connection_in_detail() {
 /// A fixture analysed as a live feed analyses it (the last 100 segments of each connection
 /// kept), folded into a model as one snapshot.
 fn live_model(fixture: &str) -> Model {
-    use respscope::engine::report::Report;
+    use respscope::engine::live::Snapshotter;
     use respscope::sources::capture::CaptureFile;
     let mut f = CaptureFile::open(&root().join("tests/fixtures").join(fixture)).expect("fixture");
     let mut w = respscope::engine::live::live_analyzer(WireConfig::ports(vec![6379]), f.link());
@@ -153,9 +153,8 @@ fn live_model(fixture: &str) -> Model {
         w.frame(&fr, false);
     });
     let mut m = Model::new("127.0.0.1:6379", WireSource::Replay(fixture.into()));
-    let (report, activity) = Report::snapshot(&w, respscope::engine::live::CONSOLE_LIMITS);
-    let latency = w.end_interval();
-    m.apply_wire(3.0, report, activity, LiveStats::default(), latency);
+    let s = Snapshotter::new(respscope::engine::live::CONSOLE_LIMITS).take(&mut w);
+    m.apply_wire(3.0, s.report, s.activity, LiveStats::default(), s.latency);
     m
 }
 

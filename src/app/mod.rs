@@ -124,6 +124,7 @@ pub fn demo(no_capture: bool) -> anyhow::Result<()> {
             ring_us: crate::engine::evidence::ring::DEFAULT_SPAN_US,
             ring_bytes: crate::engine::evidence::ring::DEFAULT_BYTES,
             record: None,
+            keep_closed_us: 0,
         },
     };
     let result = run_console(cfg, Some(server.control()));

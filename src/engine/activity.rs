@@ -1,8 +1,10 @@
 //! What the console shows of a connection beyond its exported numbers: its most recent
 //! segments (the Packets pane and the Timeline), the deepest pipeline since the previous
-//! snapshot, and the capture times of its first and last packets. Live feeds send it beside
+//! snapshot, the capture times of its first and last packets, and its write batches of the
+//! last minutes. Live feeds send it beside
 //! the contract-v1 report, which stays free of view-only fields.
 
+use crate::analysis::wire::batchlog::BatchLog;
 use crate::analysis::wire::{Connection, SegmentLine};
 
 /// One connection's recent activity, for a live view.
@@ -20,6 +22,8 @@ pub struct ConnActivity {
     pub last_ts_us: i64,
     /// It ended (FIN or RST seen).
     pub closed: bool,
+    /// Its write batches over the last minutes (shared with the feed, chunk by chunk).
+    pub batches: BatchLog,
 }
 
 impl ConnActivity {
@@ -32,6 +36,7 @@ impl ConnActivity {
             first_ts_us: c.first_ts,
             last_ts_us: c.last_ts,
             closed: c.closed,
+            batches: c.batch_log().cloned().unwrap_or_default(),
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::engine::activity::ConnActivity;
 use crate::engine::evidence::recorder::{RecordConfig, Recorder};
 use crate::engine::evidence::ring::{Ring, Saved};
 use crate::engine::report::{Report, SnapshotLimits};
+pub use crate::engine::snapshot::Snapshotter;
 use crate::sources::capture::live::{LiveCapture, LiveCaptureError, LiveConfig, LiveStats};
 use crate::sources::capture::{decode, pump, CaptureFile, CaptureFileError, Frame, FrameSink, Pulse, Pumped};
 
@@ -73,7 +74,7 @@ pub struct FeedSnapshot {
     /// The exported snapshot.
     pub wire: WireSnapshot,
     /// Each listed connection's recent segments and clock, in the report's order.
-    pub activity: Vec<ConnActivity>,
+    pub activity: Vec<std::sync::Arc<ConnActivity>>,
 }
 
 /// Requests to a feed thread.
@@ -84,8 +85,8 @@ enum Req {
     Save(std::path::PathBuf, Option<i64>, Sender<Result<Saved, String>>),
 }
 
-/// What a live feed records: continuously to files (`--write`), and the last seconds in a
-/// ring a key saves.
+/// What a live feed records: continuously to files (`--write`), the last seconds in a ring a
+/// key saves, and how long it keeps closed connections.
 #[derive(Clone, Debug, Default)]
 pub struct Evidence {
     /// `--write FILE` with tcpdump's rotation, if asked.
@@ -94,6 +95,8 @@ pub struct Evidence {
     pub ring_us: i64,
     /// Bytes the ring may hold.
     pub ring_bytes: usize,
+    /// How long closed connections stay listed (µs; 0: [`KEEP_CLOSED_US`]).
+    pub keep_closed_us: i64,
 }
 
 /// The recording's state, as every view says it.
@@ -125,29 +128,38 @@ pub enum ReplayCtl {
 /// The snapshot length the capture asks for (libpcap's default), written into evidence files.
 const SNAPLEN: u32 = 262_144;
 
-/// Finished connections a live feed keeps one by one; older ones are summed into the totals,
-/// so memory stays flat however long the console runs.
-pub const LIVE_CLOSED_KEEP: usize = 1000;
+/// How long a live feed keeps a finished connection one by one after its last packet (the
+/// console's history; `--keep-closed`): then it is summed into the totals.
+pub const KEEP_CLOSED_US: i64 = 300_000_000;
+
+/// Most finished connections a live feed keeps one by one, whatever their age: a flood of
+/// short connections is summed into the totals beyond it, so memory stays flat however long
+/// the console runs.
+pub const LIVE_CLOSED_KEEP: usize = 10_000;
 
 /// Segments kept per connection for the console's packet list.
 pub const SEGMENTS_KEEP: usize = 100;
 
 /// What the console's snapshots carry: enough rows for any screen, and the detail lists
 /// its connection view shows.
-pub const CONSOLE_LIMITS: SnapshotLimits = SnapshotLimits { connections: Some(200), details: 50 };
+pub const CONSOLE_LIMITS: SnapshotLimits = SnapshotLimits { connections: None, details: 50 };
 
 /// Memory a live feed's connection table may hold: finished connections and the rest are
 /// summed into the totals beyond it, so a flood of short connections cannot grow the
-/// console.
-pub const LIVE_MEMORY_BUDGET: usize = 32 << 20;
+/// console. Room for 1,000 busy connections (about 32 KiB each while their latency samples
+/// are exact) beside [`LIVE_CLOSED_KEEP`] finished ones (about 1.2 KiB each); the Timeline's
+/// batch logs are bounded on their own
+/// ([`BATCH_LOG_MAX`](crate::analysis::wire::BATCH_LOG_MAX)).
+pub const LIVE_MEMORY_BUDGET: usize = 48 << 20;
 
-/// An analyzer set up as every live feed runs it: finished connections beyond
-/// [`LIVE_CLOSED_KEEP`] summed, the last [`SEGMENTS_KEEP`] segments of each connection kept,
-/// latencies collected per interval.
+/// An analyzer set up as every live feed runs it: finished connections kept for
+/// [`KEEP_CLOSED_US`] and at most [`LIVE_CLOSED_KEEP`] of them, the last [`SEGMENTS_KEEP`]
+/// segments and the write batches of each connection kept, latencies collected per interval.
 pub fn live_analyzer(cfg: WireConfig, link: crate::sources::capture::Link) -> WireAnalyzer {
     let cfg = WireConfig { memory_budget: cfg.memory_budget.min(LIVE_MEMORY_BUDGET), ..cfg };
     let mut w = WireAnalyzer::new(cfg, link);
     w.set_closed_limit(Some(LIVE_CLOSED_KEEP));
+    w.set_closed_keep(Some(KEEP_CLOSED_US));
     w.set_segment_log(SEGMENTS_KEEP);
     w.track_interval_latency();
     w
@@ -164,7 +176,7 @@ pub struct LiveWire {
 
 struct Handler {
     wire: WireAnalyzer,
-    limits: SnapshotLimits,
+    snap: Snapshotter,
     requests: Receiver<Req>,
     /// Loss counters of the open capture, and of the ones before it (a reopened capture
     /// counts from zero again).
@@ -195,7 +207,7 @@ impl Handler {
         let now = std::time::Instant::now();
         Handler {
             wire,
-            limits,
+            snap: Snapshotter::new(limits),
             requests,
             loss: LiveStats::default(),
             loss_before: LiveStats::default(),
@@ -223,8 +235,7 @@ impl Handler {
     fn snapshot(&mut self, clock_s: f64) -> FeedSnapshot {
         // The report first: it carries the interval's deepest pipelines, which the next line
         // starts afresh.
-        let (report, activity) = Report::snapshot(&self.wire, self.limits);
-        let latency = self.wire.end_interval();
+        let crate::engine::snapshot::Snap { report, activity, latency } = self.snap.take(&mut self.wire);
         let b = self.loss_before;
         let wire = WireSnapshot {
             status: self.status,
@@ -439,7 +450,11 @@ impl LiveWire {
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
         let interface = cap.interface.clone();
-        let mut h = Handler::new(live_analyzer(wire, cap.link()), limits, rx, interface.clone());
+        let mut w = live_analyzer(wire, cap.link());
+        if evidence.keep_closed_us > 0 {
+            w.set_closed_keep(Some(evidence.keep_closed_us));
+        }
+        let mut h = Handler::new(w, limits, rx, interface.clone());
         h.set_evidence(evidence, cap.linktype())?;
         let cfg = cfg.clone();
         let handle = std::thread::Builder::new()

@@ -9,6 +9,7 @@ pub mod evidence;
 pub mod live;
 pub mod model;
 pub mod report;
+pub mod snapshot;
 pub mod timeline;
 
 use std::net::IpAddr;

@@ -98,6 +98,19 @@ pub struct ConnPoint {
     pub zero_windows: u64,
 }
 
+/// When a listed connection was last seen, packed for the Timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reach {
+    /// The connection's id.
+    pub id: u64,
+    /// Capture time of its last packet (µs since the Unix epoch).
+    pub last_ts_us: i64,
+    /// Capture time of the oldest recent segment kept, if any.
+    pub recent_from_us: Option<i64>,
+    /// End of its newest logged batch, if any.
+    pub newest_batch_us: Option<i64>,
+}
+
 /// Everything the console shows.
 #[derive(Clone, Debug, Default)]
 pub struct Model {
@@ -115,8 +128,12 @@ pub struct Model {
     pub recording: Option<Recording>,
     /// Latest wire numbers.
     pub wire: Option<Report>,
-    /// Recent activity of the connections the latest wire snapshot lists, by id.
-    pub activity: std::collections::HashMap<u64, ConnActivity>,
+    /// Recent activity of the connections the latest wire snapshot lists, in ascending id
+    /// order (as the snapshot lists them): found by binary search.
+    pub activity: Vec<std::sync::Arc<ConnActivity>>,
+    /// Each listed connection's times, packed, in the same order: the Timeline finds the few
+    /// connections its window reaches without touching the thousands it does not.
+    pub reach: Vec<Reach>,
     /// Kernel and interface drops.
     pub loss: LiveStats,
     /// Latest server poll.
@@ -188,11 +205,11 @@ impl Model {
         &mut self,
         t: f64,
         report: Report,
-        activity: Vec<ConnActivity>,
+        activity: Vec<std::sync::Arc<ConnActivity>>,
         loss: LiveStats,
         latency: IntervalLatency,
     ) {
-        self.activity = activity.into_iter().map(|a| (a.id, a)).collect();
+        self.set_activity(activity);
         self.now = t;
         let commands = report.totals.commands;
         let wire_ops = match self.last_wire {
@@ -224,29 +241,57 @@ impl Model {
         });
     }
 
-    /// Adds a point to each connection's own history and forgets connections that left.
+    /// Sets the listed connections' activity (any order) and what the Timeline reads of it.
+    pub fn set_activity(&mut self, mut activity: Vec<std::sync::Arc<ConnActivity>>) {
+        if !activity.is_sorted_by_key(|a| a.id) {
+            activity.sort_by_key(|a| a.id);
+        }
+        self.reach = activity
+            .iter()
+            .map(|a| Reach {
+                id: a.id,
+                last_ts_us: a.last_ts_us,
+                recent_from_us: a.recent.first().map(|s| a.first_ts_us + s.t_us),
+                newest_batch_us: a.batches.last_us(),
+            })
+            .collect();
+        self.activity = activity;
+    }
+
+    /// Adds a point to each open connection's own history (a closed one keeps what it had)
+    /// and forgets connections that left.
     fn fold_connections(&mut self, t: f64, report: &Report) {
         let omem: std::collections::HashMap<&str, u64> = self
             .server
             .as_ref()
             .map(|s| s.clients.iter().map(|r| (r.addr.as_str(), r.omem)).collect())
             .unwrap_or_default();
-        let omem_of = |addr: &str| omem.get(addr).copied();
-        let mut next = std::collections::HashMap::with_capacity(report.connections.len());
         for c in &report.connections {
-            let mut ring = self.conn_history.remove(&c.client).unwrap_or_default();
+            let Some(a) = self.activity(c.id) else { continue };
+            if a.closed {
+                continue;
+            }
+            let point = ConnPoint {
+                t,
+                depth: a.interval_max_depth,
+                omem: omem.get(c.client.as_str()).copied(),
+                zero_windows: c.tcp.zero_windows,
+            };
+            let ring = match self.conn_history.get_mut(&c.client) {
+                Some(r) => r,
+                None => self.conn_history.entry(c.client.clone()).or_default(),
+            };
             if ring.len() == HISTORY {
                 ring.pop_front();
             }
-            ring.push_back(ConnPoint {
-                t,
-                depth: self.activity.get(&c.id).map_or(0, |a| a.interval_max_depth),
-                omem: omem_of(&c.client),
-                zero_windows: c.tcp.zero_windows,
-            });
-            next.insert(c.client.clone(), ring);
+            ring.push_back(point);
         }
-        self.conn_history = next;
+        // Connections summed into the totals leave with their history.
+        if self.conn_history.len() > report.connections.len() {
+            let listed: std::collections::HashSet<&str> =
+                report.connections.iter().map(|c| c.client.as_str()).collect();
+            self.conn_history.retain(|k, _| listed.contains(k.as_str()));
+        }
     }
 
     /// Folds the state of `--write`'s recording: a recording that stops (a full disk) is said
@@ -399,12 +444,25 @@ impl Model {
 
     /// The recent activity of a listed connection.
     pub fn activity(&self, id: u64) -> Option<&ConnActivity> {
-        self.activity.get(&id)
+        let i = self.activity.binary_search_by_key(&id, |a| a.id).ok()?;
+        self.activity.get(i).map(|a| &**a)
     }
 
     /// Wire connections, if any.
-    pub fn connections(&self) -> &[ConnReport] {
+    pub fn connections(&self) -> &[std::sync::Arc<ConnReport>] {
         self.wire.as_ref().map_or(&[], |w| w.connections.as_slice())
+    }
+
+    /// Capture time of the newest packet the wire has seen (µs since the Unix epoch).
+    pub fn wire_now_us(&self) -> Option<i64> {
+        self.reach.iter().map(|r| r.last_ts_us).max()
+    }
+
+    /// The listed connection numbered `id` (connections are listed in ascending id order).
+    pub fn connection(&self, id: u64) -> Option<&ConnReport> {
+        let conns = self.connections();
+        let i = conns.binary_search_by_key(&id, |c| c.id).ok()?;
+        conns.get(i).map(|c| &**c)
     }
 
     /// Who a connection is: its CLIENT LIST row now, or the last one it had (a closed

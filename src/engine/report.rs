@@ -4,6 +4,7 @@
 //! else, so text, markdown and JSON can never disagree.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -11,7 +12,6 @@ use crate::analysis::conversation::{ConnKind, LatencySummary, SplitCommand};
 use crate::analysis::tcp::flags;
 use crate::analysis::tcp::rtt::RttStats;
 use crate::analysis::wire::{CaptureCounts, Connection, Dir, Tally, WireAnalyzer};
-use crate::engine::activity::ConnActivity;
 
 /// Schema name of the JSON output.
 pub const SCHEMA: &str = "respscope.analysis.v1";
@@ -33,7 +33,7 @@ pub struct Report {
     /// Commands masters propagated to replica links, by name.
     pub propagated_by_name: BTreeMap<String, u64>,
     /// One entry per connection, in order of first appearance.
-    pub connections: Vec<ConnReport>,
+    pub connections: Vec<Arc<ConnReport>>,
 }
 
 /// Capture-wide counts.
@@ -276,15 +276,13 @@ impl Report {
     /// The whole report with every connection listed.
     pub fn build(w: &WireAnalyzer, warnings: Vec<String>) -> Report {
         let mut r = Report::summary(w, warnings);
-        r.connections = w.conns.iter().map(conn_report).collect();
+        r.connections = w.conns.iter().map(|c| Arc::new(conn_report(c))).collect();
         r
     }
 
-    /// A live snapshot: the report with only the busiest connections listed (those with
-    /// the most packets since the previous snapshot, then the most in all), their detail
-    /// lists cut to the latest entries, and each listed connection's recent activity.
-    pub fn snapshot(w: &WireAnalyzer, limits: SnapshotLimits) -> (Report, Vec<ConnActivity>) {
-        let mut r = Report::summary(w, Vec::new());
+    /// The connections a live snapshot lists: the busiest ones (those with the most packets
+    /// since the previous snapshot, then the most in all), in order of first appearance.
+    pub fn listed(w: &WireAnalyzer, limits: SnapshotLimits) -> Vec<&Connection> {
         let n = limits.connections.unwrap_or(usize::MAX).min(w.conns.len());
         let mut order: Vec<&Connection> = w.conns.iter().collect();
         let busier = |a: &&Connection, b: &&Connection| {
@@ -293,33 +291,10 @@ impl Report {
         if n < order.len() {
             order.select_nth_unstable_by(n, busier);
             order.truncate(n);
+            // Listed in order of first appearance, as the full report lists them.
+            order.sort_unstable_by_key(|c| c.id);
         }
-        // Listed in order of first appearance, as the full report lists them.
-        order.sort_unstable_by_key(|c| c.id);
-        let activity = order.iter().map(|c| ConnActivity::of(c)).collect();
-        r.connections = order
-            .into_iter()
-            .map(|c| {
-                let mut cr = conn_report(c);
-                cr.cut_details(limits.details);
-                cr
-            })
-            .collect();
-        r.capture.unlisted_connections = (w.conns.len() - r.connections.len()) as u64;
-        (r, activity)
-    }
-}
-
-impl ConnReport {
-    /// Keeps only the latest `n` entries of each detail list.
-    fn cut_details(&mut self, n: usize) {
-        fn latest<T>(v: &mut Vec<T>, n: usize) {
-            let extra = v.len().saturating_sub(n);
-            v.drain(..extra);
-        }
-        latest(&mut self.splits, n);
-        latest(&mut self.window_events, n);
-        latest(&mut self.parse_error_details, n);
+        order
     }
 }
 
@@ -328,7 +303,7 @@ impl ConnReport {
 #[derive(Clone, Copy)]
 pub enum Connections<'a> {
     /// Already built.
-    Listed(&'a [ConnReport]),
+    Listed(&'a [Arc<ConnReport>]),
     /// Built on the way, in order of first appearance.
     Analyzer(&'a WireAnalyzer),
 }
@@ -337,7 +312,7 @@ impl<'a> Connections<'a> {
     /// The connections, each built as it is reached.
     pub fn iter(self) -> Box<dyn Iterator<Item = std::borrow::Cow<'a, ConnReport>> + 'a> {
         match self {
-            Connections::Listed(v) => Box::new(v.iter().map(std::borrow::Cow::Borrowed)),
+            Connections::Listed(v) => Box::new(v.iter().map(|c| std::borrow::Cow::Borrowed(&**c))),
             Connections::Analyzer(w) => {
                 Box::new(w.conns.iter().map(|c| std::borrow::Cow::Owned(conn_report(c))))
             }
@@ -378,6 +353,15 @@ impl Serialize for Streamed<'_> {
 
 /// One connection's report.
 pub fn conn_report(c: &Connection) -> ConnReport {
+    conn_report_latest(c, usize::MAX)
+}
+
+/// One connection's report with only the latest `n` entries of each detail list (a live
+/// snapshot's: nothing more is copied).
+pub fn conn_report_latest(c: &Connection, n: usize) -> ConnReport {
+    fn latest<T>(v: &[T], n: usize) -> &[T] {
+        &v[v.len().saturating_sub(n)..]
+    }
     let v = c.conv();
     ConnReport {
         id: c.id,
@@ -418,9 +402,8 @@ pub fn conn_report(c: &Connection) -> ConnReport {
         rdb_bytes: v.rdb_bytes,
         split_replies: v.split_replies,
         batch_sizes: v.batches.sizes.clone(),
-        splits: v.splits.clone(),
-        window_events: c
-            .events()
+        splits: latest(&v.splits, n).to_vec(),
+        window_events: latest(c.events(), n)
             .iter()
             .map(|e| EventEntry {
                 frame: e.frame,
@@ -431,8 +414,7 @@ pub fn conn_report(c: &Connection) -> ConnReport {
                 flags: event_names(e.flags),
             })
             .collect(),
-        parse_error_details: c
-            .error_records()
+        parse_error_details: latest(c.error_records(), n)
             .iter()
             .map(|e| format!("frame {} {} offset {}: {}", e.frame, e.dir.arrow(), e.offset, e.error))
             .collect(),

@@ -2,11 +2,13 @@
 //! with MONITOR on, the order in which the server ran their commands.
 //!
 //! Built from what the model already holds, so it costs nothing until the pane is shown:
-//! each connection's recent segments (the live feed keeps the last
-//! [`SEGMENTS_KEEP`](crate::engine::live::SEGMENTS_KEEP)) give its batches (client segments
-//! with new bytes, cut after PSH, as contract v1 defines them), the commands completed in
-//! each, the commands split across segments and the zero windows; MONITOR lines give the
-//! execution order.
+//! each connection's batch log (the live feed keeps its write batches for ten minutes, at
+//! most 10,000: client segments with payload, cut after PSH, as contract v1 defines them)
+//! gives its batches and, where the recent segments no longer reach, their commands and
+//! splits; its recent segments (the last
+//! [`SEGMENTS_KEEP`](crate::engine::live::SEGMENTS_KEEP)) place commands, splits and zero
+//! windows column by column; MONITOR lines give the execution order. A closed connection
+//! keeps its lane for as long as its batches are in the window.
 //!
 //! Matching a batch to the MONITOR lines of its commands uses time: capture timestamps and
 //! MONITOR's timestamps come from the same clock when the capture runs on the server's host
@@ -16,17 +18,36 @@
 //! that ran inside the batch.
 
 use crate::analysis::tcp::flags;
+use crate::analysis::wire::batchlog::LoggedBatch;
 use crate::analysis::wire::Dir;
 use crate::engine::activity::ConnActivity;
 use crate::engine::model::Model;
 use crate::engine::report::ConnReport;
-use crate::protocol::tcp as tcpf;
 use crate::sources::server::formats::monitor::Source;
 
-/// Time spans the axis can show, in µs (a 1-2-5 ladder from 1 ms to 1 minute).
-pub const SPANS_US: [i64; 17] = [
-    1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000, 2_000_000, 5_000_000,
-    10_000_000, 20_000_000, 30_000_000, 45_000_000, 60_000_000,
+/// Time spans the axis can show, in µs (a 1-2-5 ladder from 1 ms to 1 minute, then up to the
+/// ten minutes of batches each connection keeps).
+pub const SPANS_US: [i64; 20] = [
+    1_000,
+    2_000,
+    5_000,
+    10_000,
+    20_000,
+    50_000,
+    100_000,
+    200_000,
+    500_000,
+    1_000_000,
+    2_000_000,
+    5_000_000,
+    10_000_000,
+    20_000_000,
+    30_000_000,
+    45_000_000,
+    60_000_000,
+    120_000_000,
+    300_000_000,
+    600_000_000,
 ];
 
 /// How wide the axis is.
@@ -131,33 +152,21 @@ pub struct Timeline {
     pub batches: Vec<BatchSpan>,
 }
 
-/// Batches of one connection from its recent segments, oldest first (lane index 0).
-pub fn batches_of(c: &ConnActivity) -> Vec<BatchSpan> {
-    let mut out = Vec::new();
-    let mut open: Option<BatchSpan> = None;
-    for s in c.recent.iter().filter(|s| s.dir == Dir::ToServer && s.len > 0) {
-        let t = c.first_ts_us + s.t_us;
-        let b = open.get_or_insert(BatchSpan {
+impl BatchSpan {
+    /// A logged batch on lane 0.
+    fn of(b: &LoggedBatch) -> BatchSpan {
+        BatchSpan {
             lane: 0,
-            first_frame: s.frame,
-            t_first_us: t,
-            t_last_us: t,
-            segments: 0,
-            bytes: 0,
-            commands: 0,
-            splits: 0,
+            first_frame: b.first_frame,
+            t_first_us: b.t_first_us,
+            t_last_us: b.t_last_us,
+            segments: b.segments,
+            bytes: b.bytes,
+            commands: b.commands,
+            splits: b.splits,
             others: None,
-        });
-        b.t_last_us = t;
-        b.segments += 1;
-        b.bytes += u64::from(s.len);
-        b.commands += s.commands;
-        b.splits += u32::from(s.split_starts);
-        if s.tcp_flags & tcpf::PSH != 0 {
-            out.extend(open.take());
         }
     }
-    out
 }
 
 /// Builds the timeline over `columns` columns ending at the newest packet (or MONITOR line),
@@ -170,19 +179,35 @@ pub fn build(
     keep: &dyn Fn(&ConnReport) -> bool,
 ) -> Timeline {
     let columns = columns.clamp(1, 1000);
-    let conns: Vec<(&ConnReport, &ConnActivity)> = m
-        .connections()
-        .iter()
-        .filter(|c| keep(c))
-        .filter_map(|c| m.activity(c.id).filter(|a| !a.recent.is_empty()).map(|a| (c, a)))
-        .collect();
-    let wire_end = conns.iter().map(|(_, a)| a.last_ts_us).max();
+    // Packed times first: of thousands of connections kept, only those the window reaches are
+    // looked at one by one.
+    let with_data = || m.reach.iter().filter(|r| r.recent_from_us.is_some() || r.newest_batch_us.is_some());
+    let wire_end = with_data().map(|r| r.last_ts_us).max();
     // The wire sets the right edge: MONITOR lines arrive continuously but wire snapshots only
     // twice a second, and a command's MONITOR line comes before its reply's packet anyway.
     let end = wire_end.or_else(|| m.monitor.back().map(|l| l.ts_us)).unwrap_or(0);
     let span = match span {
         Span::Fixed(us) => us,
-        Span::Auto(steps) => auto_span(&conns, end, steps),
+        Span::Auto(steps) => {
+            let kept = |id: u64| m.connection(id).is_some_and(keep);
+            let mut reach: Vec<i64> = m
+                .reach
+                .iter()
+                .filter(|r| r.recent_from_us.is_some() && kept(r.id))
+                .filter_map(|r| r.recent_from_us.map(|t| end - t))
+                .collect();
+            if reach.is_empty() {
+                // Only closed connections pass (a filter on one that left): reach back to
+                // their newest batches.
+                reach = m
+                    .reach
+                    .iter()
+                    .filter(|r| r.newest_batch_us.is_some() && kept(r.id))
+                    .filter_map(|r| r.newest_batch_us.map(|t| end - t))
+                    .collect();
+            }
+            auto_span(reach, steps)
+        }
     }
     .max(1);
     let column_us = (span + columns as i64 - 1) / columns as i64;
@@ -197,14 +222,17 @@ pub fn build(
 
     // Lanes: connections with client activity in the window, the busiest first when there is
     // no room for all, shown in order of first appearance so a lane keeps its place.
-    let mut active: Vec<(&ConnReport, &ConnActivity, u64)> = conns
+    let mut active: Vec<(&ConnReport, &ConnActivity, u64)> = m
+        .reach
         .iter()
-        .map(|&(c, a)| {
+        .filter(|r| r.newest_batch_us.is_some_and(|t| t >= start))
+        .filter_map(|r| Some((m.connection(r.id).filter(|c| keep(c))?, m.activity(r.id)?)))
+        .map(|(c, a)| {
             let n = a
-                .recent
-                .iter()
-                .filter(|s| s.dir == Dir::ToServer && col(a.first_ts_us + s.t_us).is_some())
-                .map(|s| u64::from(s.commands.max(u32::from(s.len > 0))))
+                .batches
+                .since(start)
+                .take_while(|b| b.t_first_us <= end)
+                .map(|b| u64::from(b.commands.max(1)))
                 .sum();
             (c, a, n)
         })
@@ -244,7 +272,21 @@ pub fn build(
                 }
             }
         }
-        for mut b in batches_of(a) {
+        // Batches older than the segments kept bring their own commands and splits (placed
+        // where they ended and began: a column's split within one batch is not known).
+        let covered = a.recent.first().map_or(i64::MAX, |s| a.first_ts_us + s.t_us);
+        for logged in a.batches.since(start).take_while(|b| b.t_first_us <= end) {
+            let mut b = BatchSpan::of(logged);
+            if b.t_last_us < covered {
+                if let Some(k) = col(b.t_last_us) {
+                    cells[k].commands += b.commands;
+                    lane.commands += u64::from(b.commands);
+                }
+                if let Some(k) = col(b.t_first_us).filter(|_| b.splits > 0) {
+                    cells[k].splits += b.splits;
+                    lane.splits += b.splits;
+                }
+            }
             let Some(k) = col(b.t_first_us) else { continue };
             cells[k].batch_starts += 1;
             let last = col(b.t_last_us).unwrap_or(columns - 1);
@@ -264,12 +306,10 @@ pub fn build(
     Timeline { start_us: start, span_us: span, column_us, lanes, hidden, server, order, batches }
 }
 
-/// The smallest span on the ladder that shows the recent segments of the median connection,
-/// moved `steps`. Not all of them: an idle client's last 100 segments may go back minutes
+/// The smallest span on the ladder that reaches back `reach` µs for the median connection
+/// (to its oldest recent segment), moved `steps`. Not all of them: an idle client's last 100 segments may go back minutes
 /// while a busy one's cover milliseconds, and the busy ones are what interleaves.
-fn auto_span(conns: &[(&ConnReport, &ConnActivity)], end: i64, steps: i32) -> i64 {
-    let mut reach: Vec<i64> =
-        conns.iter().filter_map(|(_, a)| a.recent.first().map(|s| end - (a.first_ts_us + s.t_us))).collect();
+fn auto_span(mut reach: Vec<i64>, steps: i32) -> i64 {
     reach.sort_unstable();
     let need = reach.get(reach.len() / 2).copied().unwrap_or(0);
     let fit = SPANS_US.iter().position(|&s| s >= need).unwrap_or(SPANS_US.len() - 1);
@@ -366,7 +406,9 @@ fn server_lane(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::wire::batchlog::{BatchLog, KEEP_BATCHES};
     use crate::analysis::wire::SegmentLine;
+    use crate::protocol::tcp as tcpf;
     use crate::sources::server::formats::monitor::MonitorLine;
 
     fn seg(frame: u64, t_us: i64, dir: Dir, len: u32, psh: bool, commands: u32) -> SegmentLine {
@@ -400,11 +442,15 @@ mod tests {
 
     /// A connection numbered `first_frame` (its id too) with these recent segments.
     fn conn(client: &str, first_frame: u64, recent: Vec<SegmentLine>) -> (ConnReport, ConnActivity) {
-        let mut c = fixture().connections[0].clone();
+        let mut c = (*fixture().connections[0]).clone();
         c.client = client.to_string();
         c.first_frame = first_frame;
         c.id = first_frame;
         let last = 1_000_000 + recent.last().map_or(0, |s| s.t_us);
+        let mut batches = BatchLog::default();
+        for s in &recent {
+            batches.segment(s, 1_000_000, KEEP_BATCHES);
+        }
         let a = ConnActivity {
             id: c.id,
             recent,
@@ -412,6 +458,7 @@ mod tests {
             first_ts_us: 1_000_000,
             last_ts_us: last,
             closed: false,
+            batches,
         };
         (c, a)
     }
@@ -420,9 +467,9 @@ mod tests {
         let mut m = Model::default();
         let mut report = fixture();
         let (conns, activity): (Vec<_>, Vec<_>) = conns.into_iter().unzip();
-        report.connections = conns;
+        report.connections = conns.into_iter().map(std::sync::Arc::new).collect();
         m.wire = Some(report);
-        m.activity = activity.into_iter().map(|a| (a.id, a)).collect();
+        m.set_activity(activity.into_iter().map(std::sync::Arc::new).collect());
         for &(ts, who) in monitor {
             m.monitor_line(MonitorLine {
                 ts_us: 1_000_000 + ts,
@@ -432,26 +479,6 @@ mod tests {
             });
         }
         m
-    }
-
-    #[test]
-    fn batches_are_cut_after_psh_and_carry_their_commands() {
-        let c = conn(
-            "10.0.0.1:1",
-            1,
-            vec![
-                seg(1, 0, Dir::ToServer, 8192, false, 3),
-                seg(2, 10, Dir::ToServer, 100, true, 2),
-                seg(3, 20, Dir::ToClient, 50, true, 0),
-                seg(4, 30, Dir::ToServer, 0, false, 0),
-                seg(5, 40, Dir::ToServer, 60, true, 1),
-                seg(6, 50, Dir::ToServer, 60, false, 1),
-            ],
-        );
-        let b = batches_of(&c.1);
-        assert_eq!(b.len(), 2, "the trailing run without PSH is not a batch");
-        assert_eq!((b[0].commands, b[0].segments, b[0].bytes), (5, 2, 8292));
-        assert_eq!((b[1].commands, b[1].first_frame), (1, 5));
     }
 
     #[test]
@@ -516,6 +543,28 @@ mod tests {
         assert_eq!(build(&m, 10, Span::Auto(0), 4, &|_| true).span_us, 5_000);
         assert_eq!(build(&m, 10, Span::Auto(-1), 4, &|_| true).span_us, 2_000);
         assert_eq!(build(&m, 10, Span::Auto(-50), 4, &|_| true).span_us, 1_000);
-        assert_eq!(build(&m, 10, Span::Auto(50), 4, &|_| true).span_us, 60_000_000);
+        assert_eq!(build(&m, 10, Span::Auto(50), 4, &|_| true).span_us, 600_000_000);
+    }
+
+    #[test]
+    fn a_closed_connection_keeps_its_lane_from_its_batch_log() {
+        // Minutes of batches, one every 10 s; the segments behind them are gone (a finished
+        // connection keeps none) but its batches still draw its lane.
+        let mut c = conn(
+            "10.0.0.9:9",
+            1,
+            (0..30).map(|i| seg(i + 1, i as i64 * 10_000_000, Dir::ToServer, 40, true, 3)).collect(),
+        );
+        c.1.recent.clear();
+        c.1.closed = true;
+        let m = model(vec![c], &[]);
+        let t = build(&m, 60, Span::Fixed(600_000_000), 4, &|_| true);
+        assert_eq!(t.lanes.len(), 1, "the closed connection has its lane");
+        assert_eq!(t.lanes[0].batches, 30);
+        assert_eq!(t.lanes[0].commands, 90, "commands come from the batch log");
+        assert_eq!(t.lanes[0].cells.iter().map(|c| c.commands).sum::<u32>(), 90);
+        // Zoomed to the last minute: only its batches there.
+        let t = build(&m, 60, Span::Fixed(60_000_000), 4, &|_| true);
+        assert_eq!(t.lanes[0].batches, 6);
     }
 }

@@ -53,6 +53,11 @@ impl Batches {
             + self.sizes.len() * (std::mem::size_of::<(u32, u64)>() + 16)
     }
 
+    /// Frees the ring of a finished connection: no command can complete any more.
+    pub fn compact(&mut self) {
+        self.ring = None;
+    }
+
     /// The id the next client segment belongs to.
     pub fn current(&self) -> u64 {
         self.open

@@ -334,6 +334,7 @@ impl Conversation {
     pub fn compact(&mut self) {
         self.latency.freeze();
         self.pending = VecDeque::new();
+        self.batches.compact();
     }
 
     /// Heap held, for memory budgets.

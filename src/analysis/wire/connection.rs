@@ -16,6 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use hdrhistogram::Histogram;
 
+use super::batchlog::{BatchLog, KEEP_BATCHES};
 use super::feed::{apply_event, flush_streams, looks_like_tls};
 use super::names::NameTable;
 use super::records::{Dir, ParseErrorRecord, SegmentLine, SegmentRecord, SplitStart, TcpCounts, WindowEvent};
@@ -118,6 +119,8 @@ pub(super) struct Detail {
     events: Vec<WindowEvent>,
     pub(super) error_records: Vec<ParseErrorRecord>,
     recent: VecDeque<SegmentLine>,
+    /// Write batches over the last minutes, when segments are logged.
+    batches: BatchLog,
     ack_rtt: AckRtt,
 }
 
@@ -214,6 +217,18 @@ impl Connection {
     /// Parse errors (the first [`MAX_ERROR_RECORDS`]).
     pub fn error_records(&self) -> &[ParseErrorRecord] {
         self.detail.as_ref().map_or(&[], |d| &d.error_records)
+    }
+
+    /// The write batches of the last minutes, when the analyzer logs segments (the Timeline).
+    pub fn batch_log(&self) -> Option<&BatchLog> {
+        self.detail.as_ref().map(|d| &d.batches)
+    }
+
+    /// Drops logged batches older than ten minutes before `now_us` or beyond `keep`.
+    pub(super) fn trim_batches(&mut self, now_us: i64, keep: usize) {
+        if let Some(d) = self.detail.as_deref_mut() {
+            d.batches.trim(now_us, keep);
+        }
     }
 
     /// The most recent segments, when the analyzer keeps them (the console's packet list).
@@ -526,6 +541,7 @@ impl Connection {
             parse_errors: diff(6),
         };
         let Some(d) = self.detail.as_deref_mut() else { return };
+        d.batches.segment(&line, self.first_ts, KEEP_BATCHES);
         if d.recent.len() >= cap {
             d.recent.pop_front();
         }

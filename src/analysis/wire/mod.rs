@@ -10,6 +10,7 @@
 //! a few hundred bytes), and past the budget connections are retired into the totals, those
 //! that carried no data first, then finished ones, then the longest idle.
 
+pub mod batchlog;
 mod connection;
 mod feed;
 mod names;
@@ -94,6 +95,8 @@ fn is_between(c: &Connection, x: Endpoint, y: Endpoint) -> bool {
 const CLOSED_GRACE_US: i64 = 2_000_000;
 /// How often (packet time) closed connections are swept.
 const SWEEP_EVERY_US: i64 = 1_000_000;
+/// Batches all connections' Timeline logs hold together (48 bytes each: about 46 MiB).
+pub const BATCH_LOG_MAX: usize = 1_000_000;
 
 /// Folds frames into connections. Pure: time comes from frame timestamps only.
 pub struct WireAnalyzer {
@@ -120,6 +123,8 @@ pub struct WireAnalyzer {
     next_id: u64,
     /// Most finished connections kept one by one (`None`: all, as `analyze` reports them).
     closed_limit: Option<usize>,
+    /// How long a finished connection is kept one by one after its last packet (µs).
+    closed_keep_us: Option<i64>,
     /// Recent segments kept per connection for a packet list (0: none).
     segment_log: usize,
     /// Latencies since the last [`WireAnalyzer::end_interval`], when asked for.
@@ -144,6 +149,7 @@ impl WireAnalyzer {
             heap: 0,
             next_id: 1,
             closed_limit: None,
+            closed_keep_us: None,
             segment_log: 0,
             interval: None,
             last_sweep_us: 0,
@@ -155,6 +161,12 @@ impl WireAnalyzer {
     /// [`WireAnalyzer::retired`]. For captures that run for hours.
     pub fn set_closed_limit(&mut self, n: Option<usize>) {
         self.closed_limit = n;
+    }
+
+    /// Keeps finished connections one by one for `keep_us` after their last packet (µs),
+    /// then sums them into [`WireAnalyzer::retired`]. For the console's history.
+    pub fn set_closed_keep(&mut self, keep_us: Option<i64>) {
+        self.closed_keep_us = keep_us;
     }
 
     /// Collects every paired latency into one capture-wide histogram, emptied by
@@ -391,22 +403,50 @@ impl WireAnalyzer {
                 c.charged = f;
             }
         }
-        let Some(limit) = self.closed_limit else { return };
-        let finished = self.conns.iter().filter(|c| !c.is_live()).count();
-        if finished <= limit {
+        self.trim_batch_logs(now_us);
+        if self.closed_limit.is_none() && self.closed_keep_us.is_none() {
             return;
         }
-        let mut excess = finished - limit;
+        // Finished connections closed longer ago than the retention, then the oldest beyond
+        // the count.
+        let keep_us = self.closed_keep_us.unwrap_or(i64::MAX);
+        let expired = |c: &Connection| !c.is_live() && now_us.saturating_sub(c.last_ts) > keep_us;
+        let finished = self.conns.iter().filter(|c| !c.is_live() && !expired(c)).count();
+        let mut excess = finished.saturating_sub(self.closed_limit.unwrap_or(usize::MAX));
         let gone: Vec<bool> = self
             .conns
             .iter()
             .map(|c| {
+                if expired(c) {
+                    return true;
+                }
                 let drop = excess > 0 && !c.is_live();
                 excess -= usize::from(drop);
                 drop
             })
             .collect();
-        self.retire(&gone);
+        if gone.contains(&true) {
+            self.retire(&gone);
+        }
+    }
+
+    /// Ages the Timeline's batch logs and keeps their sum within [`BATCH_LOG_MAX`]: past it,
+    /// each connection keeps an equal share of the newest.
+    fn trim_batch_logs(&mut self, now_us: i64) {
+        let mut total = 0;
+        let mut logs = 0;
+        for c in &mut self.conns {
+            c.trim_batches(now_us, batchlog::KEEP_BATCHES);
+            let n = c.batch_log().map_or(0, batchlog::BatchLog::len);
+            total += n;
+            logs += usize::from(n > 0);
+        }
+        if total > BATCH_LOG_MAX {
+            let share = (BATCH_LOG_MAX / logs.max(1)).max(batchlog::CHUNK);
+            for c in &mut self.conns {
+                c.trim_batches(now_us, share);
+            }
+        }
     }
 
     /// Past the memory budget: buffers first, then whole connections, until a quarter of the

@@ -10,6 +10,7 @@ pub mod decode;
 pub mod file;
 pub mod live;
 mod records;
+pub mod synthetic;
 
 use std::ops::ControlFlow;
 use std::sync::Arc;

@@ -80,7 +80,8 @@ pub fn overview(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     latency_chart(f, g2, m, t);
     let [deep, alerts] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
-    let mut conns: Vec<&ConnReport> = m.connections().iter().filter(|c| !m.is_own(&c.client)).collect();
+    let mut conns: Vec<&ConnReport> =
+        m.connections().iter().map(|c| &**c).filter(|c| !m.is_own(&c.client)).collect();
     conns.sort_by_key(|c| std::cmp::Reverse(c.max_pipeline_depth));
     let rows: Vec<Row<'_>> = conns
         .iter()
@@ -299,7 +300,8 @@ pub fn conn_passes(m: &Model, ui: &UiState, c: &ConnReport) -> bool {
 
 /// The connections in the table's order.
 pub fn sorted_connections<'a>(m: &'a Model, ui: &UiState) -> Vec<&'a ConnReport> {
-    let mut conns: Vec<&ConnReport> = m.connections().iter().filter(|c| conn_passes(m, ui, c)).collect();
+    let mut conns: Vec<&ConnReport> =
+        m.connections().iter().map(|c| &**c).filter(|c| conn_passes(m, ui, c)).collect();
     match ui.sort {
         SortBy::Age => {}
         SortBy::Commands => conns.sort_by_key(|c| std::cmp::Reverse(c.commands)),
@@ -441,7 +443,11 @@ fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, ui: &UiState
     let l = &c.latency_us;
     let (kind, extra) = crate::views::report::kind_and_extras(c);
     let lines = vec![
-        Line::from(Span::styled(format!("{} → {}   (enter or esc: back)", c.client, c.server), t.title)),
+        Line::from(vec![
+            Span::styled(format!("{} → {}", c.client, c.server), t.title),
+            Span::styled(closed_note(m, c.id), t.dim),
+            Span::styled("   (enter or esc: back)", t.title),
+        ]),
         Line::from(format!(
             "{}commands {}  replies {}  errors {}  unanswered {}  pushes {}{}   bytes {} → / {} ←",
             kind,
@@ -890,6 +896,18 @@ fn filtered(ui: &UiState) -> String {
         String::new()
     } else {
         format!(", filter \"{}\"", ui.filter)
+    }
+}
+
+/// `   closed at HH:MM:SS UTC, 1m 12s ago` for a closed connection (ago in capture time: the
+/// newest packet seen), else nothing.
+fn closed_note(m: &Model, id: u64) -> String {
+    match m.activity(id).filter(|a| a.closed) {
+        Some(a) => {
+            let ago = m.wire_now_us().map_or(0, |now| now.saturating_sub(a.last_ts_us).max(0));
+            format!("   closed at {} UTC, {} ago", clock(a.last_ts_us), us(ago))
+        }
+        None => String::new(),
     }
 }
 
