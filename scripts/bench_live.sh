@@ -39,9 +39,10 @@ redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemoni
 for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 # Both write files, rotated the same way (-C 1000 MB, -W 2): 10 minutes at full rate would
-# be ~15 GB each otherwise.
+# be ~15 GB each otherwise. -Z root: tcpdump drops to its own user after opening the
+# capture, and could then not create the next file in a root-owned directory.
 rm -f "$out"/live.pcap* "$out"/respscope.pcapng*
-tcpdump -i lo -U -B 65536 -s 0 -C 1000 -W 2 -w "$out/live.pcap" "tcp port $port" 2>"$out/tcpdump.err" &
+tcpdump -i lo -Z root -U -B 65536 -s 0 -C 1000 -W 2 -w "$out/live.pcap" "tcp port $port" 2>"$out/tcpdump.err" &
 pids+=($!); tdpid=$!
 $bin watch -p "$port" --interval 1 --write "$out/respscope.pcapng" -C 1000 -W 2 >"$out/watch.jsonl" 2>"$out/watch.err" &
 pids+=($!); wpid=$!
@@ -64,7 +65,7 @@ while [ "$(date +%s)" -lt "$end" ] && [ $rounds -lt 1000 ]; do
   rounds=$((rounds + 1))
 done
 sleep 3
-kill -INT "$tdpid"; wait "$tdpid" 2>/dev/null || true
+kill -INT "$tdpid" 2>/dev/null || true; wait "$tdpid" 2>/dev/null || true
 kill -INT "$wpid" 2>/dev/null || true; sleep 1; kill "$wpid" 2>/dev/null || true
 tmux capture-pane -p -t respscope-bench >"$out/console-screen.txt" 2>/dev/null || true
 tmux send-keys -t respscope-bench C-c 2>/dev/null || true; sleep 1
