@@ -408,29 +408,10 @@ mod tests {
     use super::*;
     use crate::analysis::wire::batchlog::{BatchLog, KEEP_BATCHES};
     use crate::analysis::wire::SegmentLine;
-    use crate::protocol::tcp as tcpf;
     use crate::sources::server::formats::monitor::MonitorLine;
 
     fn seg(frame: u64, t_us: i64, dir: Dir, len: u32, psh: bool, commands: u32) -> SegmentLine {
-        SegmentLine {
-            frame,
-            t_us,
-            dir,
-            len,
-            tcp_flags: if psh { tcpf::PSH | tcpf::ACK } else { tcpf::ACK },
-            window: 100,
-            window_size: 100,
-            analysis: 0,
-            commands,
-            replies: 0,
-            errors: 0,
-            pushes: 0,
-            last_command: None,
-            split_ends: 0,
-            split_starts: false,
-            gaps: 0,
-            parse_errors: 0,
-        }
+        SegmentLine::for_test(frame, t_us, dir, len, psh, commands)
     }
 
     fn fixture() -> crate::engine::report::Report {

@@ -157,24 +157,10 @@ mod tests {
     use super::*;
 
     fn line(frame: u64, t_us: i64, len: u32, psh: bool, commands: u32) -> SegmentLine {
+        // A segment without PSH here carries the start of a command that goes on.
         SegmentLine {
-            frame,
-            t_us,
-            dir: Dir::ToServer,
-            len,
-            tcp_flags: if psh { tcpf::PSH | tcpf::ACK } else { tcpf::ACK },
-            window: 0,
-            window_size: 0,
-            analysis: 0,
-            commands,
-            replies: 0,
-            errors: 0,
-            pushes: 0,
-            last_command: None,
-            split_ends: 0,
             split_starts: !psh,
-            gaps: 0,
-            parse_errors: 0,
+            ..SegmentLine::for_test(frame, t_us, Dir::ToServer, len, psh, commands)
         }
     }
 

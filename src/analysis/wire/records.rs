@@ -183,6 +183,40 @@ pub struct SegmentLine {
     pub parse_errors: u32,
 }
 
+#[cfg(test)]
+impl SegmentLine {
+    /// A segment line for tests: `len` bytes `dir`, PSH or not, completing `commands`.
+    pub(crate) fn for_test(
+        frame: u64,
+        t_us: i64,
+        dir: Dir,
+        len: u32,
+        psh: bool,
+        commands: u32,
+    ) -> SegmentLine {
+        use crate::protocol::tcp as tcpf;
+        SegmentLine {
+            frame,
+            t_us,
+            dir,
+            len,
+            tcp_flags: if psh { tcpf::PSH | tcpf::ACK } else { tcpf::ACK },
+            window: 100,
+            window_size: 100,
+            analysis: 0,
+            commands,
+            replies: 0,
+            errors: 0,
+            pushes: 0,
+            last_command: None,
+            split_ends: 0,
+            split_starts: false,
+            gaps: 0,
+            parse_errors: 0,
+        }
+    }
+}
+
 /// A message that starts in a segment and continues in a later one.
 #[derive(Clone, Copy, Debug)]
 pub struct SplitStart {
