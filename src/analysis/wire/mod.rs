@@ -226,6 +226,7 @@ impl WireAnalyzer {
         self.conns.capacity() * size_of::<Connection>() + self.table.capacity() * 6 + self.heap
     }
 
+    #[inline]
     fn is_redis_port(&self, p: u16) -> bool {
         self.cfg.ports.contains(&p)
     }
@@ -298,6 +299,8 @@ impl WireAnalyzer {
             interval: self.interval.as_mut(),
         };
         let conn = self.conns.get_mut(idx)?;
+        // Boxed by the connection: a listing is rare, and the record is too large to be
+        // moved through every call unboxed when it is `None`.
         let rec = conn.segment(&p, no, ts_us, &mut shared, o);
         // What a connection holds changes with payload and as its state grows; an ACK adds
         // at most a window event, so those are charged every 32 packets.
@@ -309,7 +312,7 @@ impl WireAnalyzer {
         if self.memory_used() > self.cfg.memory_budget {
             self.enforce_budget();
         }
-        rec
+        rec.map(|r| *r)
     }
 
     /// The index of the connection `p` belongs to, started if new.
