@@ -432,6 +432,11 @@ impl<O: Copy> RespStream<O> {
                         Next::Commands if self.role == Role::Replies => self.switch_to_commands(end),
                         Next::Commands => {}
                     }
+                    if pos == data.len() {
+                        // The chunk ended with the message (most do): nothing is pending, and
+                        // the scanner need not be called to say so.
+                        return pos;
+                    }
                 }
                 Status::Incomplete => {
                     let start = self.scanner.message_start();
