@@ -226,12 +226,29 @@ fn find_cr(line: &[u8]) -> Option<usize> {
 #[inline(always)]
 pub(super) fn fast_number(data: &[u8], i: usize) -> Option<(i64, usize)> {
     let s = data.get(i..)?;
-    // One digit, the usual argument count and the length of short names, without the loop.
-    if let [d, b'\r', b'\n', ..] = *s {
-        let d = d.wrapping_sub(b'0');
-        if d < 10 {
-            return Some((i64::from(d), i + 3));
+    // One to three digits (argument counts, key and value lengths, most integer replies)
+    // without the loop.
+    let digit = |b: u8| {
+        let d = b.wrapping_sub(b'0');
+        (d < 10).then_some(i64::from(d))
+    };
+    match *s {
+        [a, b'\r', b'\n', ..] => {
+            if let Some(a) = digit(a) {
+                return Some((a, i + 3));
+            }
         }
+        [a, b, b'\r', b'\n', ..] => {
+            if let (Some(a), Some(b)) = (digit(a), digit(b)) {
+                return Some((a * 10 + b, i + 4));
+            }
+        }
+        [a, b, c, b'\r', b'\n', ..] => {
+            if let (Some(a), Some(b), Some(c)) = (digit(a), digit(b), digit(c)) {
+                return Some((a * 100 + b * 10 + c, i + 5));
+            }
+        }
+        _ => {}
     }
     let (neg, digits) = match s.first() {
         Some(b'-') => (true, s.get(1..)?),
