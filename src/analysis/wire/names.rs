@@ -141,6 +141,7 @@ impl NameTable {
     }
 
     /// Counts one command and returns its name's id.
+    #[inline]
     pub fn count(&mut self, name: &Name) -> u32 {
         let id = match self.last {
             Some((n, id)) if n == *name => id,

@@ -24,7 +24,7 @@ pub struct InlineBytes<const N: usize> {
 impl<const N: usize> PartialEq for InlineBytes<N> {
     /// Word by word with the bytes past `len` masked off, not a call to `memcmp`: names are
     /// compared once per command.
-    #[inline]
+    #[inline(always)]
     fn eq(&self, other: &Self) -> bool {
         let n = self.len as usize;
         if n != other.len as usize {
