@@ -128,6 +128,8 @@ impl Segment {
 struct Decoded {
     no: u64,
     ts_us: i64,
+    /// Its connection's hash, computed to deal it: the analyzer does not hash it again.
+    flow: u64,
     tcp: Result<Segment, Skip>,
 }
 
@@ -175,9 +177,11 @@ impl FrameSink for Dispatch {
     #[inline]
     fn frame(&mut self, f: &Frame<'_>) -> ControlFlow<()> {
         let decoded = decode(f.link, f.data);
-        let bucket = WireAnalyzer::shard_of(&decoded, self.buckets);
+        let flow = decoded.as_ref().ok().map(WireAnalyzer::flow_of);
+        let bucket = WireAnalyzer::shard(flow, self.buckets);
+        let flow = flow.unwrap_or(0);
         if bucket == 0 {
-            self.local.packet(f.no, f.ts_us, decoded, false);
+            self.local.packet_in_flow(f.no, f.ts_us, decoded, flow, false);
             return ControlFlow::Continue(());
         }
         let k = (bucket - 1) / 2;
@@ -188,7 +192,7 @@ impl FrameSink for Dispatch {
         }
         let tcp = decoded.map(|p| Segment::of(&p, buf));
         if let Some(open) = self.open.get_mut(k) {
-            open.push(Decoded { no: f.no, ts_us: f.ts_us, tcp });
+            open.push(Decoded { no: f.no, ts_us: f.ts_us, flow, tcp });
         }
         if self.gone {
             ControlFlow::Break(())
@@ -237,7 +241,7 @@ fn parallel(file: &mut CaptureFile, cfg: &WireConfig, n: usize) -> (Option<WireA
                     for batch in rx {
                         let buf = batch.bytes.as_slice();
                         for d in &batch.frames {
-                            wire.packet(d.no, d.ts_us, d.tcp.map(|t| t.packet(buf)), false);
+                            wire.packet_in_flow(d.no, d.ts_us, d.tcp.map(|t| t.packet(buf)), d.flow, false);
                         }
                         let mut frames = batch.frames;
                         frames.clear();

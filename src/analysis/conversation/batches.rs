@@ -24,8 +24,20 @@ struct Slot {
     used: bool,
 }
 
+#[cold]
 fn new_ring() -> Box<[Slot; RING]> {
     Box::new([Slot::default(); RING])
+}
+
+/// The slot of batch `id` in `ring`, allocated on first use (out of line: once per
+/// connection, where a slot is looked up once or twice per command).
+#[inline]
+fn slot_in(ring: &mut Option<Box<[Slot; RING]>>, id: u64) -> &mut Slot {
+    let ring = match ring {
+        Some(ring) => ring,
+        none => none.insert(new_ring()),
+    };
+    &mut ring[(id % RING as u64) as usize]
 }
 
 /// Batch accounting for one connection.
@@ -71,13 +83,13 @@ impl Batches {
         if !self.open_has_bytes {
             self.open_has_bytes = true;
             let open = self.open;
-            let slot = &mut self.ring.get_or_insert_with(new_ring)[(open % RING as u64) as usize];
+            let slot = slot_in(&mut self.ring, open);
             let carried = if slot.used && slot.id == self.open { slot.commands } else { 0 };
             *slot = Slot { id: open, commands: carried, closed: false, used: true };
         }
         if psh {
             let open = self.open;
-            let slot = &mut self.ring.get_or_insert_with(new_ring)[(open % RING as u64) as usize];
+            let slot = slot_in(&mut self.ring, open);
             slot.closed = true;
             let n = slot.commands;
             self.count += 1;
@@ -91,7 +103,7 @@ impl Batches {
     /// A command whose last byte was owned by a segment of batch `id` completed.
     pub fn command(&mut self, id: u64) {
         let open = self.open;
-        let slot = &mut self.ring.get_or_insert_with(new_ring)[(id % RING as u64) as usize];
+        let slot = slot_in(&mut self.ring, id);
         if !slot.used || slot.id != id {
             if id == open {
                 // The open batch's first command, before its segment was registered.

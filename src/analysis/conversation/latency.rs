@@ -119,7 +119,7 @@ impl Latency {
         self.percentiles(&[p]).first().copied().flatten()
     }
 
-    /// Several nearest-rank percentiles at once (one sort).
+    /// Several nearest-rank percentiles at once.
     pub fn percentiles(&self, ps: &[f64]) -> Vec<Option<u64>> {
         if self.count == 0 {
             return vec![None; ps.len()];
@@ -132,14 +132,31 @@ impl Latency {
                 .map(|p| Some(h.value_at_quantile(p / 100.0).clamp(self.min, self.max)))
                 .collect();
         }
+        // Each rank is selected, not the samples sorted: the ranks in ascending order, each
+        // selection confined to the samples above the previous one (already partitioned).
         let mut v = self.exact.clone();
-        v.sort_unstable();
-        ps.iter()
+        let ranks: Vec<usize> = ps
+            .iter()
             .map(|p| {
                 let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
-                v.get(rank.clamp(1, v.len()) - 1).map(|&x| u64::from(x))
+                rank.clamp(1, v.len()) - 1
             })
-            .collect()
+            .collect();
+        let mut order: Vec<usize> = (0..ranks.len()).collect();
+        order.sort_unstable_by_key(|&k| ranks[k]);
+        let mut out = vec![None; ranks.len()];
+        let mut from = 0;
+        for k in order {
+            let r = ranks[k];
+            if let Some(rest) = v.get_mut(from..) {
+                if r >= from && r - from < rest.len() {
+                    let (_, nth, _) = rest.select_nth_unstable(r - from);
+                    out[k] = Some(u64::from(*nth));
+                    from = r;
+                }
+            }
+        }
+        out
     }
 
     /// Heap held, for memory budgets: the exact samples or the histogram's counts.

@@ -11,7 +11,7 @@
 //! counting a gap.
 
 use super::rdb::{Rdb, RdbStep};
-use crate::protocol::resp::{Kind, Message, Outcome, ParseError, Preview, Role, Scanner, Token};
+use crate::protocol::resp::{Kind, Message, Outcome, ParseError, Preview, Role, Scanner, Status, Token};
 
 /// Bytes kept while looking for a point to resume after a gap or error. A candidate still
 /// incomplete after this many bytes is accepted: it has parsed cleanly through 64 KiB.
@@ -66,8 +66,9 @@ pub enum Next {
 pub enum Event<'a, O> {
     /// A complete message.
     Message {
-        /// The message and its owners.
-        found: Found<O>,
+        /// The message and its owners, borrowed from where the scanner wrote them: the hot
+        /// path copies no message.
+        found: &'a Found<O>,
         /// Its redacted preview (empty without previews), borrowed from the scanner so the
         /// hot path copies no display bytes.
         preview: &'a Preview,
@@ -391,6 +392,8 @@ impl<O: Copy> RespStream<O> {
             }
         }
         let mut pos = 0;
+        // The scanner writes each message here, and the consumer borrows it from here.
+        let mut found = Found { msg: Message::EMPTY, first: owner, last: owner, split: None };
         loop {
             if self.keepalive && !self.scanner.in_message() {
                 let n = data[pos..].iter().take_while(|&&b| b == b'\n').count();
@@ -399,40 +402,43 @@ impl<O: Copy> RespStream<O> {
                     self.scanner.reset(self.scanner.offset() + n as u64);
                 }
             }
-            let (n, outcome) = self.scanner.advance(&data[pos..]);
+            let (n, status) = self.scanner.scan(&data[pos..], &mut found.msg);
             pos += n;
-            match outcome {
-                Outcome::Message(msg) => {
+            match status {
+                Status::Message => {
                     self.keepalive = false;
-                    let (first, split) = match self.pending.take() {
-                        Some(p) if msg.start < chunk_start && p.start == msg.start => (
+                    let (start, end) = (found.msg.start, found.msg.end);
+                    (found.first, found.split) = match self.pending.take() {
+                        Some(p) if start < chunk_start && p.start == start => (
                             p.first,
                             Some(Split {
                                 first: p.first,
                                 first_bytes: p.first_bytes,
                                 token: p.token,
                                 chunks: p.chunks,
-                                last_bytes: msg.end - chunk_start,
+                                last_bytes: end - chunk_start,
                             }),
                         ),
                         _ => (owner, None),
                     };
-                    let next = out(&Event::Message {
-                        found: Found { msg, first, last: owner, split },
-                        preview: self.scanner.preview(),
-                    });
+                    let next = out(&Event::Message { found: &found, preview: self.scanner.preview() });
                     match next {
                         Next::Same => {}
                         Next::Keepalive => self.keepalive = true,
                         Next::Rdb => {
-                            self.rdb = Some(Box::new(Rdb::new(msg.end)));
+                            self.rdb = Some(Box::new(Rdb::new(end)));
                             return pos;
                         }
-                        Next::Commands if self.role == Role::Replies => self.switch_to_commands(msg.end),
+                        Next::Commands if self.role == Role::Replies => self.switch_to_commands(end),
                         Next::Commands => {}
                     }
+                    if pos == data.len() {
+                        // The chunk ended with the message (most do): nothing is pending, and
+                        // the scanner need not be called to say so.
+                        return pos;
+                    }
                 }
-                Outcome::Incomplete => {
+                Status::Incomplete => {
                     let start = self.scanner.message_start();
                     if self.scanner.in_message() && self.pending.is_none_or(|p| p.start != start) {
                         self.pending = Some(Pending {
@@ -445,7 +451,7 @@ impl<O: Copy> RespStream<O> {
                     }
                     return pos;
                 }
-                Outcome::Error(error) => {
+                Status::Error(error) => {
                     let offset = self.scanner.offset();
                     self.parse_errors += 1;
                     let _ = out(&Event::ParseError { offset, error, owner });
@@ -521,10 +527,8 @@ impl<O: Copy> RespStream<O> {
                 self.rdb = None;
                 let msg = Message { start, end, kind: Kind::Rdb { diskless } };
                 let preview = Preview::default();
-                let _ = out(&Event::Message {
-                    found: Found { msg, first, last: owner, split: None },
-                    preview: &preview,
-                });
+                let found = Found { msg, first, last: owner, split: None };
+                let _ = out(&Event::Message { found: &found, preview: &preview });
                 self.switch_to_commands(end);
                 used
             }

@@ -350,7 +350,7 @@ impl Connection {
         ts: i64,
         shared: &mut Shared<'_>,
         o: SegmentOptions,
-    ) -> Option<SegmentRecord> {
+    ) -> Option<Box<SegmentRecord>> {
         let SegmentOptions { listing, log, previews } = o;
         self.packets += 1;
         self.interval_packets = self.interval_packets.saturating_add(1);
@@ -380,20 +380,22 @@ impl Connection {
         };
         let id = self.id;
         let record = |af: u32, window_size: u32| {
-            listing.then(|| SegmentRecord {
-                frame,
-                ts,
-                conn: id,
-                dir,
-                len: p.seglen,
-                tcp_flags: p.flags,
-                window: p.window,
-                window_size,
-                analysis: af,
-                items: Vec::new(),
-                split_start: None,
-                gaps: Vec::new(),
-                errors: Vec::new(),
+            listing.then(|| {
+                Box::new(SegmentRecord {
+                    frame,
+                    ts,
+                    conn: id,
+                    dir,
+                    len: p.seglen,
+                    tcp_flags: p.flags,
+                    window: p.window,
+                    window_size,
+                    analysis: af,
+                    items: Vec::new(),
+                    split_start: None,
+                    gaps: Vec::new(),
+                    errors: Vec::new(),
+                })
             })
         };
         if matches!(self.stage, Stage::Fresh) && p.payload.is_empty() && !fin {
@@ -451,7 +453,7 @@ impl Connection {
                         stream.expect(conv.next_after_reply());
                     }
                     stream.feed_with(bytes, owner, &mut |ev| {
-                        apply_event(ev, dir, conv, shared, errors, rec_ref.as_mut())
+                        apply_event(ev, dir, conv, shared, errors, rec_ref.as_deref_mut())
                     });
                 }
                 Delivery::Gap { offset, len } => {

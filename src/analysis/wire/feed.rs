@@ -29,7 +29,7 @@ pub(super) fn apply_event(
         Event::Message { found, preview } => {
             let (step, next) = message(found, preview, dir, conv, shared);
             if let Some(r) = rec {
-                r.items.push(SegmentItem { found: *found, preview: **preview, step });
+                r.items.push(SegmentItem { found: **found, preview: **preview, step });
             }
             next
         }

@@ -18,6 +18,7 @@ mod records;
 mod shard;
 
 use std::mem::size_of;
+use std::net::IpAddr;
 
 use hashbrown::HashTable;
 use hdrhistogram::Histogram;
@@ -71,11 +72,38 @@ fn key_of(x: Endpoint, y: Endpoint) -> (Endpoint, Endpoint) {
     }
 }
 
-fn hash_key(k: &(Endpoint, Endpoint)) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = rustc_hash::FxHasher::default();
-    k.hash(&mut h);
-    h.finish()
+/// The hash a connection is found (and dealt to an analyzer) by, the same whichever way
+/// round its endpoints come: each endpoint is mixed on its own and the two are added, so the
+/// endpoints need no ordering, and it is computed once per frame (the analyzer reuses what
+/// the dispatching thread computed).
+fn flow_hash(x: Endpoint, y: Endpoint) -> u64 {
+    mix(endpoint_word(x)).wrapping_add(mix(endpoint_word(y)))
+}
+
+/// An endpoint folded into a word: exact for IPv4, an IPv6 address's halves combined
+/// (equality is checked on the endpoints themselves, so a collision costs only a probe).
+fn endpoint_word((ip, port): Endpoint) -> u64 {
+    let addr = match ip {
+        IpAddr::V4(a) => u64::from(u32::from(a)),
+        IpAddr::V6(a) => {
+            let v = u128::from(a);
+            (v as u64) ^ ((v >> 64) as u64).rotate_left(29) ^ (1 << 63)
+        }
+    };
+    (addr << 16) ^ u64::from(port)
+}
+
+/// SplitMix64's finaliser: every input bit reaches the high bits hashbrown tags buckets with
+/// and the low bits the analyzers are dealt by.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn conn_hash(c: &Connection) -> u64 {
+    let (a, b) = c.endpoints();
+    flow_hash(a, b)
 }
 
 fn conn_key(c: &Connection) -> (Endpoint, Endpoint) {
@@ -210,6 +238,7 @@ impl WireAnalyzer {
         self.conns.capacity() * size_of::<Connection>() + self.table.capacity() * 6 + self.heap
     }
 
+    #[inline]
     fn is_redis_port(&self, p: u16) -> bool {
         self.cfg.ports.contains(&p)
     }
@@ -229,6 +258,20 @@ impl WireAnalyzer {
         no: u64,
         ts_us: i64,
         decoded: Result<TcpPacket<'_>, Skip>,
+        listing: bool,
+    ) -> Option<SegmentRecord> {
+        let hash = decoded.as_ref().map_or(0, Self::flow_of);
+        self.packet_in_flow(no, ts_us, decoded, hash, listing)
+    }
+
+    /// [`WireAnalyzer::packet`] with the frame's [`WireAnalyzer::flow_of`] already computed
+    /// (by the thread that dealt it here), so that no frame is hashed twice.
+    pub fn packet_in_flow(
+        &mut self,
+        no: u64,
+        ts_us: i64,
+        decoded: Result<TcpPacket<'_>, Skip>,
+        flow: u64,
         listing: bool,
     ) -> Option<SegmentRecord> {
         let c = &mut self.counts;
@@ -260,7 +303,7 @@ impl WireAnalyzer {
         if ts_us.saturating_sub(self.last_sweep_us) >= SWEEP_EVERY_US {
             self.sweep(ts_us);
         }
-        let idx = self.connection_for(&p, no, ts_us);
+        let idx = self.connection_for(&p, flow, no, ts_us);
         let o = SegmentOptions { listing, log: self.segment_log, previews: self.cfg.previews };
         let mut shared = Shared {
             names: &mut self.names,
@@ -268,6 +311,8 @@ impl WireAnalyzer {
             interval: self.interval.as_mut(),
         };
         let conn = self.conns.get_mut(idx)?;
+        // Boxed by the connection: a listing is rare, and the record is too large to be
+        // moved through every call unboxed when it is `None`.
         let rec = conn.segment(&p, no, ts_us, &mut shared, o);
         // What a connection holds changes with payload and as its state grows; an ACK adds
         // at most a window event, so those are charged every 32 packets.
@@ -279,13 +324,12 @@ impl WireAnalyzer {
         if self.memory_used() > self.cfg.memory_budget {
             self.enforce_budget();
         }
-        rec
+        rec.map(|r| *r)
     }
 
     /// The index of the connection `p` belongs to, started if new.
-    fn connection_for(&mut self, p: &TcpPacket<'_>, frame_no: u64, ts: i64) -> usize {
+    fn connection_for(&mut self, p: &TcpPacket<'_>, hash: u64, frame_no: u64, ts: i64) -> usize {
         let (x, y) = ((p.src, p.sport), (p.dst, p.dport));
-        let hash = hash_key(&key_of(x, y));
         let conns = &self.conns;
         let found =
             self.table.find(hash, |&i| conns.get(i as usize).is_some_and(|c| is_between(c, x, y))).copied();
@@ -320,9 +364,7 @@ impl WireAnalyzer {
         self.next_id += 1;
         self.conns.push(Connection::new(id, client, server, frame_no, ts, p.has(tcpf::SYN)));
         let conns = &self.conns;
-        self.table.insert_unique(hash, idx as u32, |&i| {
-            conns.get(i as usize).map_or(0, |c| hash_key(&conn_key(c)))
-        });
+        self.table.insert_unique(hash, idx as u32, |&i| conns.get(i as usize).map_or(0, conn_hash));
         idx
     }
 
@@ -352,14 +394,12 @@ impl WireAnalyzer {
         let conns = &self.conns;
         for (i, c) in conns.iter().enumerate() {
             let key = conn_key(c);
-            let hash = hash_key(&key);
+            let hash = conn_hash(c);
             match self.table.find_entry(hash, |&j| conns.get(j as usize).is_some_and(|o| conn_key(o) == key))
             {
                 Ok(mut e) => *e.get_mut() = i as u32,
                 Err(_) => {
-                    self.table.insert_unique(hash, i as u32, |&j| {
-                        conns.get(j as usize).map_or(0, |o| hash_key(&conn_key(o)))
-                    });
+                    self.table.insert_unique(hash, i as u32, |&j| conns.get(j as usize).map_or(0, conn_hash));
                 }
             }
         }
@@ -381,7 +421,7 @@ impl WireAnalyzer {
         self.conns.shrink_to(self.conns.len() + self.conns.len() / 8);
         self.reindex();
         let conns = &self.conns;
-        self.table.shrink_to_fit(|&j| conns.get(j as usize).map_or(0, |o| hash_key(&conn_key(o))));
+        self.table.shrink_to_fit(|&j| conns.get(j as usize).map_or(0, conn_hash));
     }
 
     /// Finishes connections closed for a while (their memory shrinks to their numbers) and,

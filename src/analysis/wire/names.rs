@@ -141,9 +141,10 @@ impl NameTable {
     }
 
     /// Counts one command and returns its name's id.
+    #[inline]
     pub fn count(&mut self, name: &Name) -> u32 {
         let id = match self.last {
-            Some((n, id)) if n.as_bytes() == name.as_bytes() => id,
+            Some((n, id)) if n == *name => id,
             _ => {
                 let id = match self.ids.get(name) {
                     Some(&id) => id,

@@ -1,18 +1,32 @@
 //! Connections analysed in parallel: frames dealt out to analyzers by connection, and their
 //! finished tables joined as if one analyzer had seen every frame.
 
-use super::{hash_key, key_of, WireAnalyzer};
+use super::{flow_hash, WireAnalyzer};
 use crate::sources::capture::{Skip, TcpPacket};
 
 impl WireAnalyzer {
-    /// Which of `n` analyzers a decoded frame belongs to: all frames of one connection (both
-    /// directions) go to the same one, so connections can be analysed in parallel; frames
-    /// without a TCP segment go to the first, which counts them.
-    pub fn shard_of(decoded: &Result<TcpPacket<'_>, Skip>, n: usize) -> usize {
-        match decoded {
-            Ok(p) if n > 1 => (hash_key(&key_of((p.src, p.sport), (p.dst, p.dport))) % n as u64) as usize,
+    /// The hash of the connection a segment belongs to, the same both ways: what
+    /// [`WireAnalyzer::packet_in_flow`] takes and [`WireAnalyzer::shard`] deals by.
+    #[inline]
+    pub fn flow_of(p: &TcpPacket<'_>) -> u64 {
+        flow_hash((p.src, p.sport), (p.dst, p.dport))
+    }
+
+    /// Which of `n` analyzers a frame belongs to, from its [`WireAnalyzer::flow_of`] (`None`
+    /// without a TCP segment): all frames of one connection (both directions) go to the same
+    /// one, so connections can be analysed in parallel; frames without a TCP segment go to
+    /// the first, which counts them.
+    #[inline]
+    pub fn shard(flow: Option<u64>, n: usize) -> usize {
+        match flow {
+            Some(h) if n > 1 => (h % n as u64) as usize,
             _ => 0,
         }
+    }
+
+    /// [`WireAnalyzer::shard`] of a decoded frame.
+    pub fn shard_of(decoded: &Result<TcpPacket<'_>, Skip>, n: usize) -> usize {
+        Self::shard(decoded.as_ref().ok().map(Self::flow_of), n)
     }
 
     /// Joins finished analyzers of disjoint connection sets into one, as if one analyzer had

@@ -22,7 +22,27 @@ pub struct InlineBytes<const N: usize> {
 }
 
 impl<const N: usize> PartialEq for InlineBytes<N> {
+    /// Word by word with the bytes past `len` masked off, not a call to `memcmp`: names are
+    /// compared once per command.
+    #[inline(always)]
     fn eq(&self, other: &Self) -> bool {
+        let n = self.len as usize;
+        if n != other.len as usize {
+            return false;
+        }
+        let words = self.buf.chunks_exact(8).zip(other.buf.chunks_exact(8));
+        for (k, (a, b)) in words.enumerate() {
+            let at = k * 8;
+            if at >= n {
+                return true;
+            }
+            let (Ok(a), Ok(b)) = (<[u8; 8]>::try_from(a), <[u8; 8]>::try_from(b)) else { break };
+            let diff = u64::from_le_bytes(a) ^ u64::from_le_bytes(b);
+            let mask = if n - at >= 8 { u64::MAX } else { (1u64 << ((n - at) * 8)) - 1 };
+            if diff & mask != 0 {
+                return false;
+            }
+        }
         self.as_bytes() == other.as_bytes()
     }
 }

@@ -6,11 +6,12 @@ use super::bytes::{Arg, Head, Name};
 use super::message::{Kind, Role, Shape, SHAPE_MAX_LEN};
 use super::scan::{MAX_DEPTH, MAX_LINE, MAX_REQUEST_BULK};
 
-/// A complete, well-formed message at the start of `data`: its length and kind. `None` when it
-/// is incomplete, malformed, inline, empty (`*0`), carries an attribute, or nests deeply: the
-/// state machine then decides, so this only ever agrees with it.
+/// A complete, well-formed message at the start of `data`: its length, its kind written into
+/// `kind`. `None` (and `kind` untouched) when it is incomplete, malformed, inline, empty
+/// (`*0`), carries an attribute, or nests deeply: the state machine then decides, so this
+/// only ever agrees with it.
 #[inline]
-pub(super) fn whole_message(role: Role, data: &[u8]) -> Option<(usize, Kind)> {
+pub(super) fn whole_message(role: Role, data: &[u8], kind: &mut Kind) -> Option<usize> {
     match role {
         Role::Requests => {
             if data.first() != Some(&b'*') {
@@ -46,7 +47,8 @@ pub(super) fn whole_message(role: Role, data: &[u8]) -> Option<(usize, Kind)> {
                 }
                 j = end + 2;
             }
-            Some((j, Kind::Command { name, argc: u32::try_from(n).ok()?, inline: false, sub, arg2 }))
+            *kind = Kind::Command { name, argc: u32::try_from(n).ok()?, inline: false, sub, arg2 };
+            Some(j)
         }
         Role::Replies => {
             let ty = *data.first()?;
@@ -57,12 +59,12 @@ pub(super) fn whole_message(role: Role, data: &[u8]) -> Option<(usize, Kind)> {
             // top-level scalar: no stack of counts, and a line found once.
             let (end, shape) = match ty {
                 b'+' | b'-' => {
-                    let p = memchr::memchr(b'\r', data.get(1..)?)?;
+                    let line = data.get(1..)?;
+                    let p = find_cr(line)?;
                     if p > MAX_LINE as usize || data.get(1 + p + 1) != Some(&b'\n') {
                         return None;
                     }
-                    let mut shape = Shape::default();
-                    shape.head.push(&data[1..1 + p]);
+                    let shape = Shape { head: Head::prefix_of(line, p), ..Shape::default() };
                     (1 + p + 2, shape)
                 }
                 b':' => (fast_number(data, 1)?.1, Shape::default()),
@@ -84,7 +86,8 @@ pub(super) fn whole_message(role: Role, data: &[u8]) -> Option<(usize, Kind)> {
                     (end, shape_of(&data[..end], ty)?)
                 }
             };
-            Some((end, Kind::Reply { ty, error: ty == b'-' || ty == b'!', push: ty == b'>', shape }))
+            *kind = Kind::Reply { ty, error: ty == b'-' || ty == b'!', push: ty == b'>', shape };
+            Some(end)
         }
     }
 }
@@ -206,11 +209,47 @@ fn skip_value(data: &[u8], mut i: usize) -> Option<usize> {
     }
 }
 
+/// The first `\r` in `line`: most lines a server sends are a few bytes (`+OK`, `+QUEUED`),
+/// found by a plain loop before `memchr`'s setup would have run.
+#[inline(always)]
+fn find_cr(line: &[u8]) -> Option<usize> {
+    const SHORT: usize = 16;
+    match line.iter().take(SHORT).position(|&b| b == b'\r') {
+        Some(p) => Some(p),
+        None if line.len() > SHORT => memchr::memchr(b'\r', &line[SHORT..]).map(|p| p + SHORT),
+        None => None,
+    }
+}
+
 /// Reads `[-]digits\r\n` at `data[i..]` when all of it is there and plain (1 to 18 digits, so
 /// no overflow is possible). Returns the value and the index after the `\n`.
 #[inline(always)]
 pub(super) fn fast_number(data: &[u8], i: usize) -> Option<(i64, usize)> {
     let s = data.get(i..)?;
+    // One to three digits (argument counts, key and value lengths, most integer replies)
+    // without the loop.
+    let digit = |b: u8| {
+        let d = b.wrapping_sub(b'0');
+        (d < 10).then_some(i64::from(d))
+    };
+    match *s {
+        [a, b'\r', b'\n', ..] => {
+            if let Some(a) = digit(a) {
+                return Some((a, i + 3));
+            }
+        }
+        [a, b, b'\r', b'\n', ..] => {
+            if let (Some(a), Some(b)) = (digit(a), digit(b)) {
+                return Some((a * 10 + b, i + 4));
+            }
+        }
+        [a, b, c, b'\r', b'\n', ..] => {
+            if let (Some(a), Some(b), Some(c)) = (digit(a), digit(b), digit(c)) {
+                return Some((a * 100 + b * 10 + c, i + 5));
+            }
+        }
+        _ => {}
+    }
     let (neg, digits) = match s.first() {
         Some(b'-') => (true, s.get(1..)?),
         _ => (false, s),

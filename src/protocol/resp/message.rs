@@ -145,6 +145,11 @@ pub struct Message {
     pub kind: Kind,
 }
 
+impl Message {
+    /// A placeholder for [`super::Scanner::scan`] to write a message over.
+    pub const EMPTY: Message = Message { start: 0, end: 0, kind: Kind::Rdb { diskless: false } };
+}
+
 /// The result of one [`super::Scanner::advance`] call.
 #[derive(Clone, Copy, Debug)]
 pub enum Outcome {
@@ -152,6 +157,19 @@ pub enum Outcome {
     Incomplete,
     /// A message completed; the bytes after it were not consumed yet.
     Message(Message),
+    /// The input is not RESP at this point; the scanner must be reset or resynchronised.
+    Error(ParseError),
+}
+
+/// The result of one [`super::Scanner::scan`] call: an [`Outcome`] whose message was written
+/// where the caller keeps it. A message is some hundred bytes, and the hot path would
+/// otherwise copy it at every layer it is handed through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// All input was consumed and no message completed.
+    Incomplete,
+    /// A message completed and was written; the bytes after it were not consumed yet.
+    Message,
     /// The input is not RESP at this point; the scanner must be reset or resynchronised.
     Error(ParseError),
 }

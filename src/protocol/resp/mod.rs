@@ -17,5 +17,5 @@ pub mod redact;
 pub mod scan;
 
 pub use bytes::{Arg, Head, InlineBytes, Name, Preview};
-pub use message::{Kind, Message, Outcome, ParseError, Role, Shape, Token};
+pub use message::{Kind, Message, Outcome, ParseError, Role, Shape, Status, Token};
 pub use scan::Scanner;

@@ -16,7 +16,7 @@
 
 use super::bytes::{Arg, Head, InlineBytes, Name, Preview};
 use super::fast::{fast_number, itoa_buf, whole_message, write_elided};
-use super::message::{Kind, Message, Outcome, ParseError, Role, Shape, Token, SHAPE_MAX_LEN};
+use super::message::{Kind, Message, Outcome, ParseError, Role, Shape, Status, Token, SHAPE_MAX_LEN};
 use super::redact::Redactor;
 
 /// Deepest aggregate nesting accepted; deeper input is a parse error, not a stack overflow.
@@ -207,12 +207,25 @@ impl Scanner {
     ///
     /// After [`Outcome::Error`] the scanner's state is undefined until [`Scanner::reset`].
     pub fn advance(&mut self, data: &[u8]) -> (usize, Outcome) {
+        let mut msg = Message::EMPTY;
+        let (n, status) = self.scan(data, &mut msg);
+        let outcome = match status {
+            Status::Incomplete => Outcome::Incomplete,
+            Status::Message => Outcome::Message(msg),
+            Status::Error(e) => Outcome::Error(e),
+        };
+        (n, outcome)
+    }
+
+    /// [`Scanner::advance`] writing a completed message into `msg` (left as it was
+    /// otherwise): the hot path's form, which copies no message on the way out.
+    pub fn scan(&mut self, data: &[u8], msg: &mut Message) -> (usize, Status) {
         let mut i = 0;
         let len = data.len();
         macro_rules! fail {
             ($e:expr) => {{
                 self.offset += i as u64;
-                return (i, Outcome::Error($e));
+                return (i, Status::Error($e));
             }};
         }
         // Fast path, taken right after a type byte: when the rest of the element (its number
@@ -226,7 +239,7 @@ impl Scanner {
                         i = j;
                         match self.finish_number(kind, v) {
                             Err(e) => fail!(e),
-                            Ok(true) => return self.complete(i),
+                            Ok(true) => return self.complete(i, msg),
                             Ok(false) => {}
                         }
                         if let State::Bulk(left) = self.state {
@@ -237,7 +250,7 @@ impl Scanner {
                                     i = end + 2;
                                     self.end_arg();
                                     if self.value_done() {
-                                        return self.complete(i);
+                                        return self.complete(i, msg);
                                     }
                                 }
                             }
@@ -252,7 +265,7 @@ impl Scanner {
                             self.capture_line(&data[i..i + p]);
                             i += p + 2;
                             if self.value_done() {
-                                return self.complete(i);
+                                return self.complete(i, msg);
                             }
                         }
                     }
@@ -265,13 +278,13 @@ impl Scanner {
             // message that is entirely in `data` can be walked in one tight loop. Anything
             // incomplete or unusual returns `None` and the state machine below handles it.
             if self.state == State::Start && !self.in_msg && !self.previews {
-                if let Some((end, kind)) = whole_message(self.role, &data[i..]) {
-                    let start = self.offset + i as u64;
+                if let Some(end) = whole_message(self.role, &data[i..], &mut msg.kind) {
+                    msg.start = self.offset + i as u64;
                     i += end;
                     self.offset += i as u64;
+                    msg.end = self.offset;
                     self.preview.len = 0;
-                    let msg = Message { start, end: self.offset, kind };
-                    return (i, Outcome::Message(msg));
+                    return (i, Status::Message);
                 }
             }
             match self.state {
@@ -355,7 +368,7 @@ impl Scanner {
                     let v = if self.neg { -self.num } else { self.num };
                     match self.finish_number(kind, v) {
                         Err(e) => fail!(e),
-                        Ok(true) => return self.complete(i),
+                        Ok(true) => return self.complete(i, msg),
                         Ok(false) => {}
                     }
                 }
@@ -385,7 +398,7 @@ impl Scanner {
                     }
                     i += 1;
                     if self.value_done() {
-                        return self.complete(i);
+                        return self.complete(i, msg);
                     }
                 }
                 State::Inline => {
@@ -408,7 +421,7 @@ impl Scanner {
                             self.state = State::Start;
                             continue;
                         }
-                        return self.complete(i);
+                        return self.complete(i, msg);
                     }
                 }
                 State::Bulk(left) => {
@@ -432,13 +445,13 @@ impl Scanner {
                     i += 1;
                     self.end_arg();
                     if self.value_done() {
-                        return self.complete(i);
+                        return self.complete(i, msg);
                     }
                 }
             }
         }
         self.offset += i as u64;
-        (i, Outcome::Incomplete)
+        (i, Status::Incomplete)
     }
 
     #[inline]
@@ -723,13 +736,15 @@ impl Scanner {
         }
     }
 
-    /// Finishes a message whose last byte was `data[i - 1]`.
+    /// Finishes a message whose last byte was `data[i - 1]`, writing it into `msg`.
     #[inline]
-    fn complete(&mut self, i: usize) -> (usize, Outcome) {
+    fn complete(&mut self, i: usize, msg: &mut Message) -> (usize, Status) {
         self.offset += i as u64;
         self.in_msg = false;
         self.state = State::Start;
-        let kind = match self.role {
+        msg.start = self.msg_start;
+        msg.end = self.offset;
+        msg.kind = match self.role {
             Role::Requests => {
                 if self.ty == b'i' {
                     self.name.buf[..self.name.len as usize].make_ascii_uppercase();
@@ -753,7 +768,6 @@ impl Scanner {
                 }
             }
         };
-        let msg = Message { start: self.msg_start, end: self.offset, kind };
-        (i, Outcome::Message(msg))
+        (i, Status::Message)
     }
 }
