@@ -193,17 +193,23 @@ pub fn run(
         let reading = open && queued < shape.queue_limit;
         if !reading {
             // Full (or the sender is done): only the clock can make progress.
-            if let (Some(w), Some(s)) = (wait, sleep.filter(|s| !s.is_zero())) {
-                std::thread::sleep(s);
-                learn_lateness(w, now + s);
+            match (wait, sleep) {
+                (Some(w), Some(s)) if !s.is_zero() => {
+                    std::thread::sleep(s);
+                    learn_lateness(w, now + s);
+                }
+                _ => std::thread::yield_now(),
             }
             continue;
         }
         let mut fds = [PollFd::new(src.as_fd(), PollFlags::POLLIN)];
         match nix::poll::ppoll(&mut fds, sleep.map(nix::sys::time::TimeSpec::from_duration), None) {
             Ok(0) => {
-                if let (Some(w), Some(s)) = (wait, sleep.filter(|s| !s.is_zero())) {
-                    learn_lateness(w, now + s);
+                match (wait, sleep) {
+                    (Some(w), Some(s)) if !s.is_zero() => learn_lateness(w, now + s),
+                    // The last stretch: other pumps (and the clients) may need the CPU more
+                    // than this one needs to spin, on a machine with fewer cores than pumps.
+                    _ => std::thread::yield_now(),
                 }
                 continue;
             }
