@@ -148,6 +148,45 @@ pub enum Command {
     /// clients) and open the console on it; replays the bundled capture where capture is not
     /// permitted or redis-server is missing.
     Demo(DemoArgs),
+    /// Forward 127.0.0.1:PORT to a server with a round trip added (half each way), optional
+    /// jitter and bandwidth cap; each client write stays one write. For workshops: point
+    /// clients at it, and `respscope -p PORT` at its client side.
+    Proxy(ProxyArgs),
+}
+
+/// `respscope proxy`.
+#[derive(Debug, clap::Args)]
+pub struct ProxyArgs {
+    /// The server to forward to, HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub to: String,
+    /// The port to listen on, on 127.0.0.1 (default: a free one, printed).
+    #[arg(long, value_name = "PORT", default_value_t = 0)]
+    pub listen: u16,
+    /// The round trip to add, half each way: 2ms, 500us, 1.5ms, 0.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub rtt: std::time::Duration,
+    /// Move each one-way delay by a uniform amount in ± this (bytes are never reordered).
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "0")]
+    pub jitter: std::time::Duration,
+    /// Cap each direction of each connection: bytes/s (125000, 64KB, 10MB, 1MiB) or bits/s
+    /// (100kbit, 10mbit).
+    #[arg(long, value_name = "RATE", value_parser = rate)]
+    pub bandwidth: Option<u64>,
+    /// Connections at once, at most; more are closed as they arrive.
+    #[arg(long, value_name = "N", default_value = "1024", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_connections: u16,
+    /// Print help.
+    #[arg(short = 'h', long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    respscope::app::lab::units::parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn rate(s: &str) -> Result<u64, String> {
+    respscope::app::lab::units::parse_rate(s).map_err(|e| e.to_string())
 }
 
 /// `respscope demo`.

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{AnalyzeArgs, CaptureArgs, Cli, Command, ConnArgs, ConsoleArgs, Format, ReplayArgs, WatchArgs};
+use cli::{
+    AnalyzeArgs, CaptureArgs, Cli, Command, ConnArgs, ConsoleArgs, Format, ProxyArgs, ReplayArgs, WatchArgs,
+};
 use respscope::analysis::wire::{SegmentRecord, WireAnalyzer, WireConfig};
 use respscope::app::{watch, ConsoleConfig, Feed};
 use respscope::engine;
@@ -46,6 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             respscope::app::demo(args.no_capture)?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Proxy(args)) => proxy(&args),
         None => console(&cli.console),
     }
 }
@@ -101,6 +104,19 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         thresholds: respscope::engine::alerts::rules::Thresholds::default(),
         evidence: respscope::engine::live::Evidence::default(),
     })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn proxy(args: &ProxyArgs) -> anyhow::Result<ExitCode> {
+    use respscope::app::lab::proxy::ProxyConfig;
+    let cfg = ProxyConfig {
+        listen_port: args.listen,
+        jitter: args.jitter,
+        bandwidth: args.bandwidth,
+        max_connections: usize::from(args.max_connections),
+        ..ProxyConfig::new(args.to.clone(), args.rtt)
+    };
+    respscope::app::lab::run_proxy(cfg, &mut std::io::stdout().lock())?;
     Ok(ExitCode::SUCCESS)
 }
 

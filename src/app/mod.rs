@@ -6,6 +6,7 @@
 
 pub mod demo;
 mod evidence;
+pub mod lab;
 pub mod watch;
 
 use std::path::PathBuf;
