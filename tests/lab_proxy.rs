@@ -12,6 +12,14 @@ use std::time::{Duration, Instant};
 
 use respscope::app::lab::proxy::{Proxy, ProxyConfig};
 
+/// The tests run one at a time: the round-trip one measures time, and the others' load on
+/// a 2-core machine would be measured with it.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn needs_redis(what: &str) -> bool {
     if common::have("redis-server") {
         return true;
@@ -77,6 +85,7 @@ fn us(d: Duration) -> f64 {
 
 #[test]
 fn added_round_trip_is_the_asked_one() {
+    let _serial = serial();
     if !needs_redis("the proxy's round trip") {
         return;
     }
@@ -92,40 +101,44 @@ fn added_round_trip_is_the_asked_one() {
         // 20 µs (a virtual CPU's idle exit), a cost any real round trip brings too and which
         // is not the proxy's. Direct and proxied run one after the other, so both see the
         // machine in the same state.
-        let direct = pings(local(port), 50, Duration::ZERO);
-        let paced = pings(local(port), 50, asked);
-        let proxied = pings(p.local_addr(), 50, Duration::ZERO);
-        let base = pct(&paced, 0.5);
-        let added = pct(&proxied, 0.5).saturating_sub(base);
-        let added99 = pct(&proxied, 0.99).saturating_sub(base);
-        println!(
-            "{:>6} us  {:>6.0} us  {:>6.0} us  {:>8.0} us  {:>6.0} us  {:>6.0} us",
-            rtt_us,
-            us(pct(&direct, 0.5)),
-            us(base),
-            us(pct(&proxied, 0.5)),
-            us(added),
-            us(added99)
-        );
-        if rtt_us == 0 {
-            continue;
-        }
         // 10% of the asked value. At 0.5 ms that is 50 µs, about what the proxy's own two
         // wake-ups on reading cost (one per direction) on a loaded 2-core CI machine where
         // other builds run beside the test: 150 µs more there, and only there.
         let allowance = if rtt_us < 1_000 { 150.0 } else { 0.0 };
-        let err = (us(added) - rtt_us as f64).abs();
-        assert!(
-            err <= rtt_us as f64 * 0.10 + allowance,
-            "asked {rtt_us} us, added {:.0} us (median of 50 PINGs, paced direct {:.0} us)",
-            us(added),
-            us(base)
-        );
+        // A measurement on a shared VM can catch a stall of someone else's: it is taken up to
+        // three times, and a proxy that adds the wrong delay fails all three.
+        let mut last = String::new();
+        let mut ok = false;
+        for _ in 0..3 {
+            let direct = pings(local(port), 50, Duration::ZERO);
+            let paced = pings(local(port), 50, asked);
+            let proxied = pings(p.local_addr(), 50, Duration::ZERO);
+            let base = pct(&paced, 0.5);
+            let added = pct(&proxied, 0.5).saturating_sub(base);
+            let added99 = pct(&proxied, 0.99).saturating_sub(base);
+            last = format!(
+                "{:>6} us  {:>6.0} us  {:>6.0} us  {:>8.0} us  {:>6.0} us  {:>6.0} us",
+                rtt_us,
+                us(pct(&direct, 0.5)),
+                us(base),
+                us(pct(&proxied, 0.5)),
+                us(added),
+                us(added99)
+            );
+            println!("{last}");
+            // 0 is shown (what the proxy costs by itself), not asserted: 10% of 0 is nothing.
+            ok = rtt_us == 0 || (us(added) - rtt_us as f64).abs() <= rtt_us as f64 * 0.10 + allowance;
+            if ok {
+                break;
+            }
+        }
+        assert!(ok, "asked {rtt_us} us, three measurements off by more than 10%; the last:\n{last}");
     }
 }
 
 #[test]
 fn each_client_write_stays_one_write() {
+    let _serial = serial();
     // A plain listener as the server: it records every read it makes, which is what the
     // proxy's writes look like from the server side.
     let server = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -146,13 +159,15 @@ fn each_client_write_stays_one_write() {
         s.write_all(b"+after-eof\r\n").expect("reply after the client's FIN");
         sizes
     });
-    // 20 ms of RTT and 3 ms between writes: all three are in the proxy's queue together, and
-    // must still leave it as three writes.
-    let p = proxy(upstream, Duration::from_millis(20));
+    // 200 ms of RTT (100 ms each way) and 30 ms between writes: all three are in the proxy's
+    // queue together, and must still leave it as three writes, 30 ms apart, which leaves the
+    // server's reader time to see each alone even on a loaded machine (the kernel merges
+    // writes its reader has not yet read).
+    let p = proxy(upstream, Duration::from_millis(200));
     let mut c = connect(p.local_addr());
     for w in [&b"a"[..], b"bb", b"ccc"] {
         c.write_all(w).expect("write");
-        std::thread::sleep(Duration::from_millis(3));
+        std::thread::sleep(Duration::from_millis(30));
     }
     c.shutdown(Shutdown::Write).expect("half-close");
     let sizes = reads.join().expect("server thread");
@@ -192,6 +207,7 @@ fn incrs(addr: SocketAddr, n: usize, batch: usize) -> Duration {
 
 #[test]
 fn pipelining_beats_the_round_trip() {
+    let _serial = serial();
     if !needs_redis("pipelining through the proxy") {
         return;
     }
@@ -225,6 +241,7 @@ fn wait_all_closed(p: &Proxy, within: Duration) {
 
 #[test]
 fn a_client_that_goes_away_mid_stream() {
+    let _serial = serial();
     if !needs_redis("clients closing mid-stream") {
         return;
     }
@@ -250,6 +267,7 @@ fn a_client_that_goes_away_mid_stream() {
 
 #[test]
 fn a_server_that_goes_away() {
+    let _serial = serial();
     if !needs_redis("a server going away") {
         return;
     }
@@ -277,6 +295,7 @@ fn a_server_that_goes_away() {
 
 #[test]
 fn connections_past_the_cap_are_closed() {
+    let _serial = serial();
     let server = TcpListener::bind("127.0.0.1:0").expect("bind");
     let upstream = server.local_addr().expect("addr").port();
     let cfg = ProxyConfig {
@@ -296,6 +315,7 @@ fn connections_past_the_cap_are_closed() {
 
 #[test]
 fn the_command_line() {
+    let _serial = serial();
     if !needs_redis("respscope proxy") {
         return;
     }
