@@ -140,9 +140,12 @@ pub const LIVE_CLOSED_KEEP: usize = 10_000;
 /// Segments kept per connection for the console's packet list.
 pub const SEGMENTS_KEEP: usize = 100;
 
-/// What the console's snapshots carry: enough rows for any screen, and the detail lists
-/// its connection view shows.
-pub const CONSOLE_LIMITS: SnapshotLimits = SnapshotLimits { connections: None, details: 50 };
+/// What the console's snapshots carry: every connection kept in ordinary use (1,000 open and
+/// the [`LIVE_CLOSED_KEEP`] closed ones, with room), the busiest first past that, so a flood
+/// of payload-less connections (some 230 bytes each in the table) cannot make a snapshot of
+/// hundreds of thousands of reports (about 1 KiB each); and the detail lists its connection
+/// view shows.
+pub const CONSOLE_LIMITS: SnapshotLimits = SnapshotLimits { connections: Some(12_000), details: 50 };
 
 /// Memory a live feed's connection table may hold: finished connections and the rest are
 /// summed into the totals beyond it, so a flood of short connections cannot grow the

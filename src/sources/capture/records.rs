@@ -201,6 +201,9 @@ impl Iface {
     }
 }
 
+/// Interfaces one pcapng section may declare (capture tools write one per interface).
+const MAX_IFACES: usize = 4096;
+
 enum Format {
     Pcap { parse: PcapParse, big_endian: bool, nanos: bool, snapshot: u32, link: Link },
     PcapNg { big_endian: bool, ifaces: Vec<Iface> },
@@ -480,6 +483,13 @@ impl Records {
                         parse_interfacedescriptionblock_le(bytes)
                     };
                     let (_, idb) = parsed.map_err(|_| damaged())?;
+                    // The file decides how many interfaces a section declares: bounded, so a
+                    // file of interface blocks cannot grow the table without end.
+                    if ifaces.len() >= MAX_IFACES {
+                        return Err(format!(
+                            "more than {MAX_IFACES} interfaces in one pcapng section: the file is damaged"
+                        ));
+                    }
                     ifaces.push(Iface::new(&idb, be)?);
                     self.input.consume(total);
                     continue;
