@@ -152,6 +152,74 @@ pub enum Command {
     /// jitter and bandwidth cap; each client write stays one write. For workshops: point
     /// clients at it, and `respscope -p PORT` at its client side.
     Proxy(ProxyArgs),
+    /// Run a workshop lab through round-trip proxies, with the wire as evidence:
+    /// pipelining, batching, flush, slow-reader or interleave. Opens the console with a Lab
+    /// pane (9); --headless prints the results instead.
+    #[command(disable_help_flag = true)]
+    Lab(LabArgs),
+}
+
+/// `respscope lab`.
+#[derive(Debug, clap::Args)]
+pub struct LabArgs {
+    /// The lab: pipelining, batching, flush, slow-reader, interleave.
+    #[arg(value_name = "NAME", value_parser = ["pipelining", "batching", "flush", "slow-reader", "interleave"])]
+    pub name: String,
+    /// Round trips to add, comma separated (default: 0,1ms,2ms,5ms for pipelining, 2ms for
+    /// the others).
+    #[arg(long, value_name = "D[,D…]", value_delimiter = ',', value_parser = duration)]
+    pub rtt: Vec<std::time::Duration>,
+    /// Commands per run, comma separated (pipelining: 100,1000; batching and interleave:
+    /// 1000; flush: 2000; slow-reader: 400 GETs of 64 KiB).
+    #[arg(long, value_name = "N[,N…]", value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub commands: Vec<u64>,
+    /// A server to run against instead of a private one the lab starts (its configuration is
+    /// left alone, so the SLOWLOG and output-buffer-limit parts are skipped).
+    #[arg(short = 'h', long = "host", value_name = "HOST")]
+    pub host: Option<String>,
+    /// The given server's port.
+    #[arg(short = 'p', long = "port", value_name = "PORT")]
+    pub port: Option<u16>,
+    /// The given server's password (REDISCLI_AUTH is read too).
+    #[arg(short = 'a', long = "pass")]
+    pub password: Option<String>,
+    /// ACL user name.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Jitter each proxy adds each way.
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "0")]
+    pub jitter: std::time::Duration,
+    /// Bandwidth cap of each proxy, each way (125000, 10MB, 10mbit).
+    #[arg(long, value_name = "RATE", value_parser = rate)]
+    pub bandwidth: Option<u64>,
+    /// No console: progress on stderr, the results on stdout.
+    #[arg(long)]
+    pub headless: bool,
+    /// How --headless prints the results.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: LabFormat,
+    /// Write the results here as JSON, markdown, CSV and an SVG chart.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Do not capture (round trips and window events are then not measured).
+    #[arg(long)]
+    pub no_capture: bool,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// `lab --format`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LabFormat {
+    /// An aligned table.
+    Table,
+    /// `{"lab": NAME, "rows": [...]}`.
+    Json,
+    /// A markdown table.
+    Markdown,
+    /// CSV.
+    Csv,
 }
 
 /// `respscope proxy`.

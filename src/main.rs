@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{
-    AnalyzeArgs, CaptureArgs, Cli, Command, ConnArgs, ConsoleArgs, Format, ProxyArgs, ReplayArgs, WatchArgs,
+    AnalyzeArgs, CaptureArgs, Cli, Command, ConnArgs, ConsoleArgs, Format, LabArgs, LabFormat, ProxyArgs, ReplayArgs,
+    WatchArgs,
 };
 use respscope::analysis::wire::{SegmentRecord, WireAnalyzer, WireConfig};
 use respscope::app::{watch, ConsoleConfig, Feed};
@@ -49,6 +50,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Proxy(args)) => proxy(&args),
+        Some(Command::Lab(args)) => lab(&args),
         None => console(&cli.console),
     }
 }
@@ -118,6 +120,56 @@ fn proxy(args: &ProxyArgs) -> anyhow::Result<ExitCode> {
     };
     respscope::app::lab::run_proxy(cfg, &mut std::io::stdout().lock())?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn lab(args: &LabArgs) -> anyhow::Result<ExitCode> {
+    use respscope::app::lab::{Format, LabConfig, LabName, Plan, Setup, Target};
+    let Some(lab) = LabName::parse(&args.name) else {
+        anyhow::bail!("no lab named {}; the labs: pipelining, batching, flush, slow-reader, interleave", args.name);
+    };
+    let target = if args.host.is_some() || args.port.is_some() {
+        if args.password.is_some() {
+            eprintln!("{PASSWORD_WARNING}");
+        }
+        Target::Given {
+            host: args.host.clone().unwrap_or_else(|| "127.0.0.1".into()),
+            port: args.port.unwrap_or(6379),
+            user: args.user.clone(),
+            password: args.password.clone().or_else(|| std::env::var("REDISCLI_AUTH").ok()),
+        }
+    } else {
+        Target::Private
+    };
+    let rtts = if args.rtt.is_empty() { lab.default_rtts() } else { args.rtt.clone() };
+    let commands = if args.commands.is_empty() { lab.default_commands() } else { args.commands.clone() };
+    let format = match args.format {
+        LabFormat::Table => Format::Table,
+        LabFormat::Json => Format::Json,
+        LabFormat::Markdown => Format::Markdown,
+        LabFormat::Csv => Format::Csv,
+    };
+    let cfg = LabConfig {
+        lab,
+        setup: Setup {
+            target,
+            rtts: rtts.clone(),
+            jitter: args.jitter,
+            bandwidth: args.bandwidth,
+            capture: !args.no_capture,
+        },
+        plan: Plan { rtts, commands },
+        out: args.out.clone(),
+        format,
+    };
+    let result = if args.headless {
+        respscope::app::lab::headless(&cfg, &mut std::io::stdout().lock(), &mut std::io::stderr())?
+    } else {
+        respscope::app::lab_console(&cfg)?
+    };
+    Ok(match result.status {
+        respscope::engine::lab::LabStatus::Done => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
 }
 
 /// redis-cli's words when a password is given on the command line, where any user on the

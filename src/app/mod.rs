@@ -128,7 +128,7 @@ pub fn demo(no_capture: bool) -> anyhow::Result<()> {
             keep_closed_us: 0,
         },
     };
-    let result = run_console(cfg, Some(server.control()));
+    let result = run_console(cfg, Some(server.control()), None);
     // The server goes first: nothing we started may outlive the console, even if this process
     // is cut short while the workloads wind down (they fail fast once it is gone).
     drop(server);
@@ -148,11 +148,86 @@ pub fn wall_ms() -> i64 {
 /// # Errors
 /// No terminal, or a replay file that cannot be read.
 pub fn run(cfg: ConsoleConfig) -> anyhow::Result<()> {
-    run_console(cfg, None)
+    run_console(cfg, None, None)
+}
+
+/// `respscope lab NAME` with the console: the lab runs on a thread of its own through its
+/// proxies while the console captures their client side, polls the server and shows the
+/// results in the Lab pane as they come. Quitting stops the lab (between two writes) and
+/// everything it started; `--out` gets the results as far as they went.
+///
+/// # Errors
+/// The lab could not start (no server, a proxy), no terminal, or the files not written.
+pub fn lab_console(cfg: &lab::LabConfig) -> anyhow::Result<crate::engine::lab::LabResult> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let bench = Arc::new(lab::Bench::start(&cfg.setup, Arc::clone(&cancel))?);
+    let server = bench.server();
+    let opts = ConnectOptions {
+        host: server.ip().to_string(),
+        port: server.port(),
+        user: match &cfg.setup.target {
+            lab::Target::Given { user, .. } => user.clone(),
+            lab::Target::Private => None,
+        },
+        password: match &cfg.setup.target {
+            lab::Target::Given { password, .. } => password.clone(),
+            lab::Target::Private => None,
+        },
+        timeout: Duration::from_secs(3),
+        ..ConnectOptions::default()
+    };
+    let ports = bench.ports();
+    let filter = ports.iter().map(|p| format!("tcp port {p}")).collect::<Vec<_>>().join(" or ");
+    let feed = if cfg.setup.capture {
+        Feed::Live(LiveConfig { interface: "lo".into(), filter, buffer_mib: 32 })
+    } else {
+        Feed::None("capture off (--no-capture)".into())
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let runner = {
+        let bench = Arc::clone(&bench);
+        let (name, plan) = (cfg.lab, cfg.plan.clone());
+        std::thread::Builder::new().name("lab".into()).spawn(move || {
+            let mut publish = |r: &crate::engine::lab::LabResult| {
+                let _ = tx.send(r.clone());
+            };
+            lab::labs::run(name, &bench, &plan, &mut publish)
+        })?
+    };
+    let console = ConsoleConfig {
+        server: Some(opts),
+        feed,
+        ports,
+        notice: Some(format!(
+            "lab {}: {}; 9 shows the results, 8 the batches in time",
+            cfg.lab.name(),
+            bench.described
+        )),
+        monitor: false,
+        thresholds: Thresholds::default(),
+        evidence: crate::engine::live::Evidence::default(),
+    };
+    let shown = run_console(console, None, Some(rx));
+    cancel.store(true, Ordering::Relaxed);
+    let result = runner.join().map_err(|_| anyhow::anyhow!("the lab's thread failed; this is a bug in respscope"))?;
+    drop(bench);
+    shown?;
+    if let Some(dir) = &cfg.out {
+        for f in crate::views::lab::write_all(&result, dir)? {
+            eprintln!("wrote {}", f.display());
+        }
+    }
+    Ok(result)
 }
 
 /// Runs the console; `restart` is the demo's own server, which `R` restarts.
-fn run_console(cfg: ConsoleConfig, restart: Option<demo::ServerControl>) -> anyhow::Result<()> {
+fn run_console(
+    cfg: ConsoleConfig,
+    restart: Option<demo::ServerControl>,
+    lab: Option<std::sync::mpsc::Receiver<crate::engine::lab::LabResult>>,
+) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() {
         anyhow::bail!(
@@ -195,6 +270,7 @@ fn run_console(cfg: ConsoleConfig, restart: Option<demo::ServerControl>) -> anyh
         cfg.monitor,
         restart.as_ref(),
         &cfg.ports,
+        lab,
     ));
     // Not `ratatui::restore()` nor the terminal's own drop: both report a failure with
     // `eprintln!`, which panics when the terminal is gone (a closed window), and that panic's
@@ -238,8 +314,12 @@ async fn event_loop(
     monitor_at_start: bool,
     restart: Option<&demo::ServerControl>,
     ports: &[u16],
+    lab: Option<std::sync::mpsc::Receiver<crate::engine::lab::LabResult>>,
 ) -> anyhow::Result<()> {
     let mut ui = UiState::default();
+    if lab.is_some() {
+        ui.pane = Pane::Lab;
+    }
     let mut saving: Option<evidence::Saving> = None;
     let (mon_tx, mut mon_rx) = tokio::sync::mpsc::channel::<MonitorEvent>(4096);
     let mut monitor: Option<MonitorHandle> = None;
@@ -430,6 +510,12 @@ async fn event_loop(
             },
             Some((cmd, reply)) = reply_rx.recv() => model.console_reply(cmd, reply),
             _ = frame.tick() => {
+                // The lab's latest result; the ones before it are already in it.
+                if let Some(rx) = &lab {
+                    while let Ok(r) = rx.try_recv() {
+                        model.lab = Some(r);
+                    }
+                }
                 if let Some(rx) = &restarting {
                     match rx.try_recv() {
                         Ok(outcome) => {

@@ -128,7 +128,12 @@ impl LabResult {
                 if let Some(i) = n.as_i64() {
                     group(&i.to_string())
                 } else if let Some(f) = n.as_f64() {
-                    show_float(f)
+                    // A whole number measured as a float (2.0 ms) reads as one.
+                    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 {
+                        group(&format!("{f:.0}"))
+                    } else {
+                        show_float(f)
+                    }
                 } else {
                     n.to_string()
                 }
@@ -180,12 +185,12 @@ mod tests {
 
     #[test]
     fn cells_are_grouped_and_missing_values_say_so() {
-        let row = json!({"a": 1234567, "b": 3.14159, "c": 12345.678, "d": null, "e": "seq", "f": 15.25, "g": -1200})
+        let row = json!({"a": 1234567, "b": 3.14159, "c": 12345.678, "d": null, "e": "seq", "f": 15.25, "g": -1200, "h": 2.0})
             .as_object()
             .cloned()
             .unwrap_or_default();
         let cells: Vec<String> =
-            ["a", "b", "c", "d", "e", "f", "g", "h"].iter().map(|k| LabResult::cell(&row, k)).collect();
-        assert_eq!(cells, ["1,234,567", "3.14", "12,346", "—", "seq", "15.2", "-1,200", "—"]);
+            ["a", "b", "c", "d", "e", "f", "g", "h", "i"].iter().map(|k| LabResult::cell(&row, k)).collect();
+        assert_eq!(cells, ["1,234,567", "3.14", "12,346", "—", "seq", "15.2", "-1,200", "2", "—"]);
     }
 }

@@ -120,6 +120,8 @@ pub struct Model {
     pub source: WireSource,
     /// Why there is no wire view, when there is none (with what to do).
     pub wire_unavailable: Option<String>,
+    /// The workshop lab running under this console (`respscope lab`), as measured so far.
+    pub lab: Option<crate::engine::lab::LabResult>,
     /// Whether the wire is being seen now.
     pub capture: Option<CaptureStatus>,
     /// Why not, when it is not (interface down, capture stopped and being reopened).

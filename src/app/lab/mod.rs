@@ -2,11 +2,22 @@
 //! with the wire as evidence. They start from a proxy that adds a round trip between clients
 //! and a server, since a workshop machine rarely lets anyone shape its network (`netem`).
 
+pub mod bench;
+pub mod conn;
+pub mod labs;
 pub mod proxy;
 mod pump;
 pub mod units;
 
 use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+pub use bench::{Bench, LabError, Setup, Target};
+pub use labs::{LabName, Plan};
+
+use crate::engine::lab::{LabResult, LabStatus};
 
 use proxy::{Proxy, ProxyConfig, ProxyError, Stats};
 
@@ -56,4 +67,75 @@ pub fn run_proxy(cfg: ProxyConfig, out: &mut dyn Write) -> Result<Stats, ProxyEr
     );
     let _ = out.flush();
     Ok(s)
+}
+
+/// How `--headless` prints a lab's results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// An aligned table and the notes.
+    Table,
+    /// `{"lab": NAME, "rows": [...], ...}`.
+    Json,
+    /// A markdown table, for a workshop's notes or a pull request.
+    Markdown,
+    /// CSV with the row fields as its header.
+    Csv,
+}
+
+/// `respscope lab NAME …`.
+#[derive(Clone, Debug)]
+pub struct LabConfig {
+    /// Which lab.
+    pub lab: LabName,
+    /// Its server, proxies and capture.
+    pub setup: Setup,
+    /// What it runs.
+    pub plan: Plan,
+    /// Where the result files go (JSON, markdown, CSV, SVG), if anywhere.
+    pub out: Option<PathBuf>,
+    /// How `--headless` prints.
+    pub format: Format,
+}
+
+/// Runs a lab without the console: progress on `err`, the result on `out` in the format
+/// asked, the files in `--out`. The result, failed or not (a failure is also said on `err`).
+///
+/// # Errors
+/// The lab could not start (no server, no proxy), or the files could not be written.
+pub fn headless(cfg: &LabConfig, out: &mut dyn Write, err: &mut dyn Write) -> Result<LabResult, LabError> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let bench = Bench::start(&cfg.setup, cancel)?;
+    let _ = writeln!(err, "respscope lab {}: {}", cfg.lab.name(), bench.described);
+    let mut last = String::new();
+    let mut progress = |r: &LabResult| {
+        if let LabStatus::Running { step, of, what } = &r.status {
+            let line = format!("[{step}/{of}] {what}");
+            if line != last {
+                let _ = writeln!(err, "{line}");
+                last = line;
+            }
+        }
+    };
+    let result = labs::run(cfg.lab, &bench, &cfg.plan, &mut progress);
+    drop(bench);
+    if let LabStatus::Failed { why } = &result.status {
+        let _ = writeln!(err, "respscope lab {}: stopped: {why}", cfg.lab.name());
+    }
+    let printed = match cfg.format {
+        Format::Table => crate::views::lab::text_table(&result, 120),
+        Format::Json => {
+            serde_json::to_string_pretty(&crate::views::lab::json(&result)).unwrap_or_default() + "\n"
+        }
+        Format::Markdown => crate::views::lab::markdown(&result),
+        Format::Csv => crate::views::lab::csv(&result),
+    };
+    let _ = out.write_all(printed.as_bytes());
+    let _ = out.flush();
+    if let Some(dir) = &cfg.out {
+        let files = crate::views::lab::write_all(&result, dir).map_err(|e| LabError::Server(e.to_string()))?;
+        for f in files {
+            let _ = writeln!(err, "wrote {}", f.display());
+        }
+    }
+    Ok(result)
 }

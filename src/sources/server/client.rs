@@ -369,7 +369,7 @@ impl Client {
 /// Decodes one complete, already validated message into a [`Value`], folding RESP3 types as
 /// the parsers expect (maps and sets as flat arrays, doubles as text, booleans as 0/1). An
 /// attribute is skipped and the value after it returned.
-fn parse_value(b: &[u8]) -> Option<(Value, usize)> {
+pub fn parse_value(b: &[u8]) -> Option<(Value, usize)> {
     let line_end = memchr::memchr(b'\r', b)?;
     let line = std::str::from_utf8(b.get(1..line_end)?).ok()?;
     let after = line_end + 2;

@@ -9,6 +9,7 @@
 //! ```
 
 pub mod args;
+pub mod lab;
 pub mod panes;
 pub mod reply;
 pub mod state;
@@ -38,13 +39,14 @@ pub fn render(f: &mut Frame<'_>, model: &Model, ui: &UiState) {
     .areas(area);
     f.render_widget(Paragraph::new(header_line(model, ui, header.width)).style(theme.header), header);
     // Short titles when the full ones do not fit: every tab, Help included, stays visible.
-    let full: usize = Pane::ALL.iter().map(|p| p.title().chars().count() + 5).sum();
+    let panes = Pane::shown(model);
+    let full: usize = panes.iter().map(|p| p.title().chars().count() + 5).sum();
     let short = full > usize::from(tabs.width);
-    let titles: Vec<Line<'_>> = Pane::ALL
+    let titles: Vec<Line<'_>> = panes
         .iter()
         .map(|p| Line::from(format!("{} {}", p.key(), if short { p.short_title() } else { p.title() })))
         .collect();
-    let selected = Pane::ALL.iter().position(|p| *p == ui.pane).unwrap_or(0);
+    let selected = panes.iter().position(|p| *p == ui.pane).unwrap_or(0);
     f.render_widget(Tabs::new(titles).select(selected).highlight_style(theme.selected).divider("│"), tabs);
     let block = Block::default().borders(Borders::TOP).border_style(theme.dim);
     let inner = block.inner(body);
@@ -61,6 +63,7 @@ pub fn render(f: &mut Frame<'_>, model: &Model, ui: &UiState) {
             Pane::Monitor => panes::monitor(f, inner, model, ui),
             Pane::Packets => panes::packets(f, inner, model, ui),
             Pane::Timeline => timeline::draw(f, inner, model, ui),
+            Pane::Lab => lab::draw(f, inner, model, ui),
             Pane::Help => panes::help(f, inner, &theme),
         }
     }

@@ -28,13 +28,15 @@ pub enum Pane {
     Packets,
     /// Clients' batches on one time axis, and the server's execution order (MONITOR).
     Timeline,
+    /// A workshop lab's results as they are measured (only while `respscope lab` runs).
+    Lab,
     /// Keys.
     Help,
 }
 
 impl Pane {
     /// In tab order, which is key order.
-    pub const ALL: [Pane; 9] = [
+    pub const ALL: [Pane; 10] = [
         Pane::Overview,
         Pane::Connections,
         Pane::Slowlog,
@@ -43,8 +45,14 @@ impl Pane {
         Pane::Monitor,
         Pane::Packets,
         Pane::Timeline,
+        Pane::Lab,
         Pane::Help,
     ];
+
+    /// The panes this model has tabs for: the Lab pane only while a lab runs.
+    pub fn shown(model: &Model) -> Vec<Pane> {
+        Pane::ALL.into_iter().filter(|p| *p != Pane::Lab || model.lab.is_some()).collect()
+    }
 
     /// The key that selects it.
     pub fn key(self) -> char {
@@ -57,6 +65,7 @@ impl Pane {
             Pane::Monitor => '6',
             Pane::Packets => '7',
             Pane::Timeline => '8',
+            Pane::Lab => '9',
             Pane::Help => '?',
         }
     }
@@ -72,6 +81,7 @@ impl Pane {
             Pane::Monitor => "Mon",
             Pane::Packets => "Pkts",
             Pane::Timeline => "Time",
+            Pane::Lab => "Lab",
             Pane::Help => "Help",
         }
     }
@@ -87,6 +97,7 @@ impl Pane {
             Pane::Monitor => "Monitor",
             Pane::Packets => "Packets",
             Pane::Timeline => "Timeline",
+            Pane::Lab => "Lab",
             Pane::Help => "Help",
         }
     }
@@ -415,6 +426,7 @@ pub fn action_for(code: crossterm::event::KeyCode, ctrl: bool) -> Option<Action>
         K::Char('6') => Action::Show(Pane::Monitor),
         K::Char('7') => Action::Show(Pane::Packets),
         K::Char('8') => Action::Show(Pane::Timeline),
+        K::Char('9') => Action::Show(Pane::Lab),
         K::Char('/') => Action::Filter,
         K::Char('z') => Action::ZoomIn,
         K::Char('Z') => Action::ZoomOut,
@@ -469,16 +481,19 @@ impl UiState {
                     None => Some(Box::new(live.clone())),
                 }
             }
+            // The Lab pane is there only while a lab runs.
+            Action::Show(Pane::Lab) if live.lab.is_none() => {}
             Action::Show(p) => {
                 self.pane = p;
                 self.show_help = false;
                 self.detail = false;
             }
             Action::NextPane | Action::PrevPane => {
-                let i = Pane::ALL.iter().position(|p| *p == self.pane).unwrap_or(0);
-                let n = Pane::ALL.len();
+                let panes = Pane::shown(live);
+                let i = panes.iter().position(|p| *p == self.pane).unwrap_or(0);
+                let n = panes.len();
                 let j = if a == Action::NextPane { (i + 1) % n } else { (i + n - 1) % n };
-                self.pane = Pane::ALL[j];
+                self.pane = panes[j];
                 self.show_help = false;
             }
             Action::Down if self.pane == Pane::Timeline => self.lane = self.lane.saturating_add(1),
