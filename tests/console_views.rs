@@ -562,3 +562,77 @@ fn a_recording_that_stops_is_said() {
     let said = m.alerts.all().filter(|a| a.message.contains("No space left on device")).count();
     assert_eq!(said, 1, "said once: {s}");
 }
+
+/// A pipelining lab half way: rows measured at 0 and 2 ms, the chart's two lines.
+fn lab_model(bars: bool) -> Model {
+    use respscope::engine::lab::{Chart, ChartKind, Column, LabResult, LabStatus, Series};
+    let c = |key, header| Column { key, header };
+    let mut r = LabResult::new(
+        "pipelining",
+        "N SETs one by one and pipelined in batches",
+        vec![
+            c("rtt_ms", "RTT ms"),
+            c("commands", "commands"),
+            c("batch", "batch"),
+            c("elapsed_ms", "elapsed ms"),
+            c("round_trips", "round trips (wire)"),
+            c("speedup", "speedup"),
+        ],
+        Chart {
+            title: "speedup against batch size, per round trip".into(),
+            x_label: "commands per batch".into(),
+            y_label: "speedup".into(),
+            kind: if bars {
+                ChartKind::Bars { categories: vec!["one by one".into(), "pipeline".into(), "MSET".into()] }
+            } else {
+                ChartKind::Lines { log_x: true }
+            },
+            series: vec![
+                Series { name: "0 RTT".into(), points: vec![(1.0, 1.0), (10.0, 5.5), (100.0, 17.9), (1000.0, 39.4)] },
+                Series { name: "2ms RTT".into(), points: vec![(1.0, 1.0), (10.0, 9.8), (100.0, 97.6)] },
+            ],
+        },
+    );
+    r.setup = "a private redis-server at 127.0.0.1:40000; proxies adding 0 on :40001, 2ms on :40002".into();
+    for (rtt, batch, ms, trips, speedup) in [
+        (0.0, 1, 39.1, 1000, 1.0),
+        (0.0, 10, 7.16, 100, 5.5),
+        (0.0, 100, 2.19, 10, 17.9),
+        (0.0, 1000, 0.99, 1, 39.4),
+        (2.0, 1, 2064.0, 1000, 1.0),
+        (2.0, 10, 207.0, 100, 10.0),
+        (2.0, 100, 21.2, 10, 97.6),
+    ] {
+        let row = serde_json::json!({"rtt_ms": rtt, "commands": 1000, "batch": batch, "elapsed_ms": ms, "round_trips": trips, "speedup": speedup});
+        r.rows.push(row.as_object().cloned().unwrap_or_default());
+    }
+    r.notes.push("round trips are the write batches the capture saw".into());
+    r.status = LabStatus::Running { step: 8, of: 8, what: "1000 commands by 1000 at 2ms RTT".into() };
+    let mut m = model();
+    m.lab = Some(r);
+    m
+}
+
+#[test]
+fn the_lab_pane_shows_the_table_as_it_grows_and_the_chart() {
+    let m = lab_model(false);
+    for (w, h) in [(80, 24), (120, 36)] {
+        let s = screen(&m, &ui(Pane::Lab), w, h);
+        insta::assert_snapshot!(format!("lab_{w}x{h}"), s);
+    }
+    let bars = screen(&lab_model(true), &ui(Pane::Lab), 100, 30);
+    insta::assert_snapshot!("lab_bars_100x30", bars);
+    // Without a lab there is no Lab tab, and 9 does not select one.
+    let plain = model();
+    let mut u = ui(Pane::Overview);
+    if let Some(a) = action_for(crossterm::event::KeyCode::Char('9'), false) {
+        u.apply(a, &plain);
+    }
+    assert_eq!(u.pane, Pane::Overview);
+    let s = screen(&plain, &u, 120, 30);
+    assert!(!s.contains("9 Lab"), "{s}");
+    // With one, tab reaches it after the Timeline.
+    let mut u = ui(Pane::Timeline);
+    u.apply(Action::NextPane, &m);
+    assert_eq!(u.pane, Pane::Lab);
+}

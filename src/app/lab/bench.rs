@@ -144,8 +144,14 @@ impl Bench {
             described: String::new(),
         };
         // The server must answer before anything is measured against it.
-        let mut control = bench.control()?;
-        control.request(&[b"PING"])?;
+        let answer = bench.control().and_then(|mut c| Ok(c.request(&[b"PING"])?));
+        if let Err(e) = answer {
+            return Err(LabError::Server(if bench._server.is_some() {
+                format!("the lab's redis-server does not answer: {e}")
+            } else {
+                format!("no Redis answers at {addr} ({e}); start one there, or leave out -h/-p and the lab starts its own")
+            }));
+        }
         if setup.capture {
             let ports = bench.ports();
             let filter = ports.iter().map(|p| format!("tcp port {p}")).collect::<Vec<_>>().join(" or ");

@@ -154,6 +154,7 @@ fn footer_line(ui: &UiState) -> Line<'static> {
         Pane::Connections | Pane::Packets => keys.push_str("  j/k select  s sort"),
         Pane::Slowlog | Pane::Memory => keys.push_str("  s sort"),
         Pane::Timeline => keys.push_str("  j/k lane  z/Z zoom"),
+        Pane::Lab => keys = keys.replace("1-8", "1-9"),
         _ => {}
     }
     if !ui.filter.is_empty() {

@@ -1018,7 +1018,7 @@ pub fn help(f: &mut Frame<'_>, area: Rect, t: &Theme) {
     let r = if area.width < 110 { area } else { super::centered(area, 80, 90) };
     let text = vec![
         Line::from(Span::styled("respscope keys (esc closes)", t.title)),
-        Line::from("1-8 tab ← →   panes                 ? h   this help"),
+        Line::from("1-9 tab ← →   panes (9 Lab: respscope lab)   ? h   this help"),
         Line::from("j k ↓ ↑       select (Overview: alert, Timeline: lane)"),
         Line::from("enter         Overview: the alert's evidence; Connections: detail"),
         Line::from("esc           close help, clear filter, leave detail (never quits)"),

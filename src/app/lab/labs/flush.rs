@@ -80,7 +80,7 @@ fn send(c: &mut LabConn, parts: &[&[u8]], n: usize) -> Result<(), LabError> {
 /// A connection failed, or stop was asked.
 pub fn run(bench: &Bench, plan: &Plan, p: &mut Progress<'_>) -> Result<(), LabError> {
     let n = plan.commands.first().copied().unwrap_or(2_000).max(1);
-    // 44-byte commands: 8192 is no multiple of them, so full buffers cut commands.
+    // 49-byte commands: 8192 is no multiple of them, so full buffers cut commands.
     let cmds = Encoded::new(n, |i| {
         vec![b"SET".to_vec(), format!("lab:f:{i:06}").into_bytes(), b"0123456789".to_vec()]
     });
