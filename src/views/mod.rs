@@ -1,4 +1,5 @@
 //! What a person or a script sees.
 
+pub mod lab;
 pub mod report;
 pub mod tui;
