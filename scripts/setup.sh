@@ -4,10 +4,11 @@
 # servers, real captures, tshark as the reference); tmux for driving the console as a person;
 # openssl to make the TLS tests' certificates, ca-certificates for the system's trust store;
 # GNU time to measure the peak memory of the binary under test, iproute2 for the test hosts
-# (network namespaces, veth) where capture loss is tried.
+# (network namespaces, veth) where capture loss is tried; librsvg2-bin's rsvg-convert renders
+# the labs' SVG charts in a test.
 set -euo pipefail
 
-want=(libpcap-dev pkg-config redis-server redis-tools tcpdump tshark tmux openssl ca-certificates time iproute2)
+want=(libpcap-dev pkg-config redis-server redis-tools tcpdump tshark tmux openssl ca-certificates time iproute2 librsvg2-bin)
 [ "${1:-}" = "--build-only" ] && want=(libpcap-dev pkg-config)
 
 missing=()

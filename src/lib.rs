@@ -23,6 +23,7 @@
 //!   model.rs          the console's model, folded from snapshots and server polls
 //!   timeline.rs       clients' batches on one time axis, matched with MONITOR's order
 //! views/              what a person or a script sees
+//!   lab/              a workshop lab's results: terminal table, markdown, CSV, JSON, SVG chart
 //!   report/           `analyze` outputs: text, markdown, JSON (contract v1), segments
 //!   tui/              the console's panes, pure functions of (&Model, &UiState)
 //! app/                the console's event loop (keys, polls and a frame tick), `watch`, `demo`

@@ -185,12 +185,12 @@ mod tests {
 
     #[test]
     fn cells_are_grouped_and_missing_values_say_so() {
-        let row = json!({"a": 1234567, "b": 3.14159, "c": 12345.678, "d": null, "e": "seq", "f": 15.25, "g": -1200, "h": 2.0})
+        let row = json!({"a": 1234567, "b": 1.23456, "c": 12345.678, "d": null, "e": "seq", "f": 15.25, "g": -1200, "h": 2.0})
             .as_object()
             .cloned()
             .unwrap_or_default();
         let cells: Vec<String> =
             ["a", "b", "c", "d", "e", "f", "g", "h", "i"].iter().map(|k| LabResult::cell(&row, k)).collect();
-        assert_eq!(cells, ["1,234,567", "3.14", "12,346", "—", "seq", "15.2", "-1,200", "2", "—"]);
+        assert_eq!(cells, ["1,234,567", "1.23", "12,346", "—", "seq", "15.2", "-1,200", "2", "—"]);
     }
 }
