@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{
-    AnalyzeArgs, CaptureArgs, Cli, Command, ConnArgs, ConsoleArgs, Format, LabArgs, LabFormat, ProxyArgs, ReplayArgs,
-    WatchArgs,
+    AnalyzeArgs, CaptureArgs, Cli, Command, ConnArgs, ConsoleArgs, Format, LabArgs, LabFormat, ProxyArgs,
+    ReplayArgs, WatchArgs,
 };
 use respscope::analysis::wire::{SegmentRecord, WireAnalyzer, WireConfig};
 use respscope::app::{watch, ConsoleConfig, Feed};
@@ -125,7 +125,10 @@ fn proxy(args: &ProxyArgs) -> anyhow::Result<ExitCode> {
 fn lab(args: &LabArgs) -> anyhow::Result<ExitCode> {
     use respscope::app::lab::{Format, LabConfig, LabName, Plan, Setup, Target};
     let Some(lab) = LabName::parse(&args.name) else {
-        anyhow::bail!("no lab named {}; the labs: pipelining, batching, flush, slow-reader, interleave", args.name);
+        anyhow::bail!(
+            "no lab named {}; the labs: pipelining, batching, flush, slow-reader, interleave",
+            args.name
+        );
     };
     let target = if args.host.is_some() || args.port.is_some() {
         if args.password.is_some() {

@@ -588,7 +588,10 @@ fn lab_model(bars: bool) -> Model {
                 ChartKind::Lines { log_x: true }
             },
             series: vec![
-                Series { name: "0 RTT".into(), points: vec![(1.0, 1.0), (10.0, 5.5), (100.0, 17.9), (1000.0, 39.4)] },
+                Series {
+                    name: "0 RTT".into(),
+                    points: vec![(1.0, 1.0), (10.0, 5.5), (100.0, 17.9), (1000.0, 39.4)],
+                },
                 Series { name: "2ms RTT".into(), points: vec![(1.0, 1.0), (10.0, 9.8), (100.0, 97.6)] },
             ],
         },

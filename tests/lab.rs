@@ -38,7 +38,8 @@ fn lab(args: &[&str]) -> Value {
         .expect("run respscope lab");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "respscope lab {args:?} failed ({}):\n{err}", out.status);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn rows(v: &Value) -> &Vec<Value> {
@@ -68,7 +69,18 @@ fn pipelining_at_2ms_is_10x_faster_by_100_and_the_wire_shows_why() {
     let t = Instant::now();
     let v = {
         let o = Command::new(bin())
-            .args(["lab", "pipelining", "--commands", "1000", "--rtt", "2ms", "--headless", "--format", "json", "--out"])
+            .args([
+                "lab",
+                "pipelining",
+                "--commands",
+                "1000",
+                "--rtt",
+                "2ms",
+                "--headless",
+                "--format",
+                "json",
+                "--out",
+            ])
             .arg(&out)
             .output()
             .expect("run");
@@ -106,7 +118,8 @@ fn pipelining_at_2ms_is_10x_faster_by_100_and_the_wire_shows_why() {
 /// by a real renderer.
 fn check_files(dir: &Path, lab: &str, n_rows: usize) {
     let json: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{lab}.json"))).expect("json file")).expect("JSON");
+        serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{lab}.json"))).expect("json file"))
+            .expect("JSON");
     assert_eq!(json["lab"], lab);
     assert_eq!(rows(&json).len(), n_rows);
     let csv = std::fs::read_to_string(dir.join(format!("{lab}.csv"))).expect("csv file");
@@ -140,7 +153,16 @@ fn batching_compares_the_ways_in_round_trips_and_server_time() {
     let modes: Vec<&str> = rows(&v).iter().map(|r| r["mode"].as_str().expect("mode")).collect();
     assert_eq!(
         modes,
-        ["one by one", "pipeline", "MSET", "MULTI/EXEC", "Lua script", "--pipe stream", "GET pipeline", "MGET"]
+        [
+            "one by one",
+            "pipeline",
+            "MSET",
+            "MULTI/EXEC",
+            "Lua script",
+            "--pipe stream",
+            "GET pipeline",
+            "MGET"
+        ]
     );
     let r = |m: &str| row(&v, &[("mode", m.into())]).clone();
     assert_eq!(r("one by one")["round_trips"], 200);
@@ -303,13 +325,20 @@ fn jitter_spreads_the_round_trip_within_its_bounds() {
     }
     let port = common::free_port();
     let _redis = common::redis(port, &[]);
-    let cfg = |jitter| ProxyConfig { jitter, ..ProxyConfig::new(format!("127.0.0.1:{port}"), Duration::from_millis(4)) };
+    let cfg = |jitter| ProxyConfig {
+        jitter,
+        ..ProxyConfig::new(format!("127.0.0.1:{port}"), Duration::from_millis(4))
+    };
     let steady = Proxy::start(cfg(Duration::ZERO), None).expect("proxy");
     let jittery = Proxy::start(cfg(Duration::from_millis(1)), None).expect("proxy");
     let a = ping_rtts(steady.local_addr(), 100);
     let b = ping_rtts(jittery.local_addr(), 100);
     let spread = |v: &[f64]| v[89] - v[10];
-    eprintln!("4 ms RTT: p10-p90 spread {:.3} ms steady, {:.3} ms with ±1 ms jitter each way", spread(&a), spread(&b));
+    eprintln!(
+        "4 ms RTT: p10-p90 spread {:.3} ms steady, {:.3} ms with ±1 ms jitter each way",
+        spread(&a),
+        spread(&b)
+    );
     // ±1 ms each way: two uniform draws, whose sum spreads over ±2 ms (p10..p90 ≈ 1.7 ms).
     assert!(spread(&b) > 0.8, "jitter does not spread the round trip: {b:?}");
     assert!(spread(&b) > 3.0 * spread(&a), "steady {a:?} jittery {b:?}");
@@ -336,7 +365,10 @@ fn a_bandwidth_cap_holds_a_transfer_to_its_rate() {
     setup.read_exact(&mut ok).expect("+OK");
     let rate = 4u64 << 20; // 4 MiB/s: 2 MiB takes 0.5 s
     let p = Proxy::start(
-        ProxyConfig { bandwidth: Some(rate), ..ProxyConfig::new(format!("127.0.0.1:{port}"), Duration::ZERO) },
+        ProxyConfig {
+            bandwidth: Some(rate),
+            ..ProxyConfig::new(format!("127.0.0.1:{port}"), Duration::ZERO)
+        },
         None,
     )
     .expect("proxy");
@@ -399,7 +431,10 @@ fn the_lab_pane_fills_as_runs_are_measured_and_q_stops_everything() {
         }
         assert!(!t.alive(), "q did not end the lab");
         if let Some(s) = server {
-            assert!(!Path::new(&format!("/proc/{s}")).exists() || zombie(s), "the lab's redis-server {s} outlived it");
+            assert!(
+                !Path::new(&format!("/proc/{s}")).exists() || zombie(s),
+                "the lab's redis-server {s} outlived it"
+            );
         }
     }
 }

@@ -211,7 +211,8 @@ pub fn lab_console(cfg: &lab::LabConfig) -> anyhow::Result<crate::engine::lab::L
     };
     let shown = run_console(console, None, Some(rx));
     cancel.store(true, Ordering::Relaxed);
-    let result = runner.join().map_err(|_| anyhow::anyhow!("the lab's thread failed; this is a bug in respscope"))?;
+    let result =
+        runner.join().map_err(|_| anyhow::anyhow!("the lab's thread failed; this is a bug in respscope"))?;
     drop(bench);
     shown?;
     if let Some(dir) = &cfg.out {
@@ -513,6 +514,9 @@ async fn event_loop(
                 // The lab's latest result; the ones before it are already in it.
                 if let Some(rx) = &lab {
                     while let Ok(r) = rx.try_recv() {
+                        for (addr, name) in &r.clients {
+                            model.tell_name(addr, name);
+                        }
                         model.lab = Some(r);
                     }
                 }

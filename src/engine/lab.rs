@@ -100,6 +100,11 @@ pub struct LabResult {
     pub chart: Chart,
     /// Where the lab is.
     pub status: LabStatus,
+    /// The lab's connections as the wire sees them (`127.0.0.1:PORT` on the proxy's client
+    /// side) with the names they gave themselves: the server sees them through the proxy, at
+    /// other addresses, so CLIENT LIST cannot name them on the wire.
+    #[serde(skip)]
+    pub clients: Vec<(String, String)>,
 }
 
 impl LabResult {
@@ -114,6 +119,7 @@ impl LabResult {
             notes: Vec::new(),
             chart,
             status: LabStatus::Starting,
+            clients: Vec::new(),
         }
     }
 

@@ -172,6 +172,9 @@ pub struct Model {
     /// The last CLIENT LIST row of each wire connection, kept after it leaves CLIENT LIST: a
     /// closed connection keeps its name, library and user.
     identities: std::collections::HashMap<String, ClientRow>,
+    /// Names the console was told by whoever opened the connections (a lab behind its
+    /// proxies, where CLIENT LIST sees other addresses), by wire address.
+    told: std::collections::HashMap<String, ClientRow>,
     /// The wire's command counts by name when the server was last polled.
     wire_at_poll: std::collections::BTreeMap<String, u64>,
     /// Seconds of wire time covered (replay clock, or since start).
@@ -470,7 +473,20 @@ impl Model {
     /// Who a connection is: its CLIENT LIST row now, or the last one it had (a closed
     /// connection keeps its name and library).
     pub fn identity(&self, addr: &str) -> Option<&ClientRow> {
-        self.client_row(addr).or_else(|| self.identities.get(addr))
+        self.client_row(addr).or_else(|| self.identities.get(addr)).or_else(|| self.told.get(addr))
+    }
+
+    /// Names the connection whose client address is `addr` (as the wire sees it), for when
+    /// CLIENT LIST cannot: at most [`crate::engine::live::LIVE_CLOSED_KEEP`] names are kept.
+    pub fn tell_name(&mut self, addr: &str, name: &str) {
+        if self.told.contains_key(addr) {
+            return;
+        }
+        if self.told.len() >= crate::engine::live::LIVE_CLOSED_KEEP {
+            self.told.clear();
+        }
+        let row = ClientRow { addr: addr.to_string(), name: name.to_string(), ..ClientRow::default() };
+        self.told.insert(addr.to_string(), row);
     }
 
     /// A client as a person knows it: its CLIENT SETNAME name and address, or the address.

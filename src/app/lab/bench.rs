@@ -93,6 +93,8 @@ pub struct Bench {
     /// Why the wire is not captured, when it is not.
     pub wire_missing: Option<String>,
     cancel: Arc<AtomicBool>,
+    /// The connections opened through the proxies: the wire's client address and the name.
+    opened: std::sync::Mutex<Vec<(String, String)>>,
     /// One line: where the lab runs.
     pub described: String,
 }
@@ -141,6 +143,7 @@ impl Bench {
             wire: None,
             wire_missing: None,
             cancel,
+            opened: std::sync::Mutex::new(Vec::new()),
             described: String::new(),
         };
         // The server must answer before anything is measured against it.
@@ -225,9 +228,22 @@ impl Bench {
             .map(|(_, p)| p.local_addr())
             .ok_or_else(|| LabError::Server(format!("no proxy adds {}", show_duration(rtt))))?;
         let mut c = LabConn::connect(proxy, nodelay)?;
+        {
+            let mut opened = self.opened.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Bounded as the console's table of closed connections is.
+            if opened.len() >= crate::engine::live::LIVE_CLOSED_KEEP {
+                opened.remove(0);
+            }
+            opened.push((format!("127.0.0.1:{}", c.local_port), name.to_string()));
+        }
         let setup = self.authenticate(&mut c)?;
         c.request(&[b"CLIENT", b"SETNAME", name.as_bytes()])?;
         Ok((c, setup + 1))
+    }
+
+    /// The connections opened through the proxies so far: `(127.0.0.1:PORT, name)`.
+    pub fn opened(&self) -> Vec<(String, String)> {
+        self.opened.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// A direct connection to the server, for its own numbers; never captured.
@@ -283,7 +299,8 @@ impl Bench {
         let text = String::from_utf8_lossy(bulk_reply(&reply)).into_owned();
         let mut out = Vec::new();
         for line in text.lines() {
-            let Some((name, fields)) = line.trim_end().strip_prefix("cmdstat_").and_then(|l| l.split_once(':'))
+            let Some((name, fields)) =
+                line.trim_end().strip_prefix("cmdstat_").and_then(|l| l.split_once(':'))
             else {
                 continue;
             };
@@ -306,8 +323,14 @@ impl Bench {
 }
 
 /// Calls and usec of `names` between two commandstats readings.
-pub fn stats_delta(before: &[(String, u64, u64)], after: &[(String, u64, u64)], names: &[&str]) -> (u64, u64) {
-    let get = |t: &[(String, u64, u64)], n: &str| t.iter().find(|(c, _, _)| c == n).map_or((0, 0), |(_, c, u)| (*c, *u));
+pub fn stats_delta(
+    before: &[(String, u64, u64)],
+    after: &[(String, u64, u64)],
+    names: &[&str],
+) -> (u64, u64) {
+    let get = |t: &[(String, u64, u64)], n: &str| {
+        t.iter().find(|(c, _, _)| c == n).map_or((0, 0), |(_, c, u)| (*c, *u))
+    };
     names.iter().fold((0, 0), |(calls, usec), n| {
         let (c0, u0) = get(before, n);
         let (c1, u1) = get(after, n);

@@ -89,8 +89,10 @@ impl LabConn {
     /// # Errors
     /// The socket could not be duplicated.
     pub fn try_clone(&self) -> Result<Self, ConnError> {
-        let stream =
-            self.stream.try_clone().map_err(|source| ConnError::Io { what: "duplicate a socket".into(), source })?;
+        let stream = self
+            .stream
+            .try_clone()
+            .map_err(|source| ConnError::Io { what: "duplicate a socket".into(), source })?;
         Ok(Self {
             stream,
             buf: Vec::with_capacity(64 * 1024),
@@ -113,7 +115,9 @@ impl LabConn {
     /// The write failed.
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
         self.writes += 1;
-        self.stream.write_all(bytes).map_err(|source| ConnError::Io { what: "write to the server".into(), source })
+        self.stream
+            .write_all(bytes)
+            .map_err(|source| ConnError::Io { what: "write to the server".into(), source })
     }
 
     /// Reads until `n` more replies are complete, handing each one's bytes to `each`.

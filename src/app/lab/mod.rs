@@ -132,7 +132,8 @@ pub fn headless(cfg: &LabConfig, out: &mut dyn Write, err: &mut dyn Write) -> Re
     let _ = out.write_all(printed.as_bytes());
     let _ = out.flush();
     if let Some(dir) = &cfg.out {
-        let files = crate::views::lab::write_all(&result, dir).map_err(|e| LabError::Server(e.to_string()))?;
+        let files =
+            crate::views::lab::write_all(&result, dir).map_err(|e| LabError::Server(e.to_string()))?;
         for f in files {
             let _ = writeln!(err, "wrote {}", f.display());
         }

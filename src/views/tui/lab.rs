@@ -26,7 +26,10 @@ use crate::protocol::resp::escape::escape;
 pub fn draw(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     let t = &ui.theme;
     let Some(lab) = &m.lab else {
-        f.render_widget(Paragraph::new("no lab is running: `respscope lab pipelining` starts one").style(t.dim), area);
+        f.render_widget(
+            Paragraph::new("no lab is running: `respscope lab pipelining` starts one").style(t.dim),
+            area,
+        );
         return;
     };
     let (status, style) = match &lab.status {
@@ -38,7 +41,8 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     // The chart gets what the table does not need, and at least 8 rows when there are 16.
     let chart_rows = if area.height >= 16 { (area.height - 3) / 2 } else { 0 };
     let [head, table, chart] =
-        Layout::vertical([Constraint::Length(2), Constraint::Min(1), Constraint::Length(chart_rows)]).areas(area);
+        Layout::vertical([Constraint::Length(2), Constraint::Min(1), Constraint::Length(chart_rows)])
+            .areas(area);
     let head_lines = vec![
         Line::from(vec![Span::styled(format!("lab {} ", lab.lab), t.title), Span::styled(status, style)]),
         Line::from(Span::styled(lab.setup.clone(), t.dim)),
@@ -63,7 +67,9 @@ fn draw_table(f: &mut Frame<'_>, area: Rect, lab: &LabResult, ui: &UiState) {
         .columns
         .iter()
         .enumerate()
-        .map(|(i, c)| cells.iter().map(|r| r[i].chars().count()).chain([c.header.chars().count()]).max().unwrap_or(1))
+        .map(|(i, c)| {
+            cells.iter().map(|r| r[i].chars().count()).chain([c.header.chars().count()]).max().unwrap_or(1)
+        })
         .collect();
     let line = |values: Vec<&str>| -> String {
         let mut s = String::new();
@@ -82,7 +88,8 @@ fn draw_table(f: &mut Frame<'_>, area: Rect, lab: &LabResult, ui: &UiState) {
         s
     };
     let height = usize::from(area.height);
-    let mut lines = vec![Line::from(Span::styled(line(lab.columns.iter().map(|c| c.header).collect()), t.dim))];
+    let mut lines =
+        vec![Line::from(Span::styled(line(lab.columns.iter().map(|c| c.header).collect()), t.dim))];
     let room = height.saturating_sub(1);
     let shown_rows = cells.len().min(room);
     let skipped = cells.len() - shown_rows;
@@ -116,7 +123,13 @@ fn draw_chart(f: &mut Frame<'_>, area: Rect, lab: &LabResult, ui: &UiState) {
             let data: Vec<Vec<(f64, f64)>> = c
                 .series
                 .iter()
-                .map(|s| s.points.iter().filter(|(x, y)| x.is_finite() && y.is_finite()).map(|&(x, y)| (fx(x), y)).collect())
+                .map(|s| {
+                    s.points
+                        .iter()
+                        .filter(|(x, y)| x.is_finite() && y.is_finite())
+                        .map(|&(x, y)| (fx(x), y))
+                        .collect()
+                })
                 .collect();
             let xs = data.iter().flatten().map(|p| p.0);
             let (x0, x1) = xs.clone().fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
@@ -180,9 +193,15 @@ fn draw_chart(f: &mut Frame<'_>, area: Rect, lab: &LabResult, ui: &UiState) {
                     .series
                     .iter()
                     .enumerate()
-                    .flat_map(|(i, s)| [Span::styled("■ ", t.lane(i)), Span::styled(format!("{}  ", s.name), Style::default())])
+                    .flat_map(|(i, s)| {
+                        [
+                            Span::styled("■ ", t.lane(i)),
+                            Span::styled(format!("{}  ", s.name), Style::default()),
+                        ]
+                    })
                     .collect();
-                let at = Rect { x: area.x + 2, y: area.y + 1, width: area.width.saturating_sub(4), height: 1 };
+                let at =
+                    Rect { x: area.x + 2, y: area.y + 1, width: area.width.saturating_sub(4), height: 1 };
                 f.render_widget(Paragraph::new(Line::from(legend)), at);
             }
         }

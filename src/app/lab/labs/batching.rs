@@ -64,7 +64,13 @@ struct Work {
 fn work(mode: &str, n: u64, keys: &[Vec<u8>], set_all: &Encoded) -> Work {
     let value = b"value-0123456789".to_vec();
     let count = usize::try_from(n).unwrap_or(0);
-    let one = |w: Vec<u8>, counted, commands| Work { writes: vec![w], replies: 1, commands, counted, stream: false };
+    let one = |w: Vec<u8>, counted, commands| Work {
+        writes: vec![w],
+        replies: 1,
+        commands,
+        counted,
+        stream: false,
+    };
     match mode {
         "one by one" => Work {
             writes: (0..count).map(|i| set_all.slice(i, i + 1).to_vec()).collect(),
@@ -73,7 +79,13 @@ fn work(mode: &str, n: u64, keys: &[Vec<u8>], set_all: &Encoded) -> Work {
             counted: &["set"],
             stream: false,
         },
-        "pipeline" => Work { writes: vec![set_all.bytes.clone()], replies: count, commands: n, counted: &["set"], stream: false },
+        "pipeline" => Work {
+            writes: vec![set_all.bytes.clone()],
+            replies: count,
+            commands: n,
+            counted: &["set"],
+            stream: false,
+        },
         "MSET" => {
             let mut args: Vec<&[u8]> = vec![b"MSET"];
             for k in keys {
@@ -86,7 +98,13 @@ fn work(mode: &str, n: u64, keys: &[Vec<u8>], set_all: &Encoded) -> Work {
             let mut w = encode(&[b"MULTI"]);
             w.extend_from_slice(&set_all.bytes);
             w.extend_from_slice(&encode(&[b"EXEC"]));
-            Work { writes: vec![w], replies: count + 2, commands: n + 2, counted: &["multi", "exec"], stream: false }
+            Work {
+                writes: vec![w],
+                replies: count + 2,
+                commands: n + 2,
+                counted: &["multi", "exec"],
+                stream: false,
+            }
         }
         "Lua script" => {
             let nk = n.to_string();

@@ -68,7 +68,9 @@ fn send(c: &mut LabConn, parts: &[&[u8]], n: usize) -> Result<(), LabError> {
             break;
         }
     }
-    let read = t.join().unwrap_or_else(|_| Ok(()));
+    let read = t
+        .join()
+        .unwrap_or(Err(crate::app::lab::conn::ConnError::Protocol("the reply reader thread failed".into())));
     wrote?;
     read?;
     Ok(())

@@ -53,13 +53,7 @@ pub fn empty() -> LabResult {
 }
 
 /// One pipelining client's batches: for each, the other commands that ran inside it.
-fn pipeliner(
-    bench: &Bench,
-    rtt: Duration,
-    name: &str,
-    n: u64,
-    b: u64,
-) -> Result<Vec<u64>, LabError> {
+fn pipeliner(bench: &Bench, rtt: Duration, name: &str, n: u64, b: u64) -> Result<Vec<u64>, LabError> {
     let (mut c, _) = bench.client(rtt, true, name)?;
     let step = usize::try_from(b).unwrap_or(1).max(1);
     let count = usize::try_from(n).unwrap_or(0);
@@ -127,7 +121,11 @@ pub fn run(bench: &Bench, plan: &Plan, p: &mut Progress<'_>) -> Result<(), LabEr
         for b in BATCHES {
             bench.check()?;
             step += 1;
-            p.running(step, total, format!("{CLIENTS} clients × {n} INCRs by {b} at {} RTT", show_duration(rtt)));
+            p.running(
+                step,
+                total,
+                format!("{CLIENTS} clients × {n} INCRs by {b} at {} RTT", show_duration(rtt)),
+            );
             let done = Arc::new(AtomicBool::new(false));
             let t0 = Instant::now();
             let (inside, lat) = std::thread::scope(|s| {
@@ -136,7 +134,9 @@ pub fn run(bench: &Bench, plan: &Plan, p: &mut Progress<'_>) -> Result<(), LabEr
                     s.spawn(move || probe(bench, Duration::ZERO, &done))
                 };
                 let clients: Vec<_> = (0..CLIENTS)
-                    .map(|k| s.spawn(move || pipeliner(bench, rtt, &format!("lab:interleave:{k}:by-{b}"), n, b)))
+                    .map(|k| {
+                        s.spawn(move || pipeliner(bench, rtt, &format!("lab:interleave:{k}:by-{b}"), n, b))
+                    })
                     .collect();
                 let mut inside = Vec::new();
                 let mut failed = None;
@@ -148,7 +148,8 @@ pub fn run(bench: &Bench, plan: &Plan, p: &mut Progress<'_>) -> Result<(), LabEr
                     }
                 }
                 done.store(true, Ordering::Relaxed);
-                let lat = probe.join().unwrap_or_else(|_| Err(LabError::Server("the probe thread failed".into())));
+                let lat =
+                    probe.join().unwrap_or_else(|_| Err(LabError::Server("the probe thread failed".into())));
                 match failed {
                     Some(e) => Err(e),
                     None => Ok((inside, lat?)),

@@ -86,16 +86,18 @@ pub struct Progress<'a> {
     /// The result so far.
     pub result: LabResult,
     publish: &'a mut dyn FnMut(&LabResult),
+    bench: &'a Bench,
 }
 
 impl<'a> Progress<'a> {
     /// A result about to grow, published on every change.
-    pub fn new(result: LabResult, publish: &'a mut dyn FnMut(&LabResult)) -> Self {
-        Self { result, publish }
+    pub fn new(result: LabResult, publish: &'a mut dyn FnMut(&LabResult), bench: &'a Bench) -> Self {
+        Self { result, publish, bench }
     }
 
-    /// Says the result as it is now.
+    /// Says the result as it is now, with the connections opened so far.
     pub fn publish(&mut self) {
+        self.result.clients = self.bench.opened();
         (self.publish)(&self.result);
     }
 
@@ -144,7 +146,7 @@ pub fn run(lab: LabName, bench: &Bench, plan: &Plan, publish: &mut dyn FnMut(&La
         LabName::SlowReader => slow_reader::empty(),
         LabName::Interleave => interleave::empty(),
     };
-    let mut p = Progress::new(result, publish);
+    let mut p = Progress::new(result, publish, bench);
     p.result.setup = bench.described.clone();
     if let Some(why) = &bench.wire_missing {
         p.note(format!("the wire is not captured ({why}): round trips, batches and window events are not measured; run as root or give the binary cap_net_raw to measure them"));
@@ -228,5 +230,7 @@ impl Encoded {
 
 /// `SET {prefix}{i} <16 bytes>`.
 pub fn sets(prefix: &str, n: u64) -> Encoded {
-    Encoded::new(n, |i| vec![b"SET".to_vec(), format!("{prefix}{i}").into_bytes(), b"value-0123456789".to_vec()])
+    Encoded::new(n, |i| {
+        vec![b"SET".to_vec(), format!("{prefix}{i}").into_bytes(), b"value-0123456789".to_vec()]
+    })
 }

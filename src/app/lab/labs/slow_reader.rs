@@ -15,8 +15,8 @@ use crate::app::lab::conn::{bulk_reply, ConnError, LabConn};
 use crate::app::lab::units::show_duration;
 use crate::engine::lab::{Chart, ChartKind, Column, LabResult};
 use crate::engine::report::TcpSection;
-use crate::sources::server::formats::client_list::parse_client_list;
 use crate::sources::server::client::encode;
+use crate::sources::server::formats::client_list::parse_client_list;
 
 /// The value each GET asks for.
 const VALUE: usize = 64 * 1024;
@@ -195,7 +195,10 @@ pub fn run(bench: &Bench, plan: &Plan, p: &mut Progress<'_>) -> Result<(), LabEr
     control.request(&[b"CONFIG", b"SET", b"client-output-buffer-limit", b"normal 0 0 0"])?;
     let outcome = match (gone, before, after) {
         (true, Some(b), Some(a)) => {
-            format!("closed by the server ({} output-buffer disconnection); the client: {end}", a.saturating_sub(b))
+            format!(
+                "closed by the server ({} output-buffer disconnection); the client: {end}",
+                a.saturating_sub(b)
+            )
         }
         (true, _, _) => format!("closed by the server; the client: {end}"),
         (false, _, _) => format!("not closed within {} s; the client: {end}", STALL.as_secs()),
@@ -217,5 +220,7 @@ pub fn run(bench: &Bench, plan: &Plan, p: &mut Progress<'_>) -> Result<(), LabEr
 fn disconnections(control: &mut LabConn) -> Result<Option<u64>, LabError> {
     let reply = control.request(&[b"INFO", b"stats"])?;
     let text = String::from_utf8_lossy(bulk_reply(&reply)).into_owned();
-    Ok(text.lines().find_map(|l| l.trim_end().strip_prefix("client_output_buffer_limit_disconnections:")?.parse().ok()))
+    Ok(text
+        .lines()
+        .find_map(|l| l.trim_end().strip_prefix("client_output_buffer_limit_disconnections:")?.parse().ok()))
 }
