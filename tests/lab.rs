@@ -252,7 +252,7 @@ fn interleave_counts_other_clients_commands_inside_each_batch_exactly() {
     let one = row(&v, &[("batch", 1.into())]);
     // A batch of one command has nobody inside it, by definition.
     assert_eq!(one["others_inside_max"], 0);
-    // 1,000 INCRs are 37 KB: the server reads them in pieces, and other clients' commands
+    // 1,000 INCRs are 35 KB: the server reads them in pieces, and other clients' commands
     // run between the pieces.
     let big = row(&v, &[("batch", 1000.into())]);
     assert!(num(big, "others_inside_max") > 0.0, "{big}");
