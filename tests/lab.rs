@@ -448,3 +448,25 @@ fn server_pid(pid: u32) -> Option<u32> {
 fn zombie(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
 }
+
+#[test]
+fn a_slow_reader_in_the_console_joins_its_client_list_row_through_the_proxy() {
+    let _s = serial();
+    if !common::preconditions("the slow reader in the console", &["redis-server", "tmux"]) {
+        return;
+    }
+    let t =
+        common::tmux::Tmux::start("lab-slow", &format!("exec {} lab slow-reader --rtt 0", bin()), 160, 30);
+    t.wait_for("running 1/3", 20);
+    // While it stalls, the Connections pane names the client and shows what the server holds
+    // for it: CLIENT LIST sees the proxy's address, which the console maps to the wire's.
+    t.keys("2");
+    let s = t.wait_until("lab:slow-reader with omem in MiB", 20, |s| {
+        s.lines().any(|l| l.contains("lab:slow-reader") && l.trim_end().ends_with("MiB"))
+    });
+    eprintln!("{s}");
+    t.keys("9");
+    let done = t.wait_for("done: 3 runs measured", 30);
+    assert!(done.contains("closed by the server"), "{done}");
+    t.keys("q");
+}

@@ -136,6 +136,15 @@ pub fn demo(no_capture: bool) -> anyhow::Result<()> {
     result
 }
 
+/// What a console running a lab gets from it: its results as they grow, and the proxies'
+/// address pairs (the server sees the lab's clients at the proxies' addresses).
+pub struct LabLink {
+    /// Every result the lab publishes.
+    pub updates: std::sync::mpsc::Receiver<crate::engine::lab::LabResult>,
+    /// `(address the server sees, address the wire sees)` of each open connection.
+    pub aliases: Box<dyn Fn() -> Vec<(String, String)> + Send>,
+}
+
 /// The wall clock in Unix ms: alerts are stamped with it.
 pub fn wall_ms() -> i64 {
     std::time::SystemTime::now()
@@ -209,7 +218,11 @@ pub fn lab_console(cfg: &lab::LabConfig) -> anyhow::Result<crate::engine::lab::L
         thresholds: Thresholds::default(),
         evidence: crate::engine::live::Evidence::default(),
     };
-    let shown = run_console(console, None, Some(rx));
+    let aliases = {
+        let bench = Arc::clone(&bench);
+        Box::new(move || bench.aliases()) as Box<dyn Fn() -> Vec<(String, String)> + Send>
+    };
+    let shown = run_console(console, None, Some(LabLink { updates: rx, aliases }));
     cancel.store(true, Ordering::Relaxed);
     let result =
         runner.join().map_err(|_| anyhow::anyhow!("the lab's thread failed; this is a bug in respscope"))?;
@@ -227,7 +240,7 @@ pub fn lab_console(cfg: &lab::LabConfig) -> anyhow::Result<crate::engine::lab::L
 fn run_console(
     cfg: ConsoleConfig,
     restart: Option<demo::ServerControl>,
-    lab: Option<std::sync::mpsc::Receiver<crate::engine::lab::LabResult>>,
+    lab: Option<LabLink>,
 ) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() {
@@ -315,7 +328,7 @@ async fn event_loop(
     monitor_at_start: bool,
     restart: Option<&demo::ServerControl>,
     ports: &[u16],
-    lab: Option<std::sync::mpsc::Receiver<crate::engine::lab::LabResult>>,
+    lab: Option<LabLink>,
 ) -> anyhow::Result<()> {
     let mut ui = UiState::default();
     if lab.is_some() {
@@ -487,6 +500,17 @@ async fn event_loop(
             _ = hangup.recv() => return Ok(()),
             _ = terminate.recv() => return Ok(()),
             Some(p) = poll_rx.recv() => {
+                let mut p = p;
+                if let Some(l) = &lab {
+                    // The server sees a lab's clients at the proxy's addresses: CLIENT LIST rows
+                    // are moved to the addresses the wire sees, so they join.
+                    let aliases = (l.aliases)();
+                    for row in &mut p.clients {
+                        if let Some((_, wire)) = aliases.iter().find(|(server_side, _)| *server_side == row.addr) {
+                            row.addr.clone_from(wire);
+                        }
+                    }
+                }
                 model.apply_server(p);
                 // The guard: MONITOR's own output buffer on the server must not grow unbounded.
                 if let (Some(m), Some(omem)) = (&monitor, model.monitor_omem()) {
@@ -512,8 +536,8 @@ async fn event_loop(
             Some((cmd, reply)) = reply_rx.recv() => model.console_reply(cmd, reply),
             _ = frame.tick() => {
                 // The lab's latest result; the ones before it are already in it.
-                if let Some(rx) = &lab {
-                    while let Ok(r) = rx.try_recv() {
+                if let Some(l) = &lab {
+                    while let Ok(r) = l.updates.try_recv() {
                         for (addr, name) in &r.clients {
                             model.tell_name(addr, name);
                         }

@@ -241,6 +241,16 @@ impl Bench {
         Ok((c, setup + 1))
     }
 
+    /// The open connections through the proxies as `(address the server sees, address the
+    /// wire sees)`, for joining CLIENT LIST rows to captured connections.
+    pub fn aliases(&self) -> Vec<(String, String)> {
+        self.proxies
+            .iter()
+            .flat_map(|(_, p)| p.links())
+            .map(|(server_side, client)| (server_side.to_string(), client.to_string()))
+            .collect()
+    }
+
     /// The connections opened through the proxies so far: `(127.0.0.1:PORT, name)`.
     pub fn opened(&self) -> Vec<(String, String)> {
         self.opened.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()

@@ -100,6 +100,9 @@ pub struct Counters {
     pub to_server: DirCounters,
     /// Server → client.
     pub to_client: DirCounters,
+    /// Each open connection's two addresses: `(the proxy's side towards the server, the
+    /// client)`. At most `max_connections` (one per open connection).
+    links: Mutex<Vec<(SocketAddr, SocketAddr)>>,
 }
 
 /// A copy of the counts.
@@ -191,6 +194,12 @@ impl Proxy {
     /// The counts so far.
     pub fn stats(&self) -> Stats {
         self.counters.stats()
+    }
+
+    /// The open connections as `(address the server sees, client address)`: the server's
+    /// CLIENT LIST names the first, a capture of the client side the second.
+    pub fn links(&self) -> Vec<(SocketAddr, SocketAddr)> {
+        self.counters.links.lock().map(|l| l.clone()).unwrap_or_default()
     }
 }
 
@@ -307,6 +316,10 @@ fn connection(
     // client's separate writes into one: the proxy must write each read as it comes.
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
+    let link = server.local_addr().ok().zip(client.peer_addr().ok());
+    if let (Some(l), Ok(mut links)) = (link, counters.links.lock()) {
+        links.push(l);
+    }
     let shape = Shape {
         delay: cfg.rtt / 2,
         jitter: cfg.jitter,
@@ -329,4 +342,7 @@ fn connection(
         }
         pump::run(&client, &server, shape, Jitter::new(seed), &counters.to_server);
     });
+    if let (Some(l), Ok(mut links)) = (link, counters.links.lock()) {
+        links.retain(|x| *x != l);
+    }
 }

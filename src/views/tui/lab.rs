@@ -78,7 +78,8 @@ fn draw_table(f: &mut Frame<'_>, area: Rect, lab: &LabResult, ui: &UiState) {
                 s.push_str("  ");
             }
             // Text left, numbers right: what a table of measurements looks like.
-            let numeric = v.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '—');
+            let numeric =
+                !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || matches!(c, ',' | '.' | '-' | '—'));
             if numeric {
                 s.push_str(&format!("{v:>w$}"));
             } else {
