@@ -157,6 +157,31 @@ pub enum Command {
     /// pane (9); --headless prints the results instead.
     #[command(disable_help_flag = true)]
     Lab(LabArgs),
+    /// Serve what only the wire sees (every command's latency, pipelined ones included;
+    /// batches, split commands, window events, drops) and the server's own numbers at
+    /// /metrics, for Prometheus.
+    #[command(disable_help_flag = true)]
+    Exporter(ExporterArgs),
+}
+
+/// `respscope exporter`.
+#[derive(Debug, clap::Args)]
+pub struct ExporterArgs {
+    /// The server.
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// Where to serve /metrics.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9121")]
+    pub listen: std::net::SocketAddr,
+    /// Interface to capture on (default: the one that reaches the server).
+    #[arg(short = 'i', long)]
+    pub interface: Option<String>,
+    /// Capture filter (default: `tcp port <port>`).
+    #[arg(short = 'f', long)]
+    pub filter: Option<String>,
+    /// Do not capture; serve the server's numbers only.
+    #[arg(long)]
+    pub no_capture: bool,
 }
 
 /// `respscope lab`.

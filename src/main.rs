@@ -51,6 +51,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Proxy(args)) => proxy(&args),
         Some(Command::Lab(args)) => lab(&args),
+        Some(Command::Exporter(args)) => exporter(&args),
         None => console(&cli.console),
     }
 }
@@ -119,6 +120,26 @@ fn proxy(args: &ProxyArgs) -> anyhow::Result<ExitCode> {
         ..ProxyConfig::new(args.to.clone(), args.rtt)
     };
     respscope::app::lab::run_proxy(cfg, &mut std::io::stdout().lock())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn exporter(args: &cli::ExporterArgs) -> anyhow::Result<ExitCode> {
+    let opts = connect_options(&args.conn)?;
+    if let Some(w) = password_warning(&args.conn) {
+        eprintln!("{w}");
+    }
+    let live = (!args.no_capture).then(|| LiveConfig {
+        interface: args.interface.clone().unwrap_or_else(|| interface_for(&opts.host, opts.port)),
+        filter: args.filter.clone().unwrap_or_else(|| format!("tcp port {}", opts.port)),
+        buffer_mib: 32,
+    });
+    let cfg = respscope::app::exporter::ExporterConfig {
+        ports: vec![opts.port],
+        server: opts,
+        live,
+        listen: args.listen,
+    };
+    respscope::app::exporter::run(cfg, &mut std::io::stdout().lock())?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -6,6 +6,7 @@
 
 pub mod demo;
 mod evidence;
+pub mod exporter;
 pub mod lab;
 pub mod watch;
 
@@ -559,7 +560,7 @@ async fn event_loop(
                 }
                 if let Some(rx) = &pending {
                     match rx.try_recv() {
-                        Ok(FeedSnapshot { wire: s, activity }) => {
+                        Ok(FeedSnapshot { wire: s, activity, .. }) => {
                             if let (Some(why), crate::engine::live::CaptureStatus::Ended) = (&s.stopped, s.status) {
                                 ui.footer_extra = Some(why.clone());
                             }

@@ -75,6 +75,9 @@ pub struct FeedSnapshot {
     pub wire: WireSnapshot,
     /// Each listed connection's recent segments and clock, in the report's order.
     pub activity: Vec<std::sync::Arc<ConnActivity>>,
+    /// Latency buckets by lower-case command name since the capture started, when the feed
+    /// was started to track them ([`LiveWire::start_tracking_commands`]).
+    pub command_latency: Option<Vec<(String, crate::analysis::wire::bycommand::Buckets)>>,
 }
 
 /// Requests to a feed thread.
@@ -256,7 +259,16 @@ impl Handler {
             clock_s,
             recording: self.recording_now(),
         };
-        FeedSnapshot { wire, activity }
+        let command_latency = self.wire.command_latency().map(|t| {
+            let names = &self.wire.names.names;
+            t.by_id()
+                .iter()
+                .zip(names)
+                .filter(|(b, _)| b.count() > 0)
+                .map(|(b, n)| (n.to_string_lossy().to_ascii_lowercase(), *b))
+                .collect()
+        });
+        FeedSnapshot { wire, activity, command_latency }
     }
 
     fn answer(&mut self, req: Req) {
@@ -448,12 +460,39 @@ impl LiveWire {
         limits: SnapshotLimits,
         evidence: &Evidence,
     ) -> Result<LiveWire, LiveCaptureError> {
+        Self::start_with(cfg, wire, limits, evidence, false)
+    }
+
+    /// [`LiveWire::start`], also counting every paired command's latency by command name
+    /// (each snapshot's `command_latency`): what the exporter's histograms are made of.
+    ///
+    /// # Errors
+    /// As [`LiveWire::start`].
+    pub fn start_tracking_commands(
+        cfg: &LiveConfig,
+        wire: WireConfig,
+        limits: SnapshotLimits,
+        evidence: &Evidence,
+    ) -> Result<LiveWire, LiveCaptureError> {
+        Self::start_with(cfg, wire, limits, evidence, true)
+    }
+
+    fn start_with(
+        cfg: &LiveConfig,
+        wire: WireConfig,
+        limits: SnapshotLimits,
+        evidence: &Evidence,
+        by_command: bool,
+    ) -> Result<LiveWire, LiveCaptureError> {
         let cap = LiveCapture::open(cfg)?;
         let (requests, rx) = channel::<Req>();
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
         let interface = cap.interface.clone();
         let mut w = live_analyzer(wire, cap.link());
+        if by_command {
+            w.track_command_latency();
+        }
         if evidence.keep_closed_us > 0 {
             w.set_closed_keep(Some(evidence.keep_closed_us));
         }

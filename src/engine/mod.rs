@@ -6,6 +6,7 @@
 pub mod activity;
 pub mod alerts;
 pub mod evidence;
+pub mod exporter;
 pub mod lab;
 pub mod live;
 pub mod model;

@@ -54,6 +54,8 @@ pub(super) struct Shared<'a> {
     pub(super) names: &'a mut NameTable,
     pub(super) propagated: &'a mut NameTable,
     pub(super) interval: Option<&'a mut Histogram<u32>>,
+    /// Latency by command name, when an exporter asks for it.
+    pub(super) by_command: Option<&'a mut super::bycommand::CommandLatency>,
 }
 
 /// What the analyzer wants of a segment besides its numbers.

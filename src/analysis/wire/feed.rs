@@ -75,6 +75,9 @@ fn message(
                 if let Some(h) = shared.interval.as_deref_mut() {
                     let _ = h.record(us.clamp(1, MAX_LATENCY_US));
                 }
+                if let (Some(t), Some((id, _))) = (shared.by_command.as_deref_mut(), answered) {
+                    t.record(id, us);
+                }
                 // A PING alone in flight is a round trip plus the server's cheapest
                 // command: the client's own RTT probe.
                 if let Some((id, true)) = answered {

@@ -11,6 +11,7 @@
 //! that carried no data first, then finished ones, then the longest idle.
 
 pub mod batchlog;
+pub mod bycommand;
 mod connection;
 mod feed;
 mod names;
@@ -157,6 +158,8 @@ pub struct WireAnalyzer {
     segment_log: usize,
     /// Latencies since the last [`WireAnalyzer::end_interval`], when asked for.
     interval: Option<Histogram<u32>>,
+    /// Latency by command name, when asked for (an exporter).
+    by_command: Option<bycommand::CommandLatency>,
     last_sweep_us: i64,
     finished: bool,
 }
@@ -180,6 +183,7 @@ impl WireAnalyzer {
             closed_keep_us: None,
             segment_log: 0,
             interval: None,
+            by_command: None,
             last_sweep_us: 0,
             finished: false,
         }
@@ -201,6 +205,17 @@ impl WireAnalyzer {
     /// [`WireAnalyzer::end_interval`]: the console's latency over time.
     pub fn track_interval_latency(&mut self) {
         self.interval = Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).ok();
+    }
+
+    /// Counts every paired command's latency by command name in fixed buckets, from now on:
+    /// what an exporter's latency histograms are made of.
+    pub fn track_command_latency(&mut self) {
+        self.by_command.get_or_insert_with(bycommand::CommandLatency::default);
+    }
+
+    /// The latency buckets by command name id ([`WireAnalyzer::names`]), when tracked.
+    pub fn command_latency(&self) -> Option<&bycommand::CommandLatency> {
+        self.by_command.as_ref()
     }
 
     /// Ends the console's interval: returns the percentiles of the latencies paired since the
@@ -309,6 +324,7 @@ impl WireAnalyzer {
             names: &mut self.names,
             propagated: &mut self.propagated,
             interval: self.interval.as_mut(),
+            by_command: self.by_command.as_mut(),
         };
         let conn = self.conns.get_mut(idx)?;
         // Boxed by the connection: a listing is rare, and the record is too large to be
@@ -344,6 +360,7 @@ impl WireAnalyzer {
                 names: &mut self.names,
                 propagated: &mut self.propagated,
                 interval: self.interval.as_mut(),
+                by_command: self.by_command.as_mut(),
             };
             if let Some(old) = self.conns.get_mut(i) {
                 old.finish(&mut shared);
@@ -432,6 +449,7 @@ impl WireAnalyzer {
             names: &mut self.names,
             propagated: &mut self.propagated,
             interval: self.interval.as_mut(),
+            by_command: self.by_command.as_mut(),
         };
         for c in &mut self.conns {
             // Both sides finished (a half-closed connection may still stream replies).
@@ -501,6 +519,7 @@ impl WireAnalyzer {
             names: &mut self.names,
             propagated: &mut self.propagated,
             interval: self.interval.as_mut(),
+            by_command: self.by_command.as_mut(),
         };
         for c in &mut self.conns {
             if c.buffered() > share.min(1 << 20) {
@@ -555,6 +574,7 @@ impl WireAnalyzer {
             names: &mut self.names,
             propagated: &mut self.propagated,
             interval: self.interval.as_mut(),
+            by_command: self.by_command.as_mut(),
         };
         for c in &mut self.conns {
             c.finish(&mut shared);
