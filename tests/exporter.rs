@@ -125,7 +125,7 @@ fn prometheus_scrapes_wire_counts_equal_to_the_servers_commandstats() {
             .expect("start prometheus"),
     );
     let t = Instant::now();
-    while !get(prom, "/-/ready").is_some_and(|(s, _)| s == 200) {
+    while get(prom, "/-/ready").is_none_or(|(s, _)| s != 200) {
         assert!(t.elapsed() < Duration::from_secs(30), "prometheus did not become ready");
         std::thread::sleep(Duration::from_millis(200));
     }
