@@ -93,7 +93,7 @@ pub struct CaptureArgs {
     #[arg(long)]
     pub no_capture: bool,
     /// Record what is captured to this pcapng file (as tcpdump -w, with -C and -W).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub write: Option<PathBuf>,
     /// With --write: start a new file once this one holds this many million bytes
     /// (FILE, FILE1, FILE2, … as tcpdump names them).
@@ -162,6 +162,13 @@ pub enum Command {
     /// /metrics, for Prometheus.
     #[command(disable_help_flag = true)]
     Exporter(ExporterArgs),
+    /// Print a shell completion script: `respscope completions bash >
+    /// ~/.local/share/bash-completion/completions/respscope` (zsh: a file `_respscope` in
+    /// a directory of $fpath; fish: ~/.config/fish/completions/respscope.fish).
+    Completions(CompletionsArgs),
+    // `respscope manpage` prints the man page; main.rs answers it before these definitions
+    // are parsed, so that neither --help nor a completion script offers it (clap_complete
+    // offers hidden subcommands).
 }
 
 /// `respscope exporter`.
@@ -182,6 +189,17 @@ pub struct ExporterArgs {
     /// Do not capture; serve the server's numbers only.
     #[arg(long)]
     pub no_capture: bool,
+}
+
+/// `respscope completions`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+    /// Print help.
+    #[arg(short = 'h', long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
 }
 
 /// `respscope lab`.
@@ -224,7 +242,7 @@ pub struct LabArgs {
     #[arg(long, value_enum, default_value = "table")]
     pub format: LabFormat,
     /// Write the results here as JSON, markdown, CSV and an SVG chart.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub out: Option<PathBuf>,
     /// Do not capture (round trips and window events are then not measured).
     #[arg(long)]
@@ -297,6 +315,7 @@ pub struct DemoArgs {
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
     /// The capture file (.pcap or .pcapng).
+    #[arg(value_hint = clap::ValueHint::FilePath)]
     pub file: PathBuf,
     /// Redis server port in the capture; repeat for several.
     #[arg(short, long = "port", default_value = "6379")]
@@ -339,13 +358,13 @@ pub struct ConnArgs {
     #[arg(long)]
     pub tls: bool,
     /// CA certificate file (PEM) to verify the server with, instead of the system's store.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub cacert: Option<std::path::PathBuf>,
     /// Client certificate (PEM), for servers with tls-auth-clients yes.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub cert: Option<std::path::PathBuf>,
     /// Client private key (PEM) for --cert.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub key: Option<std::path::PathBuf>,
     /// Server name to ask for and verify (default: the host).
     #[arg(long, value_name = "NAME")]
@@ -408,7 +427,9 @@ pub enum Format {
 /// `respscope analyze`.
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
-    /// The capture file (.pcap or .pcapng).
+    /// The capture file (.pcap or .pcapng), or - to read one from stdin as it comes
+    /// (`tcpdump -w - 'tcp port 6379' | respscope analyze -`).
+    #[arg(value_hint = clap::ValueHint::FilePath)]
     pub file: PathBuf,
     /// Redis server port; repeat for several.
     #[arg(short, long = "port", default_value = "6379")]
@@ -429,4 +450,96 @@ pub struct AnalyzeArgs {
     /// Print help.
     #[arg(short = 'h', long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
+}
+
+/// The man page, `man/respscope.1`, which `respscope manpage > man/respscope.1` regenerates:
+/// the command and its console options, then each
+/// subcommand with its synopsis, description and options, all from the definitions above
+/// (clap_mangen renders the parts; one page holds them, so no `respscope-analyze(1)` is
+/// named that is not installed).
+pub fn manpage(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    use std::io::Write;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut page = Vec::new();
+    let man = clap_mangen::Man::new(cmd.clone());
+    man.render_title(&mut page)?;
+    man.render_name_section(&mut page)?;
+    man.render_synopsis_section(&mut page)?;
+    man.render_description_section(&mut page)?;
+    man.render_options_section(&mut page)?;
+    writeln!(page, ".SH COMMANDS")?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+        writeln!(page, ".SS \"respscope {}\"", sub.get_name())?;
+        let man = clap_mangen::Man::new(sub.clone());
+        let mut part = Vec::new();
+        man.render_synopsis_section(&mut part)?;
+        man.render_description_section(&mut part)?;
+        man.render_options_section(&mut part)?;
+        // Each part comes with its own section heading: inside one subsection, a paragraph
+        // break stands for it.
+        for line in String::from_utf8_lossy(&part).lines() {
+            if line.starts_with(".SH") {
+                writeln!(page, ".PP")?;
+            } else {
+                writeln!(page, "{line}")?;
+            }
+        }
+    }
+    man.render_version_section(&mut page)?;
+    // Every part rendered opens with the same two lines defining the quote string; the page
+    // needs them once.
+    let text = String::from_utf8_lossy(&page);
+    let mut seen: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with(".ie \\n(.g .ds Aq") || line.starts_with(".el .ds Aq") {
+            if seen.contains(&line) {
+                continue;
+            }
+            seen.push(line);
+        }
+        // Non-ASCII as roff's named Unicode escapes (`…` is `\[u2026]`): troff reads its input
+        // as Latin-1 unless preconv runs first, as `man` does but `groff -man` does not.
+        let mut escaped = String::with_capacity(line.len());
+        for c in line.chars() {
+            if c.is_ascii() {
+                escaped.push(c);
+            } else {
+                escaped.push_str(&format!("\\[u{:04X}]", u32::from(c)));
+            }
+        }
+        writeln!(out, "{escaped}")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// clap's consistency checks (two arguments on one flag, a `requires` naming nothing,
+    /// …) over every subcommand: `-h` is --host on the console, watch and lab, and help is
+    /// `-h` elsewhere. They run in builds with debug assertions, which the ci profile turns on
+    /// for clap_builder.
+    #[test]
+    fn the_command_line_passes_clap_s_own_checks() {
+        // Every subcommand is checked too, within its parent (whose disable_help_flag it
+        // inherits: alone, each would get a --help of its own beside the one it declares).
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_man_page_names_every_subcommand_and_not_its_own() {
+        let mut page = Vec::new();
+        super::manpage(&mut page).expect("render");
+        let page = String::from_utf8(page).expect("utf-8");
+        for sub in ["analyze", "watch", "replay", "demo", "proxy", "lab", "completions"] {
+            assert!(page.contains(&format!(".SS \"respscope {sub}\"")), "{sub} missing");
+        }
+        assert!(!page.contains(".SS \"respscope manpage\""), "manpage is listed as a subcommand");
+        assert!(page.contains("\\-\\-alert\\-slow\\-ms"), "console options missing");
+    }
 }

@@ -3,10 +3,10 @@
 
 mod cli;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use cli::{
     AnalyzeArgs, CaptureArgs, Cli, Command, ConnArgs, ConsoleArgs, Format, LabArgs, LabFormat, ProxyArgs,
@@ -17,12 +17,20 @@ use respscope::app::{watch, ConsoleConfig, Feed};
 use respscope::engine;
 use respscope::engine::live::LiveWire;
 use respscope::sources::capture::live::{interface_for, LiveConfig};
+use respscope::sources::capture::CaptureFile;
 use respscope::sources::server::client::ConnectOptions;
 use respscope::views::report;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    // `respscope manpage`: the man page for maintainers to commit (man/respscope.1), answered
+    // here and not among the subcommands, so that no completion script offers it.
+    let result = if std::env::args_os().skip(1).eq(["manpage"]) {
+        let mut page = Vec::new();
+        cli::manpage(&mut page).map_err(anyhow::Error::from).and_then(|()| print_all(&page))
+    } else {
+        run(Cli::parse())
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             if is_broken_pipe(&e) {
@@ -52,8 +60,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Proxy(args)) => proxy(&args),
         Some(Command::Lab(args)) => lab(&args),
         Some(Command::Exporter(args)) => exporter(&args),
+        Some(Command::Completions(args)) => {
+            // Built whole, then written: clap_complete panics on a failed write (a closed
+            // pipe), and an error here is the usual one line.
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "respscope", &mut script);
+            print_all(&script)
+        }
         None => console(&cli.console),
     }
+}
+
+fn print_all(bytes: &[u8]) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The capture for a server: `tcp port P` on the interface that reaches it, unless told
@@ -328,7 +350,25 @@ fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
 /// partial, and the input is not to blame (sysexits' EX_SOFTWARE).
 const EXIT_INTERNAL: u8 = 70;
 
+/// What `respscope analyze -` says when stdin is a terminal, instead of waiting for a
+/// capture no one is going to type.
+const STDIN_IS_A_TERMINAL: &str = "reading a capture from stdin; pipe one in (tcpdump -w - …) or give a file";
+
+/// The capture `analyze` reads: the file, or stdin for `-`, read as it comes (a pipe from
+/// tcpdump may never end, and a file of many GB is never held whole).
+fn open_capture(file: &std::path::Path) -> anyhow::Result<CaptureFile> {
+    if file.as_os_str() != "-" {
+        return Ok(CaptureFile::open(file)?);
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        anyhow::bail!(STDIN_IS_A_TERMINAL);
+    }
+    Ok(CaptureFile::from_reader(Box::new(stdin), "stdin")?)
+}
+
 fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let capture = open_capture(&args.file)?;
     let cfg = WireConfig {
         ports: args.ports.clone(),
         previews: args.format != Format::Json || args.segments,
@@ -357,26 +397,29 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         };
-        engine::analyze_file(&args.file, cfg, Some(&mut each))
+        engine::analyze_capture(capture, cfg, Some(&mut each))
     } else {
-        engine::analyze_file(&args.file, cfg, None)
+        engine::analyze_capture(capture, cfg, None)
     };
     if let Some(e) = write_err {
         return Err(e.into());
     }
-    let analysis = result?;
+    let analysis = result;
     if header_due {
         writeln!(out, "{}", report::segments::header())?;
     }
     let r = analysis.summary();
     let conns = analysis.connections();
+    // The text report's first line is the command as typed (`respscope analyze -`); a
+    // markdown title names stdin in words.
     let source = args.file.display().to_string();
+    let title = if source == "-" { "stdin".to_string() } else { source.clone() };
     if args.segments && !json_lines {
         writeln!(out)?;
     }
     match args.format {
         Format::Text => report::text::write(&mut out, &r, conns, &source)?,
-        Format::Markdown => report::markdown::write(&mut out, &r, conns, &source)?,
+        Format::Markdown => report::markdown::write(&mut out, &r, conns, &title)?,
         // With --segments the output is JSON Lines: the segments, then the report on one line.
         Format::Json => report::json::write(&mut out, &r, conns, !args.segments)?,
     }

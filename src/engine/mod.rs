@@ -1,7 +1,7 @@
 //! The engine: folds analysis results into the model the views read.
 //!
-//! For `analyze` the model is the whole-capture [`report::Report`]; [`analyze_file`] is the one
-//! code path from a file to it.
+//! For `analyze` the model is the whole-capture [`report::Report`]; [`analyze_capture`] is the
+//! one code path from a capture (a file, or stdin) to it.
 
 pub mod activity;
 pub mod alerts;
@@ -323,7 +323,16 @@ pub fn analyze_file(
     cfg: WireConfig,
     on_segment: Option<&mut SegmentSink<'_>>,
 ) -> Result<FileAnalysis, CaptureFileError> {
-    let mut file = CaptureFile::open(path)?;
+    Ok(analyze_capture(CaptureFile::open(path)?, cfg, on_segment))
+}
+
+/// Analyses an open capture, a file or a stream ([`CaptureFile::from_reader`]): the path
+/// from any capture to its report, so stdin and a file of the same bytes report alike.
+pub fn analyze_capture(
+    mut file: CaptureFile,
+    cfg: WireConfig,
+    on_segment: Option<&mut SegmentSink<'_>>,
+) -> FileAnalysis {
     let link = file.link();
     // A listing must come out in frame order, so it stays on one analyzer, as does a file
     // libpcap reads (its frames cannot be shared without a copy).
@@ -350,7 +359,7 @@ pub fn analyze_file(
             "{failed_analyzers} analyzer thread(s) failed, so the connections they held are missing from this report; this is a bug in respscope, please report it with the capture"
         ));
     }
-    Ok(FileAnalysis { wire, warnings, failed_analyzers })
+    FileAnalysis { wire, warnings, failed_analyzers }
 }
 
 #[cfg(test)]

@@ -4,11 +4,12 @@
 //! A damaged file is read as far as it goes: a record cut short at the end of a file ends the
 //! read with a warning and everything before it is kept.
 
+use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use super::decode::Link;
-use super::records::{self, Records};
+use super::records::{self, Declined, Records};
 use super::{pump, Frame, FrameSink, FrameSource, Next, Pumped};
 
 /// Why a capture file could not be read at all.
@@ -27,6 +28,15 @@ pub enum CaptureFileError {
         path: PathBuf,
         /// libpcap's words.
         reason: String,
+    },
+    /// A stream (stdin) holding a capture variant that only libpcap reads, which it does
+    /// from a file only.
+    #[error("{path}: {what} is read from a file only; save the capture (tcpdump -w FILE) and give its path")]
+    FileOnly {
+        /// What the stream was named.
+        path: PathBuf,
+        /// The variant.
+        what: String,
     },
     /// No thread could be started to read the file.
     #[error("cannot start the capture reading thread: {0}")]
@@ -80,6 +90,25 @@ impl CaptureFile {
         let link = Link::from_linktype(linktype)
             .ok_or(CaptureFileError::UnsupportedLink { path: path.to_path_buf(), linktype })?;
         Ok(CaptureFile { reader: Reader::Libpcap { cap, no: 0 }, link, path: path.to_path_buf() })
+    }
+
+    /// Reads a capture from a stream, as it comes: stdin (`tcpdump -w - | respscope analyze -`)
+    /// or any reader. Frames are borrowed from buffers of bounded size, never from the whole
+    /// stream, so a capture of any length is read in constant memory. `name` stands for the
+    /// stream in messages. Only the variants read without libpcap are taken (every pcap 2.4
+    /// and pcapng capture of a decoded link type); libpcap reads the others from a file only.
+    ///
+    /// # Errors
+    /// A stream that is not a capture, of an unsupported link type, or of a variant only a
+    /// file can hold.
+    pub fn from_reader(reader: Box<dyn Read + Send>, name: &str) -> Result<CaptureFile, CaptureFileError> {
+        let path = PathBuf::from(name);
+        match Records::from_reader(reader) {
+            Ok((r, link)) => Ok(CaptureFile { reader: Reader::Parsed(r), link, path }),
+            Err(Declined::NotACapture(reason)) => Err(CaptureFileError::NotACapture { path, reason }),
+            Err(Declined::Link(linktype)) => Err(CaptureFileError::UnsupportedLink { path, linktype }),
+            Err(Declined::FileOnly(what)) => Err(CaptureFileError::FileOnly { path, what }),
+        }
     }
 
     /// The link type of the file (of its first interface, for pcapng).

@@ -10,6 +10,8 @@
 //! its interface's. What this reader does not take (pcap versions before 2.4, the "modified"
 //! pcap format, link types respscope does not decode, anything damaged before the first
 //! frame) is left to libpcap by [`Records::open`], so those files read, or fail, as before.
+//! A stream (stdin) has no libpcap to fall back on: [`Records::from_reader`] says why it
+//! declines one instead.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -60,7 +62,7 @@ fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
 
 /// The file's bytes, read in large pieces into buffers that frames borrow from.
 struct Input {
-    file: File,
+    file: Box<dyn Read + Send>,
     chunk: SharedBytes,
     pos: usize,
     end: usize,
@@ -70,7 +72,7 @@ struct Input {
 }
 
 impl Input {
-    fn new(file: File) -> Input {
+    fn new(file: Box<dyn Read + Send>) -> Input {
         Input { file, chunk: Arc::new(vec![0; CHUNK_BYTES]), pos: 0, end: 0, eof: false, spares: Vec::new() }
     }
 
@@ -220,6 +222,18 @@ struct Rec {
     end: usize,
 }
 
+/// Why [`Records::from_reader`] does not read a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Declined {
+    /// Not a pcap or pcapng capture at all (or nothing could be read): why, in libpcap's
+    /// words where it has them.
+    NotACapture(String),
+    /// A capture of a link type respscope does not decode.
+    Link(i32),
+    /// A capture variant only libpcap reads, which it can only do from a file.
+    FileOnly(String),
+}
+
 /// A pcap or pcapng file read with pcap-parser.
 pub(crate) struct Records {
     input: Input,
@@ -231,16 +245,30 @@ impl Records {
     /// Opens `file` when this reader takes its format; `None` leaves the file to libpcap (see
     /// the module's notes). Returns the first link type too.
     pub(crate) fn open(file: File) -> Option<(Records, Link)> {
-        let mut input = Input::new(file);
-        let avail = input.fill(24).ok()?;
+        Records::from_reader(Box::new(file)).ok()
+    }
+
+    /// Opens a stream of capture bytes (a file, or stdin), read as it comes in buffers of
+    /// bounded size. Returns the first link type too, or why the stream is not read here.
+    pub(crate) fn from_reader(reader: Box<dyn Read + Send>) -> Result<(Records, Link), Declined> {
+        use Declined::{FileOnly, NotACapture};
+        let mut input = Input::new(reader);
+        let avail = input.fill(24).map_err(|e| NotACapture(format!("cannot read it: {e}")))?;
+        if avail == 0 {
+            return Err(NotACapture("it is empty".into()));
+        }
         if avail < 12 {
-            return None;
+            return Err(NotACapture(format!("only {avail} bytes")));
         }
         if let Ok((_, h)) = parse_pcap_header(input.bytes()) {
-            if h.version_major != 2 || h.version_minor != 4 || h.is_modified_format() {
-                return None;
+            if h.is_modified_format() {
+                return Err(FileOnly("the \"modified\" pcap format".into()));
             }
-            let link = Link::from_linktype(h.network.0 & 0x03ff_ffff)?;
+            if h.version_major != 2 || h.version_minor != 4 {
+                return Err(FileOnly(format!("pcap version {}.{}", h.version_major, h.version_minor)));
+            }
+            let linktype = h.network.0 & 0x03ff_ffff;
+            let link = Link::from_linktype(linktype).ok_or(Declined::Link(linktype))?;
             let parse: PcapParse = if h.is_bigendian() { parse_pcap_frame_be } else { parse_pcap_frame };
             let format = Format::Pcap {
                 parse,
@@ -250,41 +278,59 @@ impl Records {
                 link,
             };
             input.consume(h.size());
-            return Some((Records { input, format, no: 0 }, link));
+            return Ok((Records { input, format, no: 0 }, link));
+        }
+        let b = input.bytes();
+        if b.get(..4).is_none_or(|m| m != SHB_MAGIC.to_le_bytes()) {
+            // libpcap's words for a file of neither format.
+            return Err(NotACapture("unknown file format".into()));
         }
         let mut r =
             Records { input, format: Format::PcapNg { big_endian: false, ifaces: Vec::new() }, no: 0 };
         // A section header, then blocks up to the first interface; a packet before it, or
         // anything damaged, is for libpcap to judge.
-        let (t, total, big_endian) = r.block().ok()??;
+        let damaged = |why: String| NotACapture(format!("a damaged pcapng file: {why}"));
+        let Some((t, total, big_endian)) = r.block().map_err(damaged)? else {
+            return Err(NotACapture("unknown file format".into()));
+        };
         if t != SHB_MAGIC {
-            return None;
+            return Err(NotACapture("unknown file format".into()));
         }
-        let (_, shb) = parse_sectionheaderblock(r.input.bytes().get(..total)?).ok()?;
+        let bytes = r.input.bytes().get(..total).unwrap_or_default();
+        let (_, shb) =
+            parse_sectionheaderblock(bytes).map_err(|_| damaged("a damaged section header block".into()))?;
         if shb.major_version != 1 || !matches!(shb.minor_version, 0 | 2) {
-            return None;
+            return Err(FileOnly(format!("pcapng version {}.{}", shb.major_version, shb.minor_version)));
         }
         r.format = Format::PcapNg { big_endian, ifaces: Vec::new() };
         r.input.consume(total);
         loop {
-            let (t, total, big_endian) = r.block().ok()??;
+            let Some((t, total, big_endian)) = r.block().map_err(damaged)? else {
+                return Err(NotACapture("a pcapng file without any interface".into()));
+            };
             match t {
                 IDB_MAGIC => {
-                    let bytes = r.input.bytes().get(..total)?;
+                    let bytes = r.input.bytes().get(..total).unwrap_or_default();
                     let parsed = if big_endian {
                         parse_interfacedescriptionblock_be(bytes)
                     } else {
                         parse_interfacedescriptionblock_le(bytes)
                     };
-                    let iface = Iface::new(&parsed.ok()?.1, big_endian).ok()?;
-                    if matches!(iface.link, Link::Other(_)) {
-                        return None;
+                    let (_, idb) =
+                        parsed.map_err(|_| damaged("a damaged interface description block".into()))?;
+                    let iface = Iface::new(&idb, big_endian).map_err(damaged)?;
+                    if let Link::Other(linktype) = iface.link {
+                        return Err(Declined::Link(linktype as i32));
                     }
                     r.input.consume(total);
                     r.format = Format::PcapNg { big_endian, ifaces: vec![iface] };
-                    return Some((r, iface.link));
+                    return Ok((r, iface.link));
                 }
-                SHB_MAGIC | EPB_MAGIC | SPB_MAGIC | PB_MAGIC => return None,
+                SHB_MAGIC | EPB_MAGIC | SPB_MAGIC | PB_MAGIC => {
+                    return Err(FileOnly(
+                        "a pcapng section with a packet or section before its first interface".into(),
+                    ))
+                }
                 _ => r.input.consume(total),
             }
         }

@@ -67,8 +67,8 @@ mod tests {
 
         | Commands | Batch | RTT (ms) | Mode | Speedup |
         | ---: | ---: | ---: | --- | ---: |
-        | 1,000 | 1 | 2 | plain | 1.00 |
-        | 1,000 | 100 | 2.00 | pipe\|ok | 87.5 |
+        | 1,000 | 1 | 2 | plain | 1 |
+        | 1,000 | 100 | 2 | pipe\|ok | 87.5 |
         | 10,000 | 1,000 | — | multi, "q" | — |
 
         - the proxy adds the RTT both ways
