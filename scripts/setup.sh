@@ -6,10 +6,11 @@
 # GNU time to measure the peak memory of the binary under test, iproute2 for the test hosts
 # (network namespaces, veth) where capture loss is tried; librsvg2-bin's rsvg-convert renders
 # the labs' SVG charts in a test; prometheus scrapes the exporter in a test (each test starts
-# its own on a free port; the package's service is not used); groff-base checks the man page.
+# its own on a free port; the package's service is not used); groff-base checks the man page;
+# curl scrapes in scripts/bench_exporter.sh.
 set -euo pipefail
 
-want=(libpcap-dev pkg-config redis-server redis-tools tcpdump tshark tmux openssl ca-certificates time iproute2 librsvg2-bin prometheus groff-base)
+want=(libpcap-dev pkg-config redis-server redis-tools tcpdump tshark tmux openssl ca-certificates time iproute2 librsvg2-bin prometheus groff-base curl)
 [ "${1:-}" = "--build-only" ] && want=(libpcap-dev pkg-config)
 
 missing=()

@@ -337,6 +337,10 @@ pub struct ConnArgs {
     /// Server port.
     #[arg(short = 'p', long = "port", default_value_t = 6379)]
     pub port: u16,
+    /// Server Unix socket (overrides host and port). The wire cannot be captured on one:
+    /// the server's panes, the Console pane and `watch`'s server side work.
+    #[arg(short = 's', long = "socket", value_name = "PATH")]
+    pub socket: Option<std::path::PathBuf>,
     /// Password; like redis-cli, respscope warns that others may read it in the process list:
     /// set REDISCLI_AUTH instead.
     // Not clap's `env`: a password from REDISCLI_AUTH must be told apart from one typed here.

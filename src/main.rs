@@ -80,6 +80,16 @@ fn print_all(bytes: &[u8]) -> anyhow::Result<ExitCode> {
 
 /// The capture for a server: `tcp port P` on the interface that reaches it, unless told
 /// otherwise; `None` with `--no-capture`.
+/// Why there is no wire to capture for a server on a Unix socket, if it is on one.
+fn unix_no_wire(opts: &ConnectOptions) -> Option<String> {
+    opts.unix.as_ref().map(|p| {
+        format!(
+            "the server is on a Unix socket ({}): its traffic crosses no network interface, so there is no wire to capture; the server's numbers and the Console pane work",
+            p.display()
+        )
+    })
+}
+
 fn live_config(c: &CaptureArgs, opts: &ConnectOptions) -> Option<LiveConfig> {
     (!c.no_capture).then(|| LiveConfig {
         interface: c.interface.clone().unwrap_or_else(|| interface_for(&opts.host, opts.port)),
@@ -95,9 +105,10 @@ fn console(args: &ConsoleArgs) -> anyhow::Result<ExitCode> {
     if let Some(w) = notice {
         eprintln!("{w}");
     }
-    let feed = match live_config(&args.capture, &opts) {
-        None => Feed::None("capture off (--no-capture)".into()),
-        Some(cfg) => Feed::Live(cfg),
+    let feed = match (unix_no_wire(&opts), live_config(&args.capture, &opts)) {
+        (Some(why), _) => Feed::None(why),
+        (None, None) => Feed::None("capture off (--no-capture)".into()),
+        (None, Some(cfg)) => Feed::Live(cfg),
     };
     let ports = vec![opts.port];
     respscope::app::run(ConsoleConfig {
@@ -150,7 +161,10 @@ fn exporter(args: &cli::ExporterArgs) -> anyhow::Result<ExitCode> {
     if let Some(w) = password_warning(&args.conn) {
         eprintln!("{w}");
     }
-    let live = (!args.no_capture).then(|| LiveConfig {
+    if let Some(why) = unix_no_wire(&opts) {
+        println!("respscope exporter: {why}");
+    }
+    let live = (!args.no_capture && opts.unix.is_none()).then(|| LiveConfig {
         interface: args.interface.clone().unwrap_or_else(|| interface_for(&opts.host, opts.port)),
         filter: args.filter.clone().unwrap_or_else(|| format!("tcp port {}", opts.port)),
         buffer_mib: 32,
@@ -248,6 +262,7 @@ fn connect_options(c: &ConnArgs) -> anyhow::Result<ConnectOptions> {
         resp3: c.resp3,
         timeout: std::time::Duration::from_secs(3),
         tls: None,
+        unix: c.socket.clone(),
     };
     let mut tls = c.tls;
     if let Some(uri) = &c.uri {
@@ -321,6 +336,7 @@ fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
     }
     let interval = std::time::Duration::from_secs_f64(args.interval.max(0.05));
     let live = match live_config(&args.capture, &opts) {
+        _ if opts.unix.is_some() => Err(unix_no_wire(&opts).unwrap_or_default()),
         None => Err("capture off (--no-capture)".to_string()),
         Some(cfg) => {
             let wire = WireConfig::ports(vec![opts.port]);

@@ -621,7 +621,7 @@ fn the_lab_pane_shows_the_table_as_it_grows_and_the_chart() {
     let m = lab_model(false);
     for (w, h) in [(80, 24), (120, 36)] {
         let s = screen(&m, &ui(Pane::Lab), w, h);
-        insta::assert_snapshot!(format!("lab_{w}x{h}"), s);
+        insta::assert_snapshot!(format!("lab_running_{w}x{h}"), s);
     }
     let bars = screen(&lab_model(true), &ui(Pane::Lab), 100, 30);
     insta::assert_snapshot!("lab_bars_100x30", bars);

@@ -178,6 +178,37 @@ fn prometheus_scrapes_wire_counts_equal_to_the_servers_commandstats() {
     }
     assert_eq!(query(prom, "respscope_wire_up"), Some(1.0));
     assert_eq!(query(prom, "respscope_wire_kernel_drops_total"), Some(0.0));
+    dashboard_queries_run_on_what_is_served(prom);
+}
+
+/// Every query of the Grafana dashboard in `assets/` is valid PromQL to this Prometheus, and
+/// every metric it names is one the exporter serves (and this run has samples of).
+fn dashboard_queries_run_on_what_is_served(prom: u16) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/grafana-dashboard.json");
+    let d: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("the dashboard")).expect("JSON");
+    let exprs: Vec<String> = d["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["expr"].as_str().map(str::to_string))
+        .collect();
+    assert!(exprs.len() >= 12, "{exprs:?}");
+    for e in &exprs {
+        let q = e.replace("$__rate_interval", "10s");
+        let (status, body) = get(prom, &format!("/api/v1/query?query={}", encode(&q))).expect("query");
+        assert_eq!(status, 200, "{q}: {body}");
+        for name in q.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if name.starts_with("respscope_") || name.starts_with("redis_") {
+                let series = query(prom, &format!("count({name})"));
+                assert!(
+                    series.is_some_and(|n| n >= 1.0),
+                    "the dashboard's {name} has no series in Prometheus"
+                );
+            }
+        }
+    }
 }
 
 #[test]

@@ -38,11 +38,16 @@ pub struct ConnectOptions {
     pub timeout: Duration,
     /// Speak TLS.
     pub tls: Option<TlsOptions>,
+    /// A Unix socket to connect to instead of `host:port` (redis-cli's `-s`).
+    pub unix: Option<std::path::PathBuf>,
 }
 
 impl ConnectOptions {
-    /// `host:port` for messages (IPv6 in brackets).
+    /// `host:port` for messages (IPv6 in brackets), or the Unix socket's path.
     pub fn addr(&self) -> String {
+        if let Some(p) = &self.unix {
+            return format!("unix:{}", p.display());
+        }
         if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
         } else {
@@ -162,6 +167,19 @@ impl Client {
     pub async fn connect(opts: &ConnectOptions) -> Result<Client, ClientError> {
         let addr = opts.addr();
         let timeout = if opts.timeout.is_zero() { Duration::from_secs(5) } else { opts.timeout };
+        if let Some(path) = &opts.unix {
+            if opts.tls.is_some() {
+                return Err(ClientError::Connect {
+                    addr,
+                    reason: "TLS over a Unix socket is not supported; leave out --tls or -s".into(),
+                });
+            }
+            let stream = tokio::time::timeout(timeout, tokio::net::UnixStream::connect(path))
+                .await
+                .map_err(|_| ClientError::Timeout { addr: addr.clone(), secs: timeout.as_secs_f64() })?
+                .map_err(|e| ClientError::Connect { addr: addr.clone(), reason: e.to_string() })?;
+            return Client::start(Box::new(stream), addr, timeout, opts).await;
+        }
         let stream = tokio::time::timeout(timeout, TcpStream::connect((opts.host.as_str(), opts.port)))
             .await
             .map_err(|_| ClientError::Timeout { addr: addr.clone(), secs: timeout.as_secs_f64() })?
@@ -181,6 +199,16 @@ impl Client {
                 Box::new(s)
             }
         };
+        Client::start(stream, addr, timeout, opts).await
+    }
+
+    /// Sets up a connected stream: AUTH, HELLO, SELECT and a PING, as asked.
+    async fn start(
+        stream: Box<dyn Io>,
+        addr: String,
+        timeout: Duration,
+        opts: &ConnectOptions,
+    ) -> Result<Client, ClientError> {
         let mut c = Client {
             stream,
             buf: Vec::with_capacity(16 * 1024),

@@ -97,6 +97,10 @@ fn header_spans(m: &Model, ui: &UiState, short: bool) -> Vec<Span<'static>> {
     spans.push(Span::styled(server, server_style));
     let dropped = m.loss.kernel_dropped + m.loss.if_dropped;
     let wire = match (&m.source, &m.wire_unavailable) {
+        // A Unix socket has no wire at all: said even in the short header.
+        (_, Some(_)) if short && m.server_addr.starts_with("unix:") => {
+            Span::styled("│ no wire: Unix socket ", theme.bad)
+        }
         (_, Some(_)) if short => Span::styled("│ wire off ", theme.bad),
         (_, Some(why)) => Span::styled(format!("│ wire off: {why} "), theme.bad),
         (WireSource::Live(i), None) if m.capture_problem.is_some() && short => {
