@@ -335,16 +335,16 @@ fn jitter_spreads_the_round_trip_within_its_bounds() {
     let b = ping_rtts(jittery.local_addr(), 100);
     let spread = |v: &[f64]| v[89] - v[10];
     eprintln!(
-        "4 ms RTT: p10-p90 spread {:.3} ms steady, {:.3} ms with ±1 ms jitter each way",
-        spread(&a),
-        spread(&b)
+        "4 ms RTT: min {:.3} / p10 {:.3} ms steady, min {:.3} / p10 {:.3} ms with ±1 ms jitter each way (p10-p90 spread {:.3} and {:.3} ms)",
+        a[0], a[10], b[0], b[10], spread(&a), spread(&b)
     );
-    // ±1 ms each way: two uniform draws, whose sum spreads over ±2 ms (p10..p90 ≈ 1.7 ms).
-    assert!(spread(&b) > 0.8, "jitter does not spread the round trip: {b:?}");
-    assert!(spread(&b) > 3.0 * spread(&a), "steady {a:?} jittery {b:?}");
-    // Never below the round trip less both jitters, nor (the machine aside) far above it.
-    assert!(b[0] >= 4.0 - 2.0 - 0.05, "{b:?}");
-    assert!(b[50] < 4.0 + 1.0, "{b:?}");
+    // What a busy machine cannot fake: it only adds delay, so round trips *shorter* than the
+    // asked one are the jitter's. Steady, none is below 4 ms; with ±1 ms each way the sum of
+    // two uniform draws is below -0.3 ms a third of the time, so the p10 is well under 3.7 ms,
+    // and nothing is below the round trip less both jitters.
+    assert!(a[0] >= 4.0, "a steady round trip below the asked 4 ms: {a:?}");
+    assert!(b[10] < 3.7, "jitter does not shorten round trips: {b:?}");
+    assert!(b[0] >= 4.0 - 2.0 - 0.05, "below the round trip less both jitters: {b:?}");
 }
 
 #[test]
@@ -383,7 +383,8 @@ fn a_bandwidth_cap_holds_a_transfer_to_its_rate() {
     let expect = got.len() as f64 / rate as f64;
     eprintln!("2 MiB at 4 MiB/s: {took:.3} s (the cap alone: {expect:.3} s)");
     assert!(took >= expect * 0.9, "faster than the cap: {took:.3} s");
-    assert!(took <= expect * 1.5 + 0.1, "much slower than the cap: {took:.3} s");
+    // Loose above: a busy machine only adds time, and the point is the floor.
+    assert!(took <= expect * 3.0 + 0.5, "much slower than the cap: {took:.3} s");
 }
 
 #[test]

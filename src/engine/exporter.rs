@@ -15,7 +15,9 @@ use crate::engine::live::FeedSnapshot;
 use crate::sources::capture::live::LiveStats;
 use crate::sources::server::poller::ServerPoll;
 
-/// Client libraries labelled one by one; the rest are summed under `other`.
+/// Client libraries (and client names) labelled one by one; the rest are summed under
+/// `other`. Labels go to the busiest first and, once given, stay: a counter must not jump
+/// from one label to another.
 pub const LIB_LABELS: usize = 20;
 /// Connections followed at most (each ~200 bytes); past it the longest unseen go first.
 pub const CONNS_FOLLOWED: usize = 50_000;
@@ -47,6 +49,7 @@ pub struct LibTotals {
 #[derive(Clone, Debug, Default)]
 struct Seen {
     lib: String,
+    name: String,
     commands: u64,
     batches: u64,
     split_commands: u64,
@@ -80,6 +83,11 @@ pub struct Exported {
     pub batch_commands: u64,
     /// By client library label (at most [`LIB_LABELS`] + 2: `unknown` and `other`).
     pub libs: BTreeMap<String, LibTotals>,
+    /// By client name (CLIENT SETNAME), the same way: the busiest [`LIB_LABELS`] names, then
+    /// `other`; unnamed connections are `unknown`.
+    pub names: BTreeMap<String, LibTotals>,
+    /// Connections' names from the latest CLIENT LIST, by address.
+    name_of: HashMap<String, String>,
     /// The latest poll of the server.
     pub server: Option<ServerPoll>,
     /// Connections' libraries from the latest CLIENT LIST, by address.
@@ -110,18 +118,26 @@ impl Exported {
         self.loss = w.loss;
         self.connections = w.report.connections.len() as u64;
         self.max_depth = w.report.connections.iter().map(|c| c.max_pipeline_depth).max().unwrap_or(0);
-        for lib in self.libs.values_mut() {
-            lib.connections = 0;
+        for t in self.libs.values_mut().chain(self.names.values_mut()) {
+            t.connections = 0;
         }
         let now = self.snapshots;
+        // What each listed connection grew by, busiest first: labels go to the busiest.
+        let mut grown: Vec<(String, String, LibTotals)> = Vec::with_capacity(w.report.connections.len());
         for c in &w.report.connections {
             let lib = self.lib_of.get(&c.client).cloned();
+            let name = self.name_of.get(&c.client).cloned();
             let e = self.seen.entry(c.id).or_default();
-            // A library learnt after the first packets counts from then on.
-            if let Some(l) = lib {
-                e.lib = l;
-            } else if e.lib.is_empty() {
-                e.lib = UNKNOWN_LIB.to_string();
+            // A library (or name) learnt after the first packets counts from then on.
+            match lib {
+                Some(l) => e.lib = l,
+                None if e.lib.is_empty() => e.lib = UNKNOWN_LIB.to_string(),
+                None => {}
+            }
+            match name {
+                Some(n) => e.name = n,
+                None if e.name.is_empty() => e.name = UNKNOWN_LIB.to_string(),
+                None => {}
             }
             let grow = LibTotals {
                 commands: c.commands.saturating_sub(e.commands),
@@ -145,18 +161,12 @@ impl Exported {
             e.split_commands = c.split_commands;
             e.zero_windows = c.tcp.zero_windows;
             e.snapshot = now;
-            let key =
-                if self.libs.contains_key(&e.lib) || self.libs.len() < LIB_LABELS || e.lib == UNKNOWN_LIB {
-                    e.lib.clone()
-                } else {
-                    OTHER_LIB.to_string()
-                };
-            let t = self.libs.entry(key).or_default();
-            t.commands += grow.commands;
-            t.batches += grow.batches;
-            t.split_commands += grow.split_commands;
-            t.zero_windows += grow.zero_windows;
-            t.connections += 1;
+            grown.push((e.lib.clone(), e.name.clone(), grow));
+        }
+        grown.sort_by_key(|g| std::cmp::Reverse(g.2.commands));
+        for (lib, name, grow) in grown {
+            fold(&mut self.libs, lib, grow);
+            fold(&mut self.names, name, grow);
         }
         self.seen.retain(|_, e| now.saturating_sub(e.snapshot) < FORGET_AFTER);
         if self.seen.len() > CONNS_FOLLOWED {
@@ -167,9 +177,15 @@ impl Exported {
         }
     }
 
-    /// Folds a poll of the server: its numbers, and each connection's library.
+    /// Folds a poll of the server: its numbers, and each connection's library and name.
     pub fn apply_server(&mut self, poll: ServerPoll) {
         if poll.up {
+            self.name_of = poll
+                .clients
+                .iter()
+                .filter(|r| !r.name.is_empty())
+                .map(|r| (r.addr.clone(), label(&r.name)))
+                .collect();
             self.lib_of = poll
                 .clients
                 .iter()
@@ -183,9 +199,42 @@ impl Exported {
     }
 }
 
+/// Adds `grow` to `label`'s counters, or to `other` once [`LIB_LABELS`] labels are given.
+fn fold(to: &mut BTreeMap<String, LibTotals>, label: String, grow: LibTotals) {
+    let named =
+        to.len() - usize::from(to.contains_key(OTHER_LIB)) - usize::from(to.contains_key(UNKNOWN_LIB));
+    let key = if to.contains_key(&label) || label == UNKNOWN_LIB || named < LIB_LABELS {
+        label
+    } else {
+        OTHER_LIB.to_string()
+    };
+    let t = to.entry(key).or_default();
+    t.commands += grow.commands;
+    t.batches += grow.batches;
+    t.split_commands += grow.split_commands;
+    t.zero_windows += grow.zero_windows;
+    t.connections += grow.connections;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_go_to_the_first_twenty_and_stay_the_rest_are_other() {
+        let mut m = BTreeMap::new();
+        let one = LibTotals { commands: 5, connections: 1, ..LibTotals::default() };
+        for i in 0..25 {
+            fold(&mut m, format!("lib{i}"), one);
+        }
+        fold(&mut m, UNKNOWN_LIB.to_string(), one);
+        // A labelled one keeps its label after the cap is reached.
+        fold(&mut m, "lib3".to_string(), one);
+        assert_eq!(m.len(), 22);
+        assert_eq!(m["other"].commands, 25);
+        assert_eq!(m["lib3"].commands, 10);
+        assert_eq!(m[UNKNOWN_LIB].commands, 5);
+    }
 
     #[test]
     fn labels_keep_what_a_label_may_hold_and_nothing_else() {

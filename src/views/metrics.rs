@@ -214,33 +214,32 @@ fn wire(e: &mut DescriptorEncoder<'_>, m: &Exported) -> Result<(), std::fmt::Err
 fn libs(e: &mut DescriptorEncoder<'_>, m: &Exported) -> Result<(), std::fmt::Error> {
     type Pick = fn(&crate::engine::exporter::LibTotals) -> u64;
     let per: [(&str, &str, MetricType, Pick); 5] = [
+        ("commands", "Commands", MetricType::Counter, |t| t.commands),
+        ("batches", "Write batches", MetricType::Counter, |t| t.batches),
+        ("split_commands", "Split commands", MetricType::Counter, |t| t.split_commands),
+        ("zero_windows", "Zero windows", MetricType::Counter, |t| t.zero_windows),
+        ("connections", "Connections listed now", MetricType::Gauge, |t| t.connections),
+    ];
+    let by: [(&str, &str, &str, &std::collections::BTreeMap<String, crate::engine::exporter::LibTotals>); 2] = [
         (
-            "respscope_wire_client_commands",
-            "Commands by client library (CLIENT LIST lib-name; unknown without one; other past 20 libraries)",
-            MetricType::Counter,
-            |t| t.commands,
+            "client",
+            "lib",
+            "by client library (CLIENT LIST lib-name; unknown without one; other past the 20 busiest)",
+            &m.libs,
         ),
-        ("respscope_wire_client_batches", "Write batches by client library", MetricType::Counter, |t| {
-            t.batches
-        }),
         (
-            "respscope_wire_client_split_commands",
-            "Split commands by client library",
-            MetricType::Counter,
-            |t| t.split_commands,
-        ),
-        ("respscope_wire_client_zero_windows", "Zero windows by client library", MetricType::Counter, |t| {
-            t.zero_windows
-        }),
-        (
-            "respscope_wire_client_connections",
-            "Connections listed now by client library",
-            MetricType::Gauge,
-            |t| t.connections,
+            "client_name",
+            "name",
+            "by client name (CLIENT SETNAME; unknown without one; other past the 20 busiest)",
+            &m.names,
         ),
     ];
-    for (name, help, ty, pick) in per {
-        family(e, name, help, ty, "lib", m.libs.iter().map(|(k, t)| (k.clone(), pick(t))))?;
+    for (prefix, key, how, table) in by {
+        for (what, help, ty, pick) in per {
+            let name = format!("respscope_wire_{prefix}_{what}");
+            let help = format!("{help} {how}");
+            family(e, &name, &help, ty, key, table.iter().map(|(k, t)| (k.clone(), pick(t))))?;
+        }
     }
     Ok(())
 }
