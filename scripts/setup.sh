@@ -5,10 +5,11 @@
 # openssl to make the TLS tests' certificates, ca-certificates for the system's trust store;
 # GNU time to measure the peak memory of the binary under test, iproute2 for the test hosts
 # (network namespaces, veth) where capture loss is tried; librsvg2-bin's rsvg-convert renders
-# the labs' SVG charts in a test.
+# the labs' SVG charts in a test; python3-redis (redis-py 4.3 on Debian 12, with RedisCluster) is
+# the cluster-aware client of the Redis Cluster tests.
 set -euo pipefail
 
-want=(libpcap-dev pkg-config redis-server redis-tools tcpdump tshark tmux openssl ca-certificates time iproute2 librsvg2-bin)
+want=(libpcap-dev pkg-config redis-server redis-tools tcpdump tshark tmux openssl ca-certificates time iproute2 librsvg2-bin python3-redis)
 [ "${1:-}" = "--build-only" ] && want=(libpcap-dev pkg-config)
 
 missing=()
