@@ -7,10 +7,11 @@
 # (network namespaces, veth) where capture loss is tried; librsvg2-bin's rsvg-convert renders
 # the labs' SVG charts in a test; prometheus scrapes the exporter in a test (each test starts
 # its own on a free port; the package's service is not used); groff-base checks the man page;
-# curl scrapes in scripts/bench_exporter.sh.
+# curl scrapes in scripts/bench_exporter.sh; python3-redis (redis-py 4.3 on Debian 12, with
+# RedisCluster) is the cluster-aware client of the Redis Cluster tests.
 set -euo pipefail
 
-want=(libpcap-dev pkg-config redis-server redis-tools tcpdump tshark tmux openssl ca-certificates time iproute2 librsvg2-bin prometheus groff-base curl)
+want=(libpcap-dev pkg-config redis-server redis-tools tcpdump tshark tmux openssl ca-certificates time iproute2 librsvg2-bin prometheus groff-base curl python3-redis)
 [ "${1:-}" = "--build-only" ] && want=(libpcap-dev pkg-config)
 
 missing=()

@@ -358,6 +358,10 @@ pub struct ConnArgs {
     /// Speak RESP3 to the server.
     #[arg(short = '3')]
     pub resp3: bool,
+    /// Redis Cluster: find every node from this one (CLUSTER SHARDS, or CLUSTER NODES), poll
+    /// each, capture all their ports and show a row per node.
+    #[arg(short = 'c')]
+    pub cluster: bool,
     /// Connect with TLS (also implied by a rediss:// URI).
     #[arg(long)]
     pub tls: bool,

@@ -16,7 +16,7 @@ use respscope::analysis::wire::{SegmentRecord, WireAnalyzer, WireConfig};
 use respscope::app::{watch, ConsoleConfig, Feed};
 use respscope::engine;
 use respscope::engine::live::LiveWire;
-use respscope::sources::capture::live::{interface_for, LiveConfig};
+use respscope::sources::capture::live::{interface_for, port_filter, LiveConfig};
 use respscope::sources::capture::CaptureFile;
 use respscope::sources::server::client::ConnectOptions;
 use respscope::views::report;
@@ -78,8 +78,6 @@ fn print_all(bytes: &[u8]) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The capture for a server: `tcp port P` on the interface that reaches it, unless told
-/// otherwise; `None` with `--no-capture`.
 /// Why there is no wire to capture for a server on a Unix socket, if it is on one.
 fn unix_no_wire(opts: &ConnectOptions) -> Option<String> {
     opts.unix.as_ref().map(|p| {
@@ -90,12 +88,43 @@ fn unix_no_wire(opts: &ConnectOptions) -> Option<String> {
     })
 }
 
-fn live_config(c: &CaptureArgs, opts: &ConnectOptions) -> Option<LiveConfig> {
+/// The capture for a server (or a cluster's nodes, `ports`): `tcp port P [or tcp port Q …]`
+/// on the interface that reaches the server given, unless told otherwise; `None` with
+/// `--no-capture`.
+fn live_config(c: &CaptureArgs, opts: &ConnectOptions, ports: &[u16]) -> Option<LiveConfig> {
     (!c.no_capture).then(|| LiveConfig {
         interface: c.interface.clone().unwrap_or_else(|| interface_for(&opts.host, opts.port)),
-        filter: c.filter.clone().unwrap_or_else(|| format!("tcp port {}", opts.port)),
+        filter: c.filter.clone().unwrap_or_else(|| port_filter(ports)),
         buffer_mib: 32,
     })
+}
+
+/// `-c`: the cluster's nodes, found from the given one before the capture starts, so that
+/// its filter holds every node's port. A server that is not in a cluster, or does not
+/// answer, is said on stderr and watched alone.
+fn cluster_setup(c: &ConnArgs, opts: &ConnectOptions) -> Option<respscope::app::ClusterSetup> {
+    if !c.cluster {
+        return None;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    match rt.block_on(respscope::sources::server::cluster::discover(opts)) {
+        Ok(d) => {
+            let mut captured = d.ports();
+            if !captured.contains(&opts.port) {
+                captured.insert(0, opts.port);
+            }
+            Some(respscope::app::ClusterSetup { discovery: d, captured })
+        }
+        Err(why) => {
+            eprintln!("respscope: -c: {why}; watching {} alone", opts.addr());
+            None
+        }
+    }
+}
+
+/// The ports to capture and analyse: the cluster's nodes, or the server's.
+fn server_ports(cluster: Option<&respscope::app::ClusterSetup>, opts: &ConnectOptions) -> Vec<u16> {
+    cluster.map_or_else(|| vec![opts.port], |c| c.captured.clone())
 }
 
 fn console(args: &ConsoleArgs) -> anyhow::Result<ExitCode> {
@@ -105,12 +134,13 @@ fn console(args: &ConsoleArgs) -> anyhow::Result<ExitCode> {
     if let Some(w) = notice {
         eprintln!("{w}");
     }
-    let feed = match (unix_no_wire(&opts), live_config(&args.capture, &opts)) {
+    let cluster = cluster_setup(&args.conn, &opts);
+    let ports = server_ports(cluster.as_ref(), &opts);
+    let feed = match (unix_no_wire(&opts), live_config(&args.capture, &opts, &ports)) {
         (Some(why), _) => Feed::None(why),
         (None, None) => Feed::None("capture off (--no-capture)".into()),
         (None, Some(cfg)) => Feed::Live(cfg),
     };
-    let ports = vec![opts.port];
     respscope::app::run(ConsoleConfig {
         server: Some(opts),
         feed,
@@ -119,6 +149,7 @@ fn console(args: &ConsoleArgs) -> anyhow::Result<ExitCode> {
         monitor: args.monitor,
         thresholds: args.alerts.thresholds(),
         evidence: args.capture.evidence(),
+        cluster,
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -139,6 +170,7 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         monitor: false,
         thresholds: respscope::engine::alerts::rules::Thresholds::default(),
         evidence: respscope::engine::live::Evidence::default(),
+        cluster: None,
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -335,11 +367,13 @@ fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{w}");
     }
     let interval = std::time::Duration::from_secs_f64(args.interval.max(0.05));
-    let live = match live_config(&args.capture, &opts) {
+    let cluster = cluster_setup(&args.conn, &opts);
+    let ports = server_ports(cluster.as_ref(), &opts);
+    let live = match live_config(&args.capture, &opts, &ports) {
         _ if opts.unix.is_some() => Err(unix_no_wire(&opts).unwrap_or_default()),
         None => Err("capture off (--no-capture)".to_string()),
         Some(cfg) => {
-            let wire = WireConfig::ports(vec![opts.port]);
+            let wire = WireConfig::ports(ports.clone());
             // watch has no key to save a window: no ring.
             let evidence = respscope::engine::live::Evidence { ring_us: 0, ..args.capture.evidence() };
             LiveWire::start(&cfg, wire, watch::limits(args.all_connections), &evidence)
@@ -357,6 +391,7 @@ fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
         all: args.all_connections,
         thresholds: args.alerts.thresholds(),
         text: args.format == cli::WatchFormat::Text,
+        cluster,
     };
     watch::run(cfg, &mut std::io::stdout().lock())?;
     Ok(ExitCode::SUCCESS)

@@ -159,6 +159,35 @@ fn error_replies_are_counted() {
 }
 
 #[test]
+fn cluster_redirections_are_counted_per_connection_and_in_every_format() {
+    // A client that ignores the cluster, against three masters (tests/fixtures/README.md).
+    let cfg = WireConfig { previews: true, ..WireConfig::ports(vec![7101, 7102, 7103]) };
+    let r = respscope::engine::analyze_file(&fixture("cluster_redirects.pcap"), cfg, None)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .report();
+    assert_eq!((r.totals.moved, r.totals.ask), (5, 1));
+    let redirected: Vec<(u64, u64, u64)> =
+        r.connections.iter().filter(|c| c.moved + c.ask > 0).map(|c| (c.moved, c.ask, c.errors)).collect();
+    // One MOVED each on two connections, an ASK on one, three MOVED in one pipelined write.
+    assert_eq!(redirected, vec![(1, 0, 1), (1, 0, 1), (0, 1, 1), (3, 0, 3)]);
+    // The node the ASK sent the client to answered ASKING and the GET.
+    assert_eq!(r.commands_by_name.get("ASKING"), Some(&1));
+    let file = fixture("cluster_redirects.pcap");
+    let f = file.to_str().expect("a UTF-8 path");
+    let ports = ["-p", "7101", "-p", "7102", "-p", "7103"];
+    let (code, text, _) = cli(&[&["analyze", f][..], &ports[..]].concat());
+    assert_eq!(code, 0);
+    assert!(text.contains("cluster redirections: 5 MOVED, 1 ASK"), "{text}");
+    assert!(text.contains("pushes 0  MOVED 3"), "{text}");
+    assert!(text.contains("pushes 0  ASK 1"), "{text}");
+    let (_, json, _) = cli(&[&["analyze", f, "--format", "json"][..], &ports[..]].concat());
+    let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!((v["totals"]["moved"].as_u64(), v["totals"]["ask"].as_u64()), (Some(5), Some(1)));
+    let (_, md, _) = cli(&[&["analyze", f, "--format", "markdown"][..], &ports[..]].concat());
+    assert!(md.contains("Cluster redirections: 5 MOVED, 1 ASK."), "{md}");
+}
+
+#[test]
 fn garbage_on_the_port_is_read_as_redis_reads_it() {
     let r = analyze("garbage.pcap");
     // Random bytes: one "inline command" as Redis saw it; a bad bulk length is a parse error.

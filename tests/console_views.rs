@@ -639,3 +639,95 @@ fn the_lab_pane_shows_the_table_as_it_grows_and_the_chart() {
     u.apply(Action::NextPane, &m);
     assert_eq!(u.pane, Pane::Lab);
 }
+
+/// A console with `-c`: a real cluster's redirections on the wire (a client that ignores the
+/// slots, against three masters), and the nodes as CLUSTER NODES described them with a
+/// replica that has failed.
+fn cluster_model() -> Model {
+    use respscope::sources::server::cluster::{ClusterState, NodeRow};
+    use respscope::sources::server::formats::cluster::{parse_cluster_nodes, ranges_short};
+    let cfg = WireConfig::ports(vec![7101, 7102, 7103]);
+    let a = respscope::engine::analyze_file(&root().join("tests/fixtures/cluster_redirects.pcap"), cfg, None)
+        .expect("cluster capture");
+    let mut m = Model::new("127.0.0.1:7101", WireSource::Replay("cluster_redirects.pcap".into()));
+    m.apply_wire(3.0, a.report(), Vec::new(), LiveStats::default(), Default::default());
+    let text = std::fs::read_to_string(root().join("tests/fixtures/redis-samples/cluster_nodes_failed.txt"))
+        .expect("CLUSTER NODES sample");
+    let topology = parse_cluster_nodes(&text);
+    let mut nodes: Vec<NodeRow> = topology
+        .nodes
+        .iter()
+        .map(|n| {
+            let up = n.health == "online";
+            NodeRow {
+                addr: n.addr(),
+                id: n.id.clone(),
+                role: n.role,
+                master_id: n.master_id.clone(),
+                slots: n.slot_count(),
+                slot_ranges: ranges_short(&n.slots, 4),
+                health: n.health.clone(),
+                up,
+                error: (!up)
+                    .then(|| format!("cannot connect to {}: Connection refused (os error 111)", n.addr())),
+                captured: true,
+                ops_per_sec: up.then_some(u64::from(n.port - 7000)),
+                used_memory: up.then_some(2_000_000 + u64::from(n.port)),
+                connected_clients: up.then_some(3),
+                ..NodeRow::default()
+            }
+        })
+        .collect();
+    // As the console lists them: masters by first slot, each followed by its replicas.
+    nodes.sort_by_key(|n| match n.addr.as_str() {
+        "127.0.0.1:7101" => 0,
+        "127.0.0.1:7104" => 1,
+        "127.0.0.1:7102" => 2,
+        _ => 3,
+    });
+    m.apply_cluster(ClusterState {
+        seed: "127.0.0.1:7101".into(),
+        discovered_from: "127.0.0.1:7101".into(),
+        source: "CLUSTER NODES",
+        state: Some("ok".into()),
+        discoveries: 1,
+        nodes,
+        ..ClusterState::default()
+    });
+    m
+}
+
+#[test]
+fn a_cluster_gets_a_row_per_node_and_its_redirections_are_shown() {
+    let m = cluster_model();
+    for (w, h) in [(80, 24), (120, 36), (160, 45)] {
+        let s = screen(&m, &ui(Pane::Overview), w, h);
+        assert!(s.contains("cluster ok: 3 of 4 nodes answer"), "{s}");
+        assert!(s.contains("127.0.0.1:7102"), "{s}");
+        assert!(s.contains("cluster_node"), "the failed replica is an alert: {s}");
+        insta::assert_snapshot!(format!("cluster_overview_{w}x{h}"), s);
+    }
+    let s = screen(&m, &ui(Pane::Overview), 160, 45);
+    let row = s.lines().find(|l| l.starts_with("127.0.0.1:7101 ")).expect("the first master's row");
+    // The first node sent five MOVED and one ASK, as the capture holds.
+    assert!(row.contains("master  5461  0-5460"), "{row}");
+    assert!(row.contains(" 5      1 "), "{row}");
+    assert!(s.contains(" └ 127.0.0.1:7104") && s.contains("DOWN: cannot connect"), "{s}");
+    for (w, h) in [(100, 30), (160, 45)] {
+        let s = screen(&m, &ui(Pane::Connections), w, h);
+        assert!(s.contains("mov/ask") && s.contains("3/0") && s.contains("0/1"), "{s}");
+        insta::assert_snapshot!(format!("cluster_connections_{w}x{h}"), s);
+    }
+    // A connection's detail says its redirections.
+    let mut u = ui(Pane::Connections);
+    let pipelined = respscope::views::tui::panes::sorted_connections(&m, &u)
+        .iter()
+        .position(|c| c.moved == 3)
+        .expect("the pipelined connection");
+    for _ in 0..pipelined {
+        u.apply(Action::Down, &m);
+    }
+    u.apply(Action::Detail, &m);
+    let s = screen(&m, &u, 140, 40);
+    assert!(s.contains("errors 3  unanswered 0  pushes 0  MOVED 3"), "{s}");
+}

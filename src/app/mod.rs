@@ -73,6 +73,18 @@ pub struct ConsoleConfig {
     pub thresholds: Thresholds,
     /// What the live feed records (`--write`, and the ring `w` saves).
     pub evidence: crate::engine::live::Evidence,
+    /// A Redis Cluster's nodes, found at start (`-c`).
+    pub cluster: Option<ClusterSetup>,
+}
+
+/// `-c`: the cluster found from the given node before the capture started.
+#[derive(Clone, Debug)]
+pub struct ClusterSetup {
+    /// The first discovery.
+    pub discovery: crate::sources::server::cluster::Discovery,
+    /// The ports the capture filter holds: the nodes found at start. Nodes found later are
+    /// polled and shown, but not captured.
+    pub captured: Vec<u16>,
 }
 
 /// `respscope demo`: a private server, built-in workloads and the console on top; the
@@ -91,6 +103,7 @@ pub fn demo(no_capture: bool) -> anyhow::Result<()> {
             monitor: false,
             thresholds: Thresholds::default(),
             evidence: crate::engine::live::Evidence::default(),
+            cluster: None,
         })
     };
     let server = match demo::start_server() {
@@ -128,6 +141,7 @@ pub fn demo(no_capture: bool) -> anyhow::Result<()> {
             record: None,
             keep_closed_us: 0,
         },
+        cluster: None,
     };
     let result = run_console(cfg, Some(server.control()), None);
     // The server goes first: nothing we started may outlive the console, even if this process
@@ -218,6 +232,7 @@ pub fn lab_console(cfg: &lab::LabConfig) -> anyhow::Result<crate::engine::lab::L
         monitor: false,
         thresholds: Thresholds::default(),
         evidence: crate::engine::live::Evidence::default(),
+        cluster: None,
     };
     let aliases = {
         let bench = Arc::clone(&bench);
@@ -286,6 +301,7 @@ fn run_console(
         restart.as_ref(),
         &cfg.ports,
         lab,
+        cfg.cluster,
     ));
     // Not `ratatui::restore()` nor the terminal's own drop: both report a failure with
     // `eprintln!`, which panics when the terminal is gone (a closed window), and that panic's
@@ -330,6 +346,7 @@ async fn event_loop(
     restart: Option<&demo::ServerControl>,
     ports: &[u16],
     lab: Option<LabLink>,
+    cluster: Option<ClusterSetup>,
 ) -> anyhow::Result<()> {
     let mut ui = UiState::default();
     if lab.is_some() {
@@ -365,6 +382,15 @@ async fn event_loop(
             }
         });
     }
+    // The cluster task publishes its state once per poll; its node pollers run on their own.
+    let mut cluster_rx = match (cluster, server.clone()) {
+        (Some(c), Some(seed)) => {
+            let (tx, rx) = tokio::sync::watch::channel(None);
+            crate::sources::server::cluster::spawn(seed, c.discovery, c.captured, POLL_EVERY, tx);
+            Some(rx)
+        }
+        _ => None,
+    };
     // A closed terminal (SIGHUP) or a kill (SIGTERM) ends the loop like `q`, so everything
     // started here (the demo's server, its workloads, MONITOR) is stopped on the way out.
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
@@ -526,6 +552,7 @@ async fn event_loop(
                     }
                 }
             }
+            Some(state) = cluster_changed(&mut cluster_rx) => model.apply_cluster(state),
             Some(ev) = mon_rx.recv() => match ev {
                 MonitorEvent::Line(l) => model.monitor_line(l),
                 MonitorEvent::Stopped(why) => {
@@ -587,6 +614,19 @@ async fn event_loop(
             }
         }
     }
+}
+
+/// The cluster's next state, when there is a cluster; never, otherwise (and once its task has
+/// ended).
+async fn cluster_changed(
+    rx: &mut Option<tokio::sync::watch::Receiver<Option<crate::sources::server::cluster::ClusterState>>>,
+) -> Option<crate::sources::server::cluster::ClusterState> {
+    let Some(r) = rx.as_mut() else { return std::future::pending().await };
+    if r.changed().await.is_err() {
+        *rx = None;
+        return None;
+    }
+    r.borrow_and_update().clone()
 }
 
 /// Runs commands typed in the console pane on their own connection (the pollers' stays

@@ -47,6 +47,8 @@ pub struct WatchConfig {
     pub thresholds: Thresholds,
     /// JSON Lines for scripts, or a short text summary per interval for people.
     pub text: bool,
+    /// A Redis Cluster's nodes, found at start (`-c`).
+    pub cluster: Option<crate::app::ClusterSetup>,
 }
 
 /// The snapshot limits a watch with or without `--all-connections` asks the wire for.
@@ -104,6 +106,12 @@ pub fn run(cfg: WatchConfig, out: &mut dyn Write) -> anyhow::Result<()> {
                 }
             }
         });
+        // A cluster's nodes are polled by a task of their own, each node on its own task.
+        let cluster_rx = cfg.cluster.clone().map(|c| {
+            let (tx, rx) = tokio::sync::watch::channel(None);
+            crate::sources::server::cluster::spawn(cfg.server.clone(), c.discovery, c.captured, interval, tx);
+            rx
+        });
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut printed = 0u64;
@@ -126,6 +134,11 @@ pub fn run(cfg: WatchConfig, out: &mut dyn Write) -> anyhow::Result<()> {
             if let Some(p) = latest.as_ref().filter(|p| p.seq > printed) {
                 let (found, evaluated) = rules.server(&p.poll, report);
                 alerts.fold(now, evaluated, found);
+            }
+            let cluster = cluster_rx.as_ref().and_then(|r| r.borrow().clone());
+            if let Some(c) = &cluster {
+                let found = crate::engine::alerts::rules::cluster(c);
+                alerts.fold(now, &[crate::engine::alerts::AlertKind::ClusterNode], found);
             }
             if let (Err(_), Ok(_)) = (&snapshot, &cfg.wire) {
                 // The capture thread is gone or silent: as much a stopped capture as any.
@@ -166,6 +179,9 @@ pub fn run(cfg: WatchConfig, out: &mut dyn Write) -> anyhow::Result<()> {
                     fresh,
                 );
                 write!(out, "{text}")?;
+                if let Some(c) = &cluster {
+                    write!(out, "{}", cluster_text(c, snapshot.as_ref().ok().map(|s| &s.report)))?;
+                }
                 out.flush()?;
                 if deadline.is_some_and(|d| Instant::now() + interval / 2 >= d) {
                     poller.abort();
@@ -173,19 +189,26 @@ pub fn run(cfg: WatchConfig, out: &mut dyn Write) -> anyhow::Result<()> {
                 }
                 continue;
             }
+            let cluster_part = cfg
+                .cluster
+                .as_ref()
+                .map(|_| cluster_json(cluster.as_ref(), snapshot.as_ref().ok().map(|s| &s.report)));
             let wire = match snapshot {
                 Ok(s) => snapshot_json(s),
                 Err(v) => v,
             };
             let server = server_part(&cfg.server, latest.as_ref(), &mut printed, start, cfg.all);
             shown_by_lines.store(printed, std::sync::atomic::Ordering::Release);
-            let line = json!({
+            let mut line = json!({
                 "schema": SCHEMA,
                 "t_ms": u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
                 "server": server,
                 "wire": wire,
                 "alerts": alerts.shown(),
             });
+            if let (Some(c), Some(o)) = (cluster_part, line.as_object_mut()) {
+                o.insert("cluster".into(), c);
+            }
             writeln!(out, "{line}")?;
             out.flush()?;
             if deadline.is_some_and(|d| Instant::now() + interval / 2 >= d) {
@@ -269,6 +292,81 @@ fn server_part(
     v
 }
 
+/// The cluster's part of a line: the latest discovery, and a row per node with its own
+/// numbers and what the wire saw of it (`null` without a wire snapshot).
+fn cluster_json(
+    state: Option<&crate::sources::server::cluster::ClusterState>,
+    report: Option<&crate::engine::report::Report>,
+) -> Value {
+    let Some(c) = state else {
+        return json!({ "nodes": [], "error": "the nodes have not been polled yet" });
+    };
+    let wire = report.map(crate::engine::cluster::wire_by_server);
+    let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("answering".into(), json!(c.answering()));
+        let nodes: Vec<Value> = c
+            .nodes
+            .iter()
+            .map(|n| {
+                let mut nv = serde_json::to_value(n).unwrap_or(Value::Null);
+                if let Some(no) = nv.as_object_mut() {
+                    let w = wire.as_ref().map(|w| w.get(n.addr.as_str()).copied().unwrap_or_default());
+                    no.insert("wire".into(), serde_json::to_value(w).unwrap_or(Value::Null));
+                }
+                nv
+            })
+            .collect();
+        o.insert("nodes".into(), Value::Array(nodes));
+    }
+    v
+}
+
+/// The cluster in a few lines for people: one per node.
+fn cluster_text(
+    c: &crate::sources::server::cluster::ClusterState,
+    report: Option<&crate::engine::report::Report>,
+) -> String {
+    use crate::views::report::bytes;
+    let wire = report.map(crate::engine::cluster::wire_by_server);
+    let mut out = format!(
+        "  cluster via {} ({}): state {}, {} of {} nodes answer{}\n",
+        c.discovered_from,
+        c.source,
+        c.state.as_deref().unwrap_or("?"),
+        c.answering(),
+        c.nodes.len(),
+        c.discovery_error.as_ref().map_or_else(String::new, |e| format!("; rediscovery failed: {e}"))
+    );
+    for n in c.nodes.iter().take(LISTED) {
+        let n_ = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+        let state = match (&n.error, n.up) {
+            (_, true) => String::new(),
+            (Some(e), false) => format!("  DOWN: {e}"),
+            (None, false) => "  (first poll under way)".into(),
+        };
+        let w = wire.as_ref().and_then(|w| w.get(n.addr.as_str()));
+        let redirects = match w {
+            Some(w) if w.moved + w.ask > 0 => format!(", {} MOVED, {} ASK", w.moved, w.ask),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "    {} {} {} slots {}: {} ops/s, {} used, {} clients{redirects}{state}\n",
+            n.addr,
+            n.role.name(),
+            n.slots,
+            n.slot_ranges,
+            n_(n.ops_per_sec),
+            n.used_memory.map_or_else(|| "-".into(), bytes),
+            n_(n.connected_clients),
+        ));
+    }
+    if c.nodes.len() > LISTED {
+        out.push_str(&format!("    … {} more nodes\n", c.nodes.len() - LISTED));
+    }
+    out
+}
+
 /// Open alerts shown in a text summary.
 const TEXT_ALERTS: usize = 5;
 
@@ -340,6 +438,9 @@ fn text_summary(
                 t.split_commands,
                 w.loss.kernel_dropped + w.loss.if_dropped
             ));
+            if t.moved + t.ask > 0 {
+                out.push_str(&format!("  wire cluster redirections: {} MOVED, {} ASK\n", t.moved, t.ask));
+            }
         }
         None => out.push_str("  wire: not seen\n"),
     }

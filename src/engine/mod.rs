@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod alerts;
+pub mod cluster;
 pub mod evidence;
 pub mod exporter;
 pub mod lab;

@@ -140,6 +140,8 @@ pub struct Model {
     pub loss: LiveStats,
     /// Latest server poll.
     pub server: Option<ServerPoll>,
+    /// The Redis Cluster's nodes (`-c`), as last published.
+    pub cluster: Option<crate::sources::server::cluster::ClusterState>,
     /// Time series for the overview.
     pub history: VecDeque<Point>,
     /// `used_memory` per server poll (oldest first).
@@ -383,6 +385,31 @@ impl Model {
             let clients = self.server.take().map(|s| s.clients).unwrap_or_default();
             self.server = Some(ServerPoll { clients, ..poll });
         }
+    }
+
+    /// Folds the cluster's state: nodes that do not answer (or that the cluster marks
+    /// failed) are alerts until they come back; nodes that join or leave are said once.
+    pub fn apply_cluster(&mut self, state: crate::sources::server::cluster::ClusterState) {
+        if let Some(before) = &self.cluster {
+            let had = |s: &crate::sources::server::cluster::ClusterState, a: &str| {
+                s.nodes.iter().any(|n| n.addr == a)
+            };
+            let joined: Vec<&str> =
+                state.nodes.iter().map(|n| n.addr.as_str()).filter(|a| !had(before, a)).collect();
+            let left: Vec<&str> =
+                before.nodes.iter().map(|n| n.addr.as_str()).filter(|a| !had(&state, a)).collect();
+            for (what, list) in [("joined", joined), ("left", left)] {
+                if !list.is_empty() {
+                    let more =
+                        if list.len() > 5 { format!(" and {} more", list.len() - 5) } else { String::new() };
+                    let note = format!("cluster: {} {what}{more}", list[..list.len().min(5)].join(", "));
+                    self.alerts.notice(self.wall_ms, note);
+                }
+            }
+        }
+        let found = crate::engine::alerts::rules::cluster(&state);
+        self.alerts.fold(self.wall_ms, &[AlertKind::ClusterNode], found);
+        self.cluster = Some(state);
     }
 
     fn push(&mut self, p: Point) {

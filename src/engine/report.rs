@@ -125,6 +125,10 @@ pub struct ConnReport {
     pub replies: u64,
     /// Error replies.
     pub errors: u64,
+    /// `-MOVED` redirections among them (Redis Cluster: the slot lives on another node).
+    pub moved: u64,
+    /// `-ASK` redirections among them (the slot is migrating).
+    pub ask: u64,
     /// max(0, commands - replies).
     pub unanswered: u64,
     /// Commands that straddled segments.
@@ -371,6 +375,8 @@ pub fn conn_report_latest(c: &Connection, n: usize) -> ConnReport {
         commands: v.commands,
         replies: v.replies,
         errors: v.errors,
+        moved: v.moved,
+        ask: v.ask,
         unanswered: v.unanswered(),
         split_commands: v.split_commands,
         batches: v.batches.count,

@@ -127,6 +127,12 @@ pub struct Conversation {
     pub replies: u64,
     /// Replies of type `-` or `!`.
     pub errors: u64,
+    /// Error replies `-MOVED <slot> <host:port>`: a cluster node sent the client to the
+    /// slot's owner.
+    pub moved: u64,
+    /// Error replies `-ASK <slot> <host:port>`: the slot is migrating and the key is asked
+    /// of the node it is moving to, for this command only.
+    pub ask: u64,
     /// Out-of-band messages: RESP3 pushes, pub/sub messages and further confirmations,
     /// MONITOR feed lines.
     pub pushes: u64,
@@ -254,6 +260,13 @@ impl Conversation {
         self.replies += 1;
         if error {
             self.errors += 1;
+            // Errors only, and their first bytes: a cluster's redirections.
+            let head = shape.head.as_bytes();
+            if head.starts_with(b"MOVED ") {
+                self.moved += 1;
+            } else if head.starts_with(b"ASK ") {
+                self.ask += 1;
+            }
         }
         if f.split.is_some() {
             self.split_replies += 1;

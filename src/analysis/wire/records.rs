@@ -287,6 +287,10 @@ pub struct Tally {
     pub replies: u64,
     /// Error replies.
     pub errors: u64,
+    /// `-MOVED` redirections (error replies).
+    pub moved: u64,
+    /// `-ASK` redirections (error replies).
+    pub ask: u64,
     /// Pushes.
     pub pushes: u64,
     /// Split commands.
@@ -317,6 +321,8 @@ impl Tally {
         self.commands += v.commands;
         self.replies += v.replies;
         self.errors += v.errors;
+        self.moved += v.moved;
+        self.ask += v.ask;
         self.pushes += v.pushes;
         self.split_commands += v.split_commands;
         self.batches += v.batches.count;
@@ -335,6 +341,8 @@ impl Tally {
         self.commands += o.commands;
         self.replies += o.replies;
         self.errors += o.errors;
+        self.moved += o.moved;
+        self.ask += o.ask;
         self.pushes += o.pushes;
         self.split_commands += o.split_commands;
         self.batches += o.batches;

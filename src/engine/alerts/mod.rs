@@ -55,6 +55,9 @@ pub enum AlertKind {
     WindowStall,
     /// A notice from respscope itself (why a demo replays, what a key did).
     Notice,
+    /// A Redis Cluster node that does not answer respscope's polls, or that the cluster
+    /// marks failed (`-c`).
+    ClusterNode,
 }
 
 impl AlertKind {
@@ -92,6 +95,7 @@ impl AlertKind {
             AlertKind::CaptureStopped => "capture_stopped",
             AlertKind::WindowStall => "window_stall",
             AlertKind::Notice => "notice",
+            AlertKind::ClusterNode => "cluster_node",
         }
     }
 }

@@ -158,6 +158,35 @@ pub fn capture(status: CaptureStatus, why: Option<&str>) -> Option<Finding> {
     })
 }
 
+/// A cluster's nodes as findings (`-c`): one that does not answer respscope's polls, or that
+/// the cluster marks failed (`fail`, or `pfail` as the node answering discovery sees it). A
+/// master is critical (its slots are unserved), a replica a warning. Nodes whose first poll
+/// has not finished yet are not judged.
+pub fn cluster(state: &crate::sources::server::cluster::ClusterState) -> Vec<Finding> {
+    state
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            let failed = matches!(n.health.as_str(), "fail" | "pfail");
+            let why = match (&n.error, n.up) {
+                (Some(e), false) => format!("does not answer: {e}"),
+                _ if failed => format!("is marked {} by the cluster", n.health),
+                _ => return None,
+            };
+            let master = n.role == crate::sources::server::formats::cluster::Role::Master;
+            let slots = if n.slots > 0 { format!(", {} slots", n.slots) } else { String::new() };
+            Some(Finding {
+                kind: AlertKind::ClusterNode,
+                severity: if master { Severity::Critical } else { Severity::Warning },
+                subject: Subject::Server { addr: n.addr.clone() },
+                message: format!("cluster node {} ({}{slots}) {why}", n.addr, n.role.name()),
+                evidence: Evidence::Overview,
+                occurrences: 1,
+            })
+        })
+        .collect()
+}
+
 impl Rules {
     /// Rules with these thresholds.
     pub fn new(th: Thresholds) -> Rules {

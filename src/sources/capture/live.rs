@@ -109,6 +109,20 @@ pub struct LiveCapture {
     last_link: Option<Instant>,
 }
 
+/// Ports one capture filter lists one by one; past them, `tcp portrange LOW-HIGH` (a filter
+/// of a thousand `or`s compiles past the kernel's limit of 4,096 BPF instructions). The wire
+/// analysis keeps to the exact ports either way.
+pub const FILTER_PORTS: usize = 32;
+
+/// The capture filter for Redis servers on `ports`: `tcp port A or tcp port B …`.
+pub fn port_filter(ports: &[u16]) -> String {
+    match (ports.iter().min(), ports.iter().max()) {
+        (Some(lo), Some(hi)) if ports.len() > FILTER_PORTS => format!("tcp portrange {lo}-{hi}"),
+        _ if ports.is_empty() => "tcp".into(),
+        _ => ports.iter().map(|p| format!("tcp port {p}")).collect::<Vec<_>>().join(" or "),
+    }
+}
+
 /// The interface that reaches `host`: loopback for a local server, otherwise the one holding
 /// the local address the kernel would use to reach it.
 pub fn interface_for(host: &str, port: u16) -> String {

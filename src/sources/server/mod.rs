@@ -2,6 +2,7 @@
 //! MONITOR output. Pure functions over text; the client that fetches them lives beside them.
 
 pub mod client;
+pub mod cluster;
 pub mod formats;
 pub mod monitor;
 pub mod poller;

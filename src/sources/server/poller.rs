@@ -44,6 +44,10 @@ pub struct ServerPoll {
     pub rejected_connections: Option<u64>,
     /// `evicted_keys`.
     pub evicted_keys: Option<u64>,
+    /// `total_commands_processed`.
+    pub commands_processed: Option<u64>,
+    /// `role` (`master` or `slave`, as INFO replication says).
+    pub role: Option<String>,
     /// Commands by name as the server counts them (`INFO commandstats`), cumulative.
     pub commandstats: Vec<CommandStat>,
     /// SLOWLOG entries not seen in an earlier poll.
@@ -68,6 +72,8 @@ pub struct Poller {
     last_slowlog_id: Option<u64>,
     next_attempt: Option<tokio::time::Instant>,
     last_error: Option<String>,
+    /// PING and INFO only (a cluster's nodes): no SLOWLOG, CLIENT LIST or LATENCY.
+    light: bool,
 }
 
 impl Poller {
@@ -80,7 +86,14 @@ impl Poller {
             last_slowlog_id: None,
             next_attempt: None,
             last_error: None,
+            light: false,
         }
+    }
+
+    /// A poller that asks only PING and INFO: one per node of a cluster, where the numbers
+    /// of each node's row are all that is shown.
+    pub fn light(opts: ConnectOptions) -> Poller {
+        Poller { light: true, ..Poller::new(opts) }
     }
 
     fn backoff(&self) -> Duration {
@@ -160,6 +173,22 @@ impl Poller {
             }
             _ => parse_info(""),
         };
+        let numbers = |info: &Info| ServerPoll {
+            version: info.get("redis_version").map(str::to_string),
+            ops_per_sec: info.get_u64("instantaneous_ops_per_sec"),
+            used_memory: info.get_u64("used_memory"),
+            connected_clients: info.get_u64("connected_clients"),
+            rejected_connections: info.get_u64("rejected_connections"),
+            evicted_keys: info.get_u64("evicted_keys"),
+            commands_processed: info.get_u64("total_commands_processed"),
+            role: info.get("role").map(str::to_string),
+            commandstats: command_stats(info),
+            ping_us,
+            ..ServerPoll::default()
+        };
+        if self.light {
+            return Ok(numbers(&info));
+        }
         let slowlog = c.request(&[b"SLOWLOG", b"GET", SLOWLOG_FETCH]).await?;
         let mut slow = parse_slowlog(&slowlog);
         // New entries only, by id (ids only grow; a restart resets them, so a lower top id
@@ -179,20 +208,7 @@ impl Poller {
             _ => Vec::new(),
         };
         let latency = parse_latency_latest(&c.request(&[b"LATENCY", b"LATEST"]).await?);
-        Ok(ServerPoll {
-            version: info.get("redis_version").map(str::to_string),
-            ops_per_sec: info.get_u64("instantaneous_ops_per_sec"),
-            used_memory: info.get_u64("used_memory"),
-            connected_clients: info.get_u64("connected_clients"),
-            rejected_connections: info.get_u64("rejected_connections"),
-            evicted_keys: info.get_u64("evicted_keys"),
-            commandstats: command_stats(&info),
-            slowlog_new: slow,
-            clients,
-            latency,
-            ping_us,
-            info: Some(info),
-            ..ServerPoll::default()
-        })
+        let base = numbers(&info);
+        Ok(ServerPoll { slowlog_new: slow, clients, latency, info: Some(info), ..base })
     }
 }

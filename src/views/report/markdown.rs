@@ -70,6 +70,9 @@ fn header(r: &Report, source: &str) -> String {
         t.gaps,
         t.parse_errors
     );
+    if t.moved > 0 || t.ask > 0 {
+        let _ = writeln!(o, "Cluster redirections: {} MOVED, {} ASK.\n", t.moved, t.ask);
+    }
     if !r.commands_by_name.is_empty() {
         let _ = writeln!(o, "## Commands by name\n\n| command | count |\n|---|---:|");
         let mut v: Vec<_> = r.commands_by_name.iter().collect();

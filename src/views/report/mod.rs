@@ -51,8 +51,13 @@ pub fn kind_and_extras(c: &crate::engine::report::ConnReport) -> (String, String
         k => format!("{}: ", k.describe()),
     };
     let mut extra = String::new();
-    for (n, what) in [(c.silenced, "silenced"), (c.unsolicited, "unsolicited"), (c.propagated, "propagated")]
-    {
+    for (n, what) in [
+        (c.moved, "MOVED"),
+        (c.ask, "ASK"),
+        (c.silenced, "silenced"),
+        (c.unsolicited, "unsolicited"),
+        (c.propagated, "propagated"),
+    ] {
         if n > 0 {
             extra.push_str(&format!("  {what} {n}"));
         }

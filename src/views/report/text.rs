@@ -57,6 +57,9 @@ fn header(r: &Report, source: &str) -> String {
         "totals: {} commands, {} replies ({} errors, {} pushes), {} batches, {} split commands, {} gaps, {} parse errors",
         t.commands, t.replies, t.errors, t.pushes, t.batches, t.split_commands, t.gaps, t.parse_errors
     );
+    if t.moved > 0 || t.ask > 0 {
+        let _ = writeln!(o, "cluster redirections: {} MOVED, {} ASK", t.moved, t.ask);
+    }
     let _ = writeln!(
         o,
         "tcp: {} zero windows, {} window full, {} window updates, {} zero-window probes, {} retransmissions",

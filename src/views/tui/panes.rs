@@ -16,7 +16,18 @@ use crate::views::report::{bytes, opt_us, us};
 /// alerts.
 pub fn overview(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     let t = &ui.theme;
-    let [top, bottom] = Layout::vertical([Constraint::Length(9), Constraint::Min(3)]).areas(area);
+    // A cluster's nodes (`-c`) get rows between the numbers and the tables, as many as fit
+    // in a third of the pane.
+    let nodes_h = m.cluster.as_ref().map_or(0, |c| {
+        let n = u16::try_from(c.nodes.len()).unwrap_or(u16::MAX).max(1);
+        n.saturating_add(2).min((area.height / 3).max(4))
+    });
+    let [top, nodes, bottom] =
+        Layout::vertical([Constraint::Length(9), Constraint::Length(nodes_h), Constraint::Min(3)])
+            .areas(area);
+    if let Some(c) = &m.cluster {
+        cluster_nodes(f, nodes, m, c, ui);
+    }
     let [stats, graphs] = Layout::horizontal([Constraint::Length(44), Constraint::Min(10)]).areas(top);
     let last = m.history.back().copied().unwrap_or_default();
     let totals = m.wire.as_ref().map(|w| &w.totals);
@@ -105,6 +116,98 @@ pub fn overview(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         deep,
     );
     alerts_list(f, alerts, m, ui);
+}
+
+/// A Redis Cluster's nodes, a row each: role, slots, the node's own ops/s, memory and
+/// clients, what the wire saw of it, and whether it answers (a node that does not is red,
+/// with why).
+fn cluster_nodes(
+    f: &mut Frame<'_>,
+    area: Rect,
+    m: &Model,
+    c: &crate::sources::server::cluster::ClusterState,
+    ui: &UiState,
+) {
+    use crate::sources::server::formats::cluster::Role;
+    let t = &ui.theme;
+    let wire = m.wire.as_ref().map(crate::engine::cluster::wire_by_server);
+    let redirects = wire.as_ref().is_some_and(|w| w.values().any(|n| n.moved + n.ask > 0));
+    let cols: Vec<(&str, Constraint)> = [
+        ("node", Constraint::Length(24), 0),
+        ("role", Constraint::Length(7), 0),
+        ("slots", Constraint::Length(5), 0),
+        ("ranges", Constraint::Length(13), 100),
+        ("ops/s", Constraint::Length(7), 0),
+        ("memory", Constraint::Length(9), 0),
+        ("clients", Constraint::Length(7), 90),
+        ("wire cmds", Constraint::Length(9), 120),
+        ("MOVED", Constraint::Length(6), if redirects { 100 } else { u16::MAX }),
+        ("ASK", Constraint::Length(5), if redirects { 100 } else { u16::MAX }),
+        ("state", Constraint::Min(10), 0),
+    ]
+    .into_iter()
+    .filter(|&(_, _, min)| area.width >= min)
+    .map(|(h, w, _)| (h, w))
+    .collect();
+    let num = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+    let rows: Vec<Row<'_>> = c
+        .nodes
+        .iter()
+        .take(usize::from(area.height.saturating_sub(2)))
+        .map(|n| {
+            let w = wire.as_ref().map(|w| w.get(n.addr.as_str()).copied().unwrap_or_default());
+            let state = match (&n.error, n.up) {
+                (Some(e), false) => format!("DOWN: {e}"),
+                (None, false) => "polling…".into(),
+                (_, true) if n.health == "online" => "ok".into(),
+                (_, true) => format!("answers; cluster says {}", n.health),
+            };
+            let state = if n.captured { state } else { format!("{state} (not captured)") };
+            let cell = |h: &str| -> String {
+                match h {
+                    "node" if n.role == Role::Replica => format!(" └ {}", n.addr),
+                    "node" => n.addr.clone(),
+                    "role" => n.role.name().to_string(),
+                    "slots" => n.slots.to_string(),
+                    "ranges" => n.slot_ranges.clone(),
+                    "ops/s" => num(n.ops_per_sec),
+                    "memory" => n.used_memory.map_or_else(|| "-".into(), bytes),
+                    "clients" => num(n.connected_clients),
+                    "wire cmds" => num(w.map(|w| w.commands)),
+                    "MOVED" => num(w.map(|w| w.moved)),
+                    "ASK" => num(w.map(|w| w.ask)),
+                    "state" => state.clone(),
+                    _ => String::new(),
+                }
+            };
+            let style = if !n.up && n.error.is_some() || matches!(n.health.as_str(), "fail" | "pfail") {
+                t.bad
+            } else {
+                ratatui::style::Style::default()
+            };
+            Row::new(cols.iter().map(|(h, _)| Cell::from(cell(h))).collect::<Vec<_>>()).style(style)
+        })
+        .collect();
+    let shown = rows.len();
+    let more =
+        if c.nodes.len() > shown { format!(", {} not shown", c.nodes.len() - shown) } else { String::new() };
+    let rediscovery =
+        c.discovery_error.as_ref().map_or_else(String::new, |e| format!("; rediscovery failed: {e}"));
+    let title = format!(
+        " cluster {}: {} of {} nodes answer{more} ({} via {}{rediscovery}) ",
+        c.state.as_deref().unwrap_or("?"),
+        c.answering(),
+        c.nodes.len(),
+        c.source,
+        c.discovered_from
+    );
+    let widths: Vec<Constraint> = cols.iter().map(|(_, w)| *w).collect();
+    f.render_widget(
+        Table::new(rows, widths)
+            .header(Row::new(cols.iter().map(|(h, _)| *h).collect::<Vec<_>>()).style(t.dim))
+            .block(Block::default().title(title).borders(Borders::TOP).border_style(t.dim)),
+        area,
+    );
 }
 
 /// The alerts, open ones first: time, severity, kind, count and what to look at; the
@@ -326,6 +429,7 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     // cut to a few letters.
     // Every column, name and library in their own, needs about 175 columns.
     let wide = area.width >= 175;
+    let redirected = conns.iter().any(|c| c.moved + c.ask > 0);
     let cols: Vec<(&str, Constraint)> = [
         ("client", if area.width >= 100 && !wide { Constraint::Min(26) } else { Constraint::Min(21) }, 0),
         ("kind", Constraint::Length(4), 90),
@@ -336,10 +440,10 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         // client and a pipelined one differ at a glance.
         ("cmd/s", Constraint::Length(7), 0),
         ("trips", Constraint::Length(6), 0),
-        ("age", Constraint::Length(7), 120),
+        ("age", Constraint::Length(7), if redirected { 140 } else { 120 }),
         ("depth", Constraint::Length(5), 0),
         ("cmd/bat", Constraint::Length(7), 0),
-        ("splits", Constraint::Length(6), 90),
+        ("splits", Constraint::Length(6), if redirected { 120 } else { 90 }),
         ("p50", Constraint::Length(8), 100),
         ("p99", Constraint::Length(8), 0),
         ("rtt", Constraint::Length(7), 130),
@@ -347,6 +451,9 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         ("full", Constraint::Length(5), 110),
         ("qbuf", Constraint::Length(9), 130),
         ("omem", Constraint::Length(9), 0),
+        // A cluster's redirections (MOVED/ASK), only where some connection was redirected;
+        // then the split commands give way below 120 columns and the age below 140.
+        ("mov/ask", Constraint::Length(7), if redirected { 0 } else { u16::MAX }),
     ]
     .into_iter()
     .filter(|&(_, _, min)| area.width >= min)
@@ -397,6 +504,7 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
                     "full" => c.tcp.window_full.to_string(),
                     "qbuf" => row.map_or_else(|| "-".into(), |r| bytes(r.qbuf)),
                     "omem" => row.map_or_else(|| "-".into(), |r| bytes(r.omem)),
+                    "mov/ask" => format!("{}/{}", c.moved, c.ask),
                     _ => String::new(),
                 }
             };

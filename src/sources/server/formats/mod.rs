@@ -20,12 +20,14 @@
 //! - [`latency`]: `LATENCY LATEST` and `LATENCY HISTORY`.
 //! - [`monitor`]: one `MONITOR` event line.
 //! - [`config`]: `CONFIG GET` replies with secret values hidden.
+//! - [`cluster`]: `CLUSTER SHARDS` and `CLUSTER NODES`: a cluster's nodes, roles and slots.
 //!
 //! Replies that arrive as RESP arrays are handed over as a generic [`Value`] tree built by the
 //! client; [`parse_cli_text`] builds the same tree from `redis-cli`'s rendering, which is what
 //! people paste into bug reports and what our fixtures are.
 
 pub mod client_list;
+pub mod cluster;
 pub mod config;
 pub mod info;
 pub mod latency;
