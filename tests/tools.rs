@@ -318,3 +318,31 @@ fn the_committed_man_page_is_the_one_the_binary_prints() {
         common::skip("man page through groff", "groff");
     }
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_analyze_quietly_in_every_format() {
+    // `respscope analyze … | head`: the pipe closes under the writer, which must end with
+    // success and nothing on stderr, as `cat` does.
+    let f = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/interleave.pcap");
+    // The reading end is closed before analyze has written anything (it reads the whole
+    // capture first), so its first write meets the closed pipe, whatever the output's size.
+    for args in [
+        &["--format", "json"][..],
+        &["--segments", "--format", "json"],
+        &["--segments"],
+        &["--format", "markdown"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_respscope"))
+            .arg("analyze")
+            .arg(f)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run analyze");
+        drop(child.stdout.take());
+        let done = child.wait_with_output().expect("wait");
+        assert!(done.status.success(), "{args:?}: {}", done.status);
+        assert!(done.stderr.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&done.stderr));
+    }
+}
