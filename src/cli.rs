@@ -80,9 +80,9 @@ impl AlertArgs {
     }
 }
 
-/// Where and what to capture.
+/// Where to capture: the console, `watch` and the exporter take the same options.
 #[derive(Debug, Clone, clap::Args)]
-pub struct CaptureArgs {
+pub struct WireArgs {
     /// Interface to capture on (default: the one that reaches the server; `lo` for a local one).
     #[arg(short = 'i', long)]
     pub interface: Option<String>,
@@ -92,6 +92,14 @@ pub struct CaptureArgs {
     /// Do not capture; the server side only.
     #[arg(long)]
     pub no_capture: bool,
+}
+
+/// Where and what to capture, and what to record of it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CaptureArgs {
+    /// Where to capture.
+    #[command(flatten)]
+    pub wire: WireArgs,
     /// Record what is captured to this pcapng file (as tcpdump -w, with -C and -W).
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub write: Option<PathBuf>,
@@ -180,15 +188,9 @@ pub struct ExporterArgs {
     /// Where to serve /metrics.
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9121")]
     pub listen: std::net::SocketAddr,
-    /// Interface to capture on (default: the one that reaches the server).
-    #[arg(short = 'i', long)]
-    pub interface: Option<String>,
-    /// Capture filter (default: `tcp port <port>`).
-    #[arg(short = 'f', long)]
-    pub filter: Option<String>,
-    /// Do not capture; serve the server's numbers only.
-    #[arg(long)]
-    pub no_capture: bool,
+    /// Where to capture.
+    #[command(flatten)]
+    pub wire: WireArgs,
 }
 
 /// `respscope completions`.

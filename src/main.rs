@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 use cli::{
-    AnalyzeArgs, CaptureArgs, Cli, Command, ConnArgs, ConsoleArgs, Format, LabArgs, LabFormat, ProxyArgs,
-    ReplayArgs, WatchArgs,
+    AnalyzeArgs, Cli, Command, ConnArgs, ConsoleArgs, Format, LabArgs, LabFormat, ProxyArgs, ReplayArgs,
+    WatchArgs,
 };
 use respscope::analysis::wire::{SegmentRecord, WireAnalyzer, WireConfig};
 use respscope::app::{watch, ConsoleConfig, Feed};
@@ -94,7 +94,7 @@ fn unix_no_wire(opts: &ConnectOptions) -> Option<String> {
 /// The capture for a server (or a cluster's nodes, `ports`): `tcp port P [or tcp port Q …]`
 /// on the interface that reaches the server given, unless told otherwise; `None` with
 /// `--no-capture`.
-fn live_config(c: &CaptureArgs, opts: &ConnectOptions, ports: &[u16]) -> Option<LiveConfig> {
+fn live_config(c: &cli::WireArgs, opts: &ConnectOptions, ports: &[u16]) -> Option<LiveConfig> {
     (!c.no_capture).then(|| LiveConfig {
         interface: c.interface.clone().unwrap_or_else(|| interface_for(&opts.host, opts.port)),
         filter: c.filter.clone().unwrap_or_else(|| port_filter(ports)),
@@ -139,7 +139,7 @@ fn console(args: &ConsoleArgs) -> anyhow::Result<ExitCode> {
     }
     let cluster = cluster_setup(&args.conn, &opts);
     let ports = server_ports(cluster.as_ref(), &opts);
-    let feed = match (unix_no_wire(&opts), live_config(&args.capture, &opts, &ports)) {
+    let feed = match (unix_no_wire(&opts), live_config(&args.capture.wire, &opts, &ports)) {
         (Some(why), _) => Feed::None(why),
         (None, None) => Feed::None("capture off (--no-capture)".into()),
         (None, Some(cfg)) => Feed::Live(cfg),
@@ -199,11 +199,7 @@ fn exporter(args: &cli::ExporterArgs) -> anyhow::Result<ExitCode> {
     if let Some(why) = unix_no_wire(&opts) {
         println!("respscope exporter: {why}");
     }
-    let live = (!args.no_capture && opts.unix.is_none()).then(|| LiveConfig {
-        interface: args.interface.clone().unwrap_or_else(|| interface_for(&opts.host, opts.port)),
-        filter: args.filter.clone().unwrap_or_else(|| format!("tcp port {}", opts.port)),
-        buffer_mib: 32,
-    });
+    let live = if opts.unix.is_some() { None } else { live_config(&args.wire, &opts, &[opts.port]) };
     let cfg = respscope::app::exporter::ExporterConfig {
         ports: vec![opts.port],
         server: opts,
@@ -372,7 +368,7 @@ fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
     let interval = std::time::Duration::from_secs_f64(args.interval.max(0.05));
     let cluster = cluster_setup(&args.conn, &opts);
     let ports = server_ports(cluster.as_ref(), &opts);
-    let live = match live_config(&args.capture, &opts, &ports) {
+    let live = match live_config(&args.capture.wire, &opts, &ports) {
         _ if opts.unix.is_some() => Err(unix_no_wire(&opts).unwrap_or_default()),
         None => Err("capture off (--no-capture)".to_string()),
         Some(cfg) => {

@@ -11,7 +11,9 @@
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeCounterValue, EncodeGaugeValue, EncodeMetric, MetricEncoder, NoLabelSet,
+};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
@@ -44,19 +46,7 @@ struct Collect(Arc<Mutex<Exported>>);
 /// A counter or gauge with one value.
 struct One<T>(MetricType, T);
 
-impl EncodeMetric for One<u64> {
-    fn encode(&self, mut e: MetricEncoder<'_>) -> Result<(), std::fmt::Error> {
-        match self.0 {
-            MetricType::Counter => e.encode_counter::<NoLabelSet, _, u64>(&self.1, None),
-            _ => e.encode_gauge(&self.1),
-        }
-    }
-    fn metric_type(&self) -> MetricType {
-        self.0
-    }
-}
-
-impl EncodeMetric for One<f64> {
+impl<T: EncodeCounterValue + EncodeGaugeValue> EncodeMetric for One<T> {
     fn encode(&self, mut e: MetricEncoder<'_>) -> Result<(), std::fmt::Error> {
         match self.0 {
             MetricType::Counter => e.encode_counter::<NoLabelSet, _, u64>(&self.1, None),

@@ -73,7 +73,12 @@ impl LabConn {
         stream.set_read_timeout(Some(REPLY_TIMEOUT)).map_err(io("set a read timeout on"))?;
         stream.set_write_timeout(Some(REPLY_TIMEOUT)).map_err(io("set a write timeout on"))?;
         let local_port = stream.local_addr().map_err(io("read the local address of"))?.port();
-        Ok(Self {
+        Ok(Self::on(stream, local_port))
+    }
+
+    /// A connection over `stream`, nothing read or written yet.
+    fn on(stream: TcpStream, local_port: u16) -> Self {
+        Self {
             stream,
             buf: Vec::with_capacity(64 * 1024),
             pos: 0,
@@ -81,7 +86,7 @@ impl LabConn {
             scanner: Scanner::new(Role::Replies, false),
             local_port,
             writes: 0,
-        })
+        }
     }
 
     /// A second handle on the same socket (a reader thread beside a writer).
@@ -93,15 +98,7 @@ impl LabConn {
             .stream
             .try_clone()
             .map_err(|source| ConnError::Io { what: "duplicate a socket".into(), source })?;
-        Ok(Self {
-            stream,
-            buf: Vec::with_capacity(64 * 1024),
-            pos: 0,
-            from: 0,
-            scanner: Scanner::new(Role::Replies, false),
-            local_port: self.local_port,
-            writes: 0,
-        })
+        Ok(Self::on(stream, self.local_port))
     }
 
     /// The socket, for options a lab sets (a small receive buffer for the slow reader).
