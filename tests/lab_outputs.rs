@@ -136,7 +136,7 @@ fn json_and_csv_read_back_as_written() {
 
     let md = std::fs::read_to_string(&paths[1]).expect("read the markdown");
     assert!(
-        md.starts_with("## lab pipelining\n") && md.contains("| 10,000 | 100 | 1.00 | 200 | 100 | 50,000 |"),
+        md.starts_with("## lab pipelining\n") && md.contains("| 10,000 | 100 | 1 | 200 | 100 | 50,000 |"),
         "{md}"
     );
 }
