@@ -86,6 +86,14 @@ where
     Ok(())
 }
 
+/// Per-bucket counts at `bounds` (scaled to the metric's unit), the last one above them all
+/// as the encoder's `+Inf` bucket: it writes `le="+Inf"` for `f64::MAX`, `inf` for infinity.
+fn buckets(bounds: &[u64], counts: &[u64], scale: f64) -> Vec<(f64, u64)> {
+    let mut out: Vec<(f64, u64)> = bounds.iter().zip(counts).map(|(&b, &n)| (b as f64 * scale, n)).collect();
+    out.push((f64::MAX, counts.get(bounds.len()).copied().unwrap_or(0)));
+    out
+}
+
 impl Collector for Collect {
     fn encode(&self, mut e: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let m = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -121,10 +129,7 @@ fn wire(e: &mut DescriptorEncoder<'_>, m: &Exported) -> Result<(), std::fmt::Err
         for (name, b) in &m.latency {
             let labels = [("command".to_string(), label(name))];
             let mut f = h.encode_family(&labels)?;
-            let mut buckets: Vec<(f64, u64)> =
-                BOUNDS_US.iter().zip(&b.counts).map(|(&us, &n)| (us as f64 / 1e6, n)).collect();
-            // The encoder writes `le="+Inf"` for `f64::MAX` (and `inf` for infinity).
-            buckets.push((f64::MAX, b.counts[BOUNDS_US.len()]));
+            let buckets = buckets(&BOUNDS_US, &b.counts, 1e-6);
             f.encode_histogram::<NoLabelSet>(b.sum_us as f64 / 1e6, b.count(), &buckets, None)?;
         }
     }
@@ -143,10 +148,7 @@ fn wire(e: &mut DescriptorEncoder<'_>, m: &Exported) -> Result<(), std::fmt::Err
             None,
             MetricType::Histogram,
         )?;
-        let mut buckets: Vec<(f64, u64)> =
-            BATCH_BOUNDS.iter().zip(&m.batch_buckets).map(|(&c, &n)| (c as f64, n)).collect();
-        // The encoder writes `le="+Inf"` for `f64::MAX` (and `inf` for infinity).
-        buckets.push((f64::MAX, m.batch_buckets[BATCH_BOUNDS.len()]));
+        let buckets = buckets(&BATCH_BOUNDS, &m.batch_buckets, 1.0);
         let count = m.batch_buckets.iter().sum();
         h.encode_histogram::<NoLabelSet>(m.batch_commands as f64, count, &buckets, None)?;
     }

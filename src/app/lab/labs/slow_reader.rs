@@ -57,10 +57,9 @@ pub fn empty() -> LabResult {
 }
 
 /// The client's row in CLIENT LIST: its omem, or `None` once it is gone.
-fn omem(bench: &Bench, control: &mut LabConn, name: &str) -> Result<Option<u64>, LabError> {
+fn omem(control: &mut LabConn, name: &str) -> Result<Option<u64>, LabError> {
     let reply = control.request(&[b"CLIENT", b"LIST"])?;
     let text = String::from_utf8_lossy(bulk_reply(&reply)).into_owned();
-    let _ = bench;
     Ok(parse_client_list(&text).into_iter().find(|r| r.name == name).map(|r| r.omem))
 }
 
@@ -100,7 +99,7 @@ fn stall(
     let mut max = 0;
     while Instant::now() < end {
         bench.check()?;
-        match omem(bench, control, name)? {
+        match omem(control, name)? {
             Some(o) => {
                 max = max.max(o);
                 p.point("omem", (t0.elapsed().as_secs_f64() * 10.0).round() / 10.0, mib(o));
@@ -155,7 +154,7 @@ pub fn run(bench: &Bench, plan: &Plan, p: &mut Progress<'_>) -> Result<(), LabEr
     let started = Instant::now();
     c.read_replies(usize::try_from(n).unwrap_or(0), |_| {})?;
     let took = started.elapsed();
-    let after = omem(bench, &mut control, name)?.unwrap_or(0);
+    let after = omem(&mut control, name)?.unwrap_or(0);
     p.point("omem", (t0.elapsed().as_secs_f64() * 10.0).round() / 10.0, mib(after));
     let w2 = window(bench, c.local_port);
     let [zw, full, probes, updates] = delta(w1.as_ref(), w2.as_ref());
