@@ -445,11 +445,11 @@ impl<O: Copy> RespStream<O> {
         // A cut whose bytes are recorded ended the last chunk: the scanner as it stood there
         // reads the bytes after it (and those before this chunk's own cut). Only for split
         // commands, and a copy of a few hundred bytes.
-        let at_cut = (continuing && self.after_due).then(|| self.scanner.clone());
-        if let Some(sc) = &at_cut {
+        let at_cut = (continuing && self.after_due && self.scanner.may_hide()).then(|| self.scanner.clone());
+        if continuing && self.after_due {
             self.after_due = false;
             let n = data.len().min(CUT_SIDE);
-            let secret = sc.clone().secret_bits(&data[..n]);
+            let secret = at_cut.as_ref().map_or(0, |sc| sc.clone().secret_bits(&data[..n]));
             if let Some(c) = self.cuts.last_mut() {
                 c.after = owner;
                 c.bytes.set_after(&data[..n], secret, data.len() > n);
@@ -579,16 +579,21 @@ impl<O: Copy> RespStream<O> {
         // The message's first byte in this chunk, and the first byte shown.
         let m0 = usize::try_from(start.saturating_sub(chunk_start)).unwrap_or(usize::MAX).min(end);
         let w0 = m0.max(end.saturating_sub(CUT_SIDE));
-        let mut walker = match at_cut {
-            Some(sc) if start < chunk_start => sc.clone(),
-            _ => {
-                let mut w = Scanner::new(self.role, false);
-                w.reset(start);
-                w
-            }
+        // The bytes before the cut are walked again only when they may hold a secret.
+        let secret = if self.scanner.may_hide() {
+            let mut walker = match at_cut {
+                Some(sc) if start < chunk_start => sc.clone(),
+                _ => {
+                    let mut w = Scanner::new(self.role, false);
+                    w.reset(start);
+                    w
+                }
+            };
+            let _ = walker.advance(&data[m0..w0]);
+            walker.secret_bits(&data[w0..end])
+        } else {
+            0
         };
-        let _ = walker.advance(&data[m0..w0]);
-        let secret = walker.secret_bits(&data[w0..end]);
         let mut bytes = CutBytes::default();
         bytes.set_before(&data[w0..end], secret, w0 > 0);
         if self.cuts.capacity() == 0 {

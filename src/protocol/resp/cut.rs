@@ -94,17 +94,39 @@ impl CutBytes {
 /// Wire bytes as a terminal may show them: [`escape_with`], with CR, LF and tab written `\r`,
 /// `\n` and `\t` as protocol text.
 pub fn show(bytes: &[u8]) -> String {
-    escape_with(bytes, |c| match c {
+    let mut out = String::with_capacity(bytes.len() + 8);
+    show_into(&mut out, bytes);
+    out
+}
+
+/// [`show`] appended to `out`; printable ASCII, the common case, without a detour.
+fn show_into(out: &mut String, bytes: &[u8]) {
+    if bytes.iter().all(|&b| (0x20..0x7f).contains(&b) || matches!(b, b'\r' | b'\n' | b'\t')) {
+        for &b in bytes {
+            match b {
+                b'\r' => out.push_str("\\r"),
+                b'\n' => out.push_str("\\n"),
+                b'\t' => out.push_str("\\t"),
+                _ => out.push(char::from(b)),
+            }
+        }
+        return;
+    }
+    out.push_str(&escape_with(bytes, |c| match c {
         '\r' => Some("\\r"),
         '\n' => Some("\\n"),
         '\t' => Some("\\t"),
         _ => None,
-    })
+    }));
 }
 
 /// [`show`], each run of secret bytes replaced by `***`.
 fn masked(bytes: &[u8], secret: u32) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(bytes.len() + 8);
+    if secret == 0 {
+        show_into(&mut out, bytes);
+        return out;
+    }
     let mut i = 0;
     while i < bytes.len() {
         let hidden = secret & (1 << i) != 0;
@@ -115,7 +137,7 @@ fn masked(bytes: &[u8], secret: u32) -> String {
         if hidden {
             out.push_str("***");
         } else {
-            out.push_str(&show(&bytes[i..j]));
+            show_into(&mut out, &bytes[i..j]);
         }
         i = j;
     }

@@ -227,6 +227,19 @@ impl Scanner {
         bits
     }
 
+    /// False when no byte of the message in progress, before or after this point, can belong
+    /// to a hidden argument: its name is read and carries no secret (the policy of a command
+    /// that hides nothing never changes afterwards). Spares the walk of
+    /// [`Scanner::secret_bits`] for almost every split command.
+    pub fn may_hide(&self) -> bool {
+        let named = if self.ty == b'i' {
+            self.argc >= 2 || (self.argc == 1 && !self.in_token)
+        } else {
+            self.arg_idx >= 1
+        };
+        self.role == Role::Requests && (!named || self.redactor.hides_any())
+    }
+
     /// True when the next byte, `b`, belongs to a hidden argument (see
     /// [`Scanner::secret_bits`]).
     fn hides(&self, b: u8) -> bool {
