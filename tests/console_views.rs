@@ -137,6 +137,8 @@ fn enter_opens_a_connection_in_detail() {
     assert!(s.contains("batches by commands per write"), "{s}");
     assert!(s.contains("341 cmds"), "{s}");
     assert!(s.contains("split #343 GET (24 B)"), "{s}");
+    // Under it, the cut: the frames on each side, where it fell and the bytes around it.
+    assert!(s.contains("┃ #9 before a bulk payload (byte 8 of 24): …*2\\r\\n$3\\r\\n ┃ GET"), "{s}");
     assert!(s.contains("CLIENT LIST: name \"jedis-app\""), "{s}");
     assert!(!u.apply(Action::Back, &m), "esc backs out of the detail, it does not quit");
     assert!(!u.detail);

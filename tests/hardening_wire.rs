@@ -4,8 +4,11 @@
 
 mod common;
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::Command;
+
+use common::pcap::{Pcap, ACK, PSH};
 
 fn fixture(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name).display().to_string()
@@ -187,4 +190,72 @@ fn watch_shows_bidi_characters_escaped_in_new_slowlog_entries() {
         out.contains(r#"["SET","inv\\xe2\\x80\\xaeoice.txt","\\xe2\\x81\\xa6v\\xe2\\x81\\xa9"]"#),
         "{out}"
     );
+}
+
+fn multibulk(args: &[&[u8]]) -> Vec<u8> {
+    let mut v = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        v.extend_from_slice(a);
+        v.extend_from_slice(b"\r\n");
+    }
+    v
+}
+
+/// Commands that carry a secret, each sent in two segments cut inside the secret (the
+/// password straddles the cut): the bytes shown at the cut hide it in every output, and the
+/// commands around them are still shown.
+#[test]
+fn split_secrets_never_show_in_the_bytes_at_a_cut() {
+    let secret = b"hunter2pass";
+    let cmds: Vec<Vec<u8>> = vec![
+        multibulk(&[b"AUTH", b"user", secret]),
+        multibulk(&[b"AUTH", secret]),
+        multibulk(&[b"HELLO", b"3", b"AUTH", b"user", secret]),
+        multibulk(&[b"CONFIG", b"SET", b"requirepass", secret]),
+        multibulk(&[b"ACL", b"SETUSER", b"bob", b"on", b">hunter2pass"]),
+        b"AUTH user hunter2pass\r\n".to_vec(),
+    ];
+    let f = tempfile::Builder::new()
+        .prefix("split_secrets")
+        .suffix(".pcap")
+        .tempfile()
+        .expect("a temporary file");
+    let (file, path) = f.into_parts();
+    let mut p = Pcap::new(std::io::BufWriter::new(file));
+    let c = (Ipv4Addr::new(10, 0, 0, 1), 40000);
+    let s = (Ipv4Addr::new(10, 0, 0, 2), 6379);
+    let (mut cs, mut ss) = p.handshake(c, s);
+    for cmd in &cmds {
+        // Cut after "hunter2" (or inside the ACL rule): 4 bytes of the secret follow.
+        let at = cmd.len() - 2 - 4;
+        for part in [&cmd[..at], &cmd[at..]] {
+            p.tcp(c, s, cs, ss, ACK | PSH, part);
+            cs += part.len() as u32;
+            p.wait(100);
+        }
+        p.tcp(s, c, ss, cs, ACK | PSH, b"+OK\r\n");
+        ss += 5;
+        p.wait(100);
+    }
+    p.finish();
+    let file = path.display().to_string();
+    let (_, json, _) = cli(&["analyze", &file, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let splits = v["connections"][0]["splits"].as_array().cloned().unwrap_or_default();
+    assert_eq!(splits.len(), cmds.len(), "{json}");
+    for sp in &splits {
+        let cut = &sp["cuts"][0];
+        assert!(cut["before"].as_str().unwrap_or_default().contains("***"), "{sp}");
+        assert!(cut["after"].as_str().unwrap_or_default().starts_with("***"), "{sp}");
+    }
+    assert_eq!(splits[0]["cuts"][0]["position"], "bulk_payload");
+    assert_eq!((splits[0]["cuts"][0]["k"].as_u64(), splits[0]["cuts"][0]["n"].as_u64()), (Some(7), Some(11)));
+    for (args, out, err) in every_output(&file) {
+        for piece in ["hunter", "unter2", "ter2p", "2pass"] {
+            assert!(!out.contains(piece) && !err.contains(piece), "{args:?} leaked {piece:?}:\n{out}");
+        }
+    }
+    let (_, text, _) = cli(&["analyze", &file]);
+    assert!(text.contains(r"#4 ┃ #5 inside a bulk payload, after 7 of 11 bytes (byte 36 of 42): …$4\r\nAUTH\r\n$***\r\n***\r\n$***\r\n*** ┃ ***\r\n"), "{text}");
 }

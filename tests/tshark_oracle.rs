@@ -157,7 +157,7 @@ fn ours(file: &Path) -> Ours {
             // strings. Those commands are not counted on tshark's side.
             let lost = msgs
                 .iter()
-                .filter(|x| x["kind"] == "command" && x["split"]["cut"] == "between tokens")
+                .filter(|x| x["kind"] == "command" && x["split"]["cut"] == "between elements")
                 .count();
             let cmds = cmds - lost;
             // tshark shows a partial array once its `*N` line is complete.
@@ -353,4 +353,76 @@ fn ack_rtt_follows_its_definition_on_tsharks_parse() {
         }
     }
     assert!(compared >= 40, "compared {compared} directions with samples");
+}
+
+/// Every frame's TCP payload as tshark decodes it.
+fn tshark_payloads(file: &Path) -> BTreeMap<u64, Vec<u8>> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .args(["-Y", "tcp.len > 0", "-T", "fields", "-e", "frame.number", "-e", "tcp.payload"])
+        .output()
+        .expect("run tshark");
+    let mut m = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut f = line.split('\t');
+        let (Some(n), Some(hex)) = (f.next().and_then(|n| n.parse().ok()), f.next()) else { continue };
+        let hex = hex.replace(':', "");
+        let bytes: Vec<u8> =
+            (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect();
+        m.insert(n, bytes);
+    }
+    m
+}
+
+/// The bytes shown at each cut of a split command are the frames' own, as tshark reads them:
+/// the end of the frame before the cut (as many of the command's bytes as it holds, at most
+/// 32), the start of the frame after it, `…` exactly where a frame holds more than is shown.
+#[test]
+fn split_cut_bytes_match_tshark_frame_payloads() {
+    if !tshark_available() {
+        return;
+    }
+    use respscope::protocol::resp::cut::show;
+    let mut checked = 0;
+    // Fixtures without retransmitted or overlapping bytes: each frame's payload is what the
+    // stream was handed.
+    for name in ["jedis_8192.pcap", "cli_pipe.pcap", "big_values.pcap", "interleave.pcap", "bidi.pcap"] {
+        let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+        let payloads = tshark_payloads(&file);
+        let report = ours(&file).report;
+        for c in report["connections"].as_array().into_iter().flatten() {
+            for s in c["splits"].as_array().into_iter().flatten() {
+                let cuts = s["cuts"].as_array().cloned().unwrap_or_default();
+                assert_eq!(
+                    cuts.len() as u64 + s["more_cuts"].as_u64().unwrap_or(0) + 1,
+                    s["segments"].as_u64().unwrap_or(0),
+                    "{name}: {s}"
+                );
+                let len = s["len"].as_u64().unwrap_or(0);
+                for (j, cut) in cuts.iter().enumerate() {
+                    let at = cut["at"].as_u64().unwrap_or(0);
+                    let prev = if j == 0 { 0 } else { cuts[j - 1]["at"].as_u64().unwrap_or(0) };
+                    let next = cuts.get(j + 1).and_then(|n| n["at"].as_u64()).unwrap_or(len);
+                    let before = &payloads[&cut["before_frame"].as_u64().unwrap_or(0)];
+                    let after = &payloads[&cut["after_frame"].as_u64().unwrap_or(0)];
+                    let kb = ((at - prev) as usize).min(32);
+                    let ka = ((next - at) as usize).min(32);
+                    let dots = |more: bool| if more { "…" } else { "" };
+                    let want_before =
+                        format!("{}{}", dots(before.len() > kb), show(&before[before.len() - kb..]));
+                    let want_after = format!("{}{}", show(&after[..ka]), dots(after.len() > ka));
+                    assert_eq!(cut["before"], want_before.as_str(), "{name}: {cut}");
+                    assert_eq!(cut["after"], want_after.as_str(), "{name}: {cut}");
+                    checked += 1;
+                }
+                // The Jedis capture's first split command is cut right after `*2\r\n$3\r\n`.
+                if name == "jedis_8192.pcap" && s["index"] == 343 {
+                    assert_eq!(cuts[0]["position"], "before_bulk_payload", "{s}");
+                    assert_eq!(cuts[0]["before"], "…*2\\r\\n$3\\r\\n", "{s}");
+                }
+            }
+        }
+    }
+    assert!(checked >= 20, "{checked} cuts checked");
 }

@@ -58,7 +58,7 @@ fn run(role: Role, previews: bool, joined: bool, steps: &[Step<'_>]) -> Outcome 
             Step::Feed(data) => {
                 let chunk_end = pos + data.len() as u64;
                 s.feed(data, owner, &mut |e: &Event<'_, u32>| match e {
-                    Event::Message { found, preview } => {
+                    Event::Message { found, preview, .. } => {
                         let m = found.msg;
                         assert!(m.start < m.end, "empty message {m:?}");
                         assert!(m.start >= last_end, "message {m:?} starts before the previous end {last_end}");

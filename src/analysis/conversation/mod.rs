@@ -13,8 +13,8 @@ pub mod pairing;
 
 use std::collections::VecDeque;
 
-use crate::analysis::resp::{Found, Next, Split};
-use crate::protocol::resp::{Kind, Name, Preview, Token};
+use crate::analysis::resp::{Cut, Found, Next, Split};
+use crate::protocol::resp::{CutBytes, Kind, Name, Position, Preview};
 
 pub use batches::Batches;
 pub use latency::{Latency, LatencySummary};
@@ -65,8 +65,53 @@ pub struct SplitCommand {
     /// Segments it spans.
     pub segments: u32,
     /// Where the first cut fell.
-    #[serde(serialize_with = "ser_token")]
-    pub cut: Token,
+    #[serde(serialize_with = "ser_position")]
+    pub cut: Position,
+    /// Every segment boundary inside it, in order (the first
+    /// [`MAX_CUTS`](crate::analysis::resp::MAX_CUTS)).
+    pub cuts: Vec<SplitCut>,
+    /// Its cuts beyond those.
+    pub more_cuts: u32,
+}
+
+/// One segment boundary inside a split command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SplitCut {
+    /// Frame holding the bytes just before the cut.
+    pub before_frame: u64,
+    /// Frame holding the bytes just after it.
+    pub after_frame: u64,
+    /// Bytes of the command before the cut.
+    pub at: u64,
+    /// Where in the command it fell.
+    pub position: Position,
+    /// The bytes on each side (secrets hidden when shown).
+    pub bytes: CutBytes,
+}
+
+impl SplitCut {
+    /// "before a bulk payload (byte 8 of 24)": where it fell, for people.
+    pub fn describe(&self, len: u64) -> String {
+        format!("{} (byte {} of {len})", self.position.describe_exact(), self.at)
+    }
+}
+
+impl serde::Serialize for SplitCut {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("before_frame", &self.before_frame)?;
+        m.serialize_entry("after_frame", &self.after_frame)?;
+        m.serialize_entry("at", &self.at)?;
+        m.serialize_entry("position", self.position.name())?;
+        if let Position::BulkPayload { k, n } = self.position {
+            m.serialize_entry("k", &k)?;
+            m.serialize_entry("n", &n)?;
+        }
+        m.serialize_entry("before", &self.bytes.before_text())?;
+        m.serialize_entry("after", &self.bytes.after_text())?;
+        m.end()
+    }
 }
 
 fn ser_bytes<S: serde::Serializer, const N: usize>(
@@ -76,8 +121,8 @@ fn ser_bytes<S: serde::Serializer, const N: usize>(
     s.serialize_str(&v.to_string_lossy())
 }
 
-fn ser_token<S: serde::Serializer>(t: &Token, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(t.describe())
+fn ser_position<S: serde::Serializer>(p: &Position, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(p.describe())
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -196,14 +241,21 @@ pub enum Step {
 impl Conversation {
     /// A command completed. `name_id` identifies its name in the analyzer's name table,
     /// `class` what it does to the conversation.
-    pub fn command(&mut self, f: &Found<SegRef>, preview: &Preview, name_id: u32, class: CmdClass) -> Step {
+    pub fn command(
+        &mut self,
+        f: &Found<SegRef>,
+        preview: &Preview,
+        cuts: (&[Cut<SegRef>], u32),
+        name_id: u32,
+        class: CmdClass,
+    ) -> Step {
         self.commands += 1;
         self.last_command = name_id;
         self.batches.command(f.last.batch);
         if let Some(split) = &f.split {
             self.split_commands += 1;
             if self.splits.len() < MAX_SPLIT_RECORDS {
-                self.splits.push(split_record(self.commands, f, preview, split));
+                self.splits.push(split_record(self.commands, f, preview, split, cuts));
             }
         }
         // MONITOR on a connection already monitoring (or about to) is ignored by Redis: no reply.
@@ -353,6 +405,7 @@ impl Conversation {
     /// Heap held, for memory budgets.
     pub fn heap_bytes(&self) -> usize {
         self.splits.capacity() * std::mem::size_of::<SplitCommand>()
+            + self.splits.iter().map(|s| s.cuts.capacity() * std::mem::size_of::<SplitCut>()).sum::<usize>()
             + self.latency.heap_bytes()
             + self.pending.capacity() * std::mem::size_of::<Pending>()
             + self.batches.heap_bytes()
@@ -372,7 +425,13 @@ impl Conversation {
     }
 }
 
-fn split_record(index: u64, f: &Found<SegRef>, preview: &Preview, s: &Split<SegRef>) -> SplitCommand {
+fn split_record(
+    index: u64,
+    f: &Found<SegRef>,
+    preview: &Preview,
+    s: &Split<SegRef>,
+    (cuts, more_cuts): (&[Cut<SegRef>], u32),
+) -> SplitCommand {
     let name = match f.msg.kind {
         Kind::Command { name, .. } => name,
         Kind::Reply { .. } | Kind::Rdb { .. } => Name::default(),
@@ -388,6 +447,17 @@ fn split_record(index: u64, f: &Found<SegRef>, preview: &Preview, s: &Split<SegR
         last_frame: f.last.frame,
         last_bytes: s.last_bytes,
         segments: s.chunks,
-        cut: s.token,
+        cut: s.cut,
+        cuts: cuts
+            .iter()
+            .map(|c| SplitCut {
+                before_frame: c.before.frame,
+                after_frame: c.after.frame,
+                at: c.at,
+                position: c.position,
+                bytes: c.bytes,
+            })
+            .collect(),
+        more_cuts,
     }
 }

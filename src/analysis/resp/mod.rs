@@ -6,4 +6,4 @@
 pub mod rdb;
 pub mod stream;
 
-pub use stream::{Event, Found, Next, RespStream, Split};
+pub use stream::{Cut, Event, Found, Next, RespStream, Split, MAX_CUTS, MAX_CUT_RECORDS};

@@ -11,11 +11,19 @@
 //! counting a gap.
 
 use super::rdb::{Rdb, RdbStep};
-use crate::protocol::resp::{Kind, Message, Outcome, ParseError, Preview, Role, Scanner, Status, Token};
+use crate::protocol::resp::cut::CUT_SIDE;
+use crate::protocol::resp::{
+    CutBytes, Kind, Message, Outcome, ParseError, Position, Preview, Role, Scanner, Status,
+};
 
 /// Bytes kept while looking for a point to resume after a gap or error. A candidate still
 /// incomplete after this many bytes is accepted: it has parsed cleanly through 64 KiB.
 pub const RESYNC_WINDOW: usize = 64 * 1024;
+
+/// Cuts of one split command recorded with their bytes; the rest are counted.
+pub const MAX_CUTS: usize = 16;
+/// Split commands per stream whose cuts are recorded (as many as a conversation lists).
+pub const MAX_CUT_RECORDS: u32 = 1000;
 
 /// Where a command that straddled segments was first cut.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,12 +32,28 @@ pub struct Split<O> {
     pub first: O,
     /// Bytes of the message in the first owner's chunk.
     pub first_bytes: u64,
-    /// Token at the first cut.
-    pub token: Token,
+    /// Position of the first cut.
+    pub cut: Position,
     /// Number of chunks the message spans.
     pub chunks: u32,
     /// Bytes of the message in the last chunk.
     pub last_bytes: u64,
+}
+
+/// One segment boundary inside a split command: the owners on each side, where in the command
+/// it fell and the bytes around it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cut<O> {
+    /// Owner of the bytes before the cut.
+    pub before: O,
+    /// Owner of the bytes after the cut.
+    pub after: O,
+    /// Bytes of the command before the cut.
+    pub at: u64,
+    /// Where in the command it fell.
+    pub position: Position,
+    /// Up to [`CUT_SIDE`] bytes of the command on each side, secrets marked.
+    pub bytes: CutBytes,
 }
 
 /// A complete message with the owners of its first and last bytes.
@@ -72,6 +96,11 @@ pub enum Event<'a, O> {
         /// Its redacted preview (empty without previews), borrowed from the scanner so the
         /// hot path copies no display bytes.
         preview: &'a Preview,
+        /// For a split command, its first [`MAX_CUTS`] cuts (empty for other messages, for
+        /// replies, and past the first [`MAX_CUT_RECORDS`] split commands).
+        cuts: &'a [Cut<O>],
+        /// Its cuts beyond those.
+        more_cuts: u32,
     },
     /// The bytes at `offset` are not RESP; parsing will resume at the next message.
     ParseError {
@@ -98,7 +127,7 @@ struct Pending<O> {
     start: u64,
     first: O,
     first_bytes: u64,
-    token: Token,
+    cut: Position,
     chunks: u32,
 }
 
@@ -229,6 +258,14 @@ pub struct RespStream<O> {
     pub parse_errors: u64,
     /// Bytes skipped without being parsed (gap resyncs and errors).
     pub skipped_bytes: u64,
+    /// The cuts of the pending message (requests only), allocated when one is cut.
+    cuts: Vec<Cut<O>>,
+    /// Its cuts beyond [`MAX_CUTS`].
+    more_cuts: u32,
+    /// The last cut waits for the bytes after it.
+    after_due: bool,
+    /// Split messages whose cuts were recorded.
+    cut_records: u32,
 }
 
 impl<O: Copy> RespStream<O> {
@@ -245,6 +282,10 @@ impl<O: Copy> RespStream<O> {
             gaps: 0,
             parse_errors: 0,
             skipped_bytes: 0,
+            cuts: Vec::new(),
+            more_cuts: 0,
+            after_due: false,
+            cut_records: 0,
         }
     }
 
@@ -293,7 +334,17 @@ impl<O: Copy> RespStream<O> {
         self.role = Role::Requests;
         self.scanner = Scanner::new(Role::Requests, self.previews);
         self.scanner.reset(at);
+        self.drop_pending();
+    }
+
+    /// Forgets the message in progress's split record and cuts.
+    fn drop_pending(&mut self) {
         self.pending = None;
+        if self.cuts.capacity() > 0 {
+            self.cuts = Vec::new();
+        }
+        self.more_cuts = 0;
+        self.after_due = false;
     }
 
     /// True when a message has started and not completed (or bytes wait in resync).
@@ -320,7 +371,7 @@ impl<O: Copy> RespStream<O> {
             self.skipped_bytes += r.skipped + r.held_len() as u64;
         }
         self.gaps += 1;
-        self.pending = None;
+        self.drop_pending();
         self.scanner.reset(at);
         self.resync = Some(Resync::new(self.role, at, true));
     }
@@ -391,6 +442,19 @@ impl<O: Copy> RespStream<O> {
                 p.chunks += 1;
             }
         }
+        // A cut whose bytes are recorded ended the last chunk: the scanner as it stood there
+        // reads the bytes after it (and those before this chunk's own cut). Only for split
+        // commands, and a copy of a few hundred bytes.
+        let at_cut = (continuing && self.after_due && self.scanner.may_hide()).then(|| self.scanner.clone());
+        if continuing && self.after_due {
+            self.after_due = false;
+            let n = data.len().min(CUT_SIDE);
+            let secret = at_cut.as_ref().map_or(0, |sc| sc.clone().secret_bits(&data[..n]));
+            if let Some(c) = self.cuts.last_mut() {
+                c.after = owner;
+                c.bytes.set_after(&data[..n], secret, data.len() > n);
+            }
+        }
         let mut pos = 0;
         // The scanner writes each message here, and the consumer borrows it from here.
         let mut found = Found { msg: Message::EMPTY, first: owner, last: owner, split: None };
@@ -414,14 +478,33 @@ impl<O: Copy> RespStream<O> {
                             Some(Split {
                                 first: p.first,
                                 first_bytes: p.first_bytes,
-                                token: p.token,
+                                cut: p.cut,
                                 chunks: p.chunks,
                                 last_bytes: end - chunk_start,
                             }),
                         ),
                         _ => (owner, None),
                     };
-                    let next = out(&Event::Message { found: &found, preview: self.scanner.preview() });
+                    let recorded = found.split.is_some() && !self.cuts.is_empty();
+                    if recorded {
+                        // The bytes after the last cut end with the message.
+                        let here = usize::try_from(end - chunk_start).unwrap_or(usize::MAX);
+                        if let Some(c) = self.cuts.last_mut() {
+                            c.bytes.clip_after(here, here < data.len());
+                        }
+                        self.cut_records += 1;
+                    }
+                    let (cuts, more_cuts) =
+                        if recorded { (&self.cuts[..], self.more_cuts) } else { (&[][..], 0) };
+                    let next = out(&Event::Message {
+                        found: &found,
+                        preview: self.scanner.preview(),
+                        cuts,
+                        more_cuts,
+                    });
+                    if self.cuts.capacity() > 0 {
+                        self.drop_pending();
+                    }
                     match next {
                         Next::Same => {}
                         Next::Keepalive => self.keepalive = true,
@@ -440,14 +523,30 @@ impl<O: Copy> RespStream<O> {
                 }
                 Status::Incomplete => {
                     let start = self.scanner.message_start();
-                    if self.scanner.in_message() && self.pending.is_none_or(|p| p.start != start) {
+                    if !self.scanner.in_message() {
+                        return pos;
+                    }
+                    let fresh = self.pending.is_none_or(|p| p.start != start);
+                    if fresh {
+                        if self.cuts.capacity() > 0 {
+                            self.drop_pending();
+                        }
                         self.pending = Some(Pending {
                             start,
                             first: owner,
                             first_bytes: self.scanner.offset() - start,
-                            token: self.scanner.token(),
+                            cut: self.scanner.position(),
                             chunks: 1,
                         });
+                    }
+                    // A command's cuts are recorded from its first, for the first split
+                    // commands only: the stream's hot path never gets here for a message
+                    // that ends in its chunk.
+                    let recording = self.role == Role::Requests
+                        && self.cut_records < MAX_CUT_RECORDS
+                        && (fresh || !self.cuts.is_empty() || self.more_cuts > 0);
+                    if recording {
+                        self.record_cut(data, pos, chunk_start, owner, at_cut.as_ref());
                     }
                     return pos;
                 }
@@ -455,7 +554,7 @@ impl<O: Copy> RespStream<O> {
                     let offset = self.scanner.offset();
                     self.parse_errors += 1;
                     let _ = out(&Event::ParseError { offset, error, owner });
-                    self.pending = None;
+                    self.drop_pending();
                     // A value that cannot start here stands at a line start and may itself
                     // begin the next message; any other error resumes after the next `\n`.
                     let at_line_start =
@@ -465,6 +564,49 @@ impl<O: Copy> RespStream<O> {
                 }
             }
         }
+    }
+
+    /// Records the cut at the end of `data[..end]` (the scanner stands there, inside a
+    /// message): where it fell and the message's bytes before it, secrets marked. `at_cut`
+    /// is the scanner as it stood at the chunk's start, when the message began before it.
+    fn record_cut(&mut self, data: &[u8], end: usize, chunk_start: u64, owner: O, at_cut: Option<&Scanner>) {
+        if self.cuts.len() >= MAX_CUTS {
+            self.more_cuts = self.more_cuts.saturating_add(1);
+            return;
+        }
+        let start = self.scanner.message_start();
+        let end = end.min(data.len());
+        // The message's first byte in this chunk, and the first byte shown.
+        let m0 = usize::try_from(start.saturating_sub(chunk_start)).unwrap_or(usize::MAX).min(end);
+        let w0 = m0.max(end.saturating_sub(CUT_SIDE));
+        // The bytes before the cut are walked again only when they may hold a secret.
+        let secret = if self.scanner.may_hide() {
+            let mut walker = match at_cut {
+                Some(sc) if start < chunk_start => sc.clone(),
+                _ => {
+                    let mut w = Scanner::new(self.role, false);
+                    w.reset(start);
+                    w
+                }
+            };
+            let _ = walker.advance(&data[m0..w0]);
+            walker.secret_bits(&data[w0..end])
+        } else {
+            0
+        };
+        let mut bytes = CutBytes::default();
+        bytes.set_before(&data[w0..end], secret, w0 > 0);
+        if self.cuts.capacity() == 0 {
+            self.cuts.reserve_exact(4);
+        }
+        self.cuts.push(Cut {
+            before: owner,
+            after: owner,
+            at: self.scanner.offset() - start,
+            position: self.scanner.position(),
+            bytes,
+        });
+        self.after_due = true;
     }
 
     /// Resync mode: looks for a point where a whole message parses, in the chunk where it
@@ -485,7 +627,7 @@ impl<O: Copy> RespStream<O> {
         self.skipped_bytes += r.skipped;
         let _ = out(&Event::Resumed { offset: r.base, skipped: r.skipped });
         self.scanner.reset(r.base);
-        self.pending = None;
+        self.drop_pending();
         step
     }
 
@@ -496,11 +638,12 @@ impl<O: Copy> RespStream<O> {
 
     /// Heap held beyond the stream itself, for memory budgets.
     pub fn heap_bytes(&self) -> usize {
-        self.resync.as_ref().map_or(0, |r| {
-            std::mem::size_of::<Resync<O>>()
-                + r.held.capacity()
-                + r.owners.capacity() * std::mem::size_of::<(usize, O)>()
-        })
+        self.cuts.capacity() * std::mem::size_of::<Cut<O>>()
+            + self.resync.as_ref().map_or(0, |r| {
+                std::mem::size_of::<Resync<O>>()
+                    + r.held.capacity()
+                    + r.owners.capacity() * std::mem::size_of::<(usize, O)>()
+            })
     }
 
     /// Gives up the bytes a resync holds (they count as skipped); the search goes on from
@@ -528,7 +671,7 @@ impl<O: Copy> RespStream<O> {
                 let msg = Message { start, end, kind: Kind::Rdb { diskless } };
                 let preview = Preview::default();
                 let found = Found { msg, first, last: owner, split: None };
-                let _ = out(&Event::Message { found: &found, preview: &preview });
+                let _ = out(&Event::Message { found: &found, preview: &preview, cuts: &[], more_cuts: 0 });
                 self.switch_to_commands(end);
                 used
             }
@@ -552,9 +695,9 @@ impl<O: Copy> RespStream<O> {
     }
 
     /// A message begun and cut at the end of the last chunk: owner of its first byte, its
-    /// bytes so far in that owner's chunk, and the token at the cut.
-    pub fn pending_split(&self) -> Option<(O, u64, Token)> {
-        self.pending.map(|p| (p.first, p.first_bytes, p.token))
+    /// bytes so far in that owner's chunk, and the position of the cut.
+    pub fn pending_split(&self) -> Option<(O, u64, Position)> {
+        self.pending.map(|p| (p.first, p.first_bytes, p.cut))
     }
 
     /// True when the message in progress has its top-level header (`*N\r\n`) complete.
@@ -801,5 +944,172 @@ fn plausible_start(role: Role, b: u8) -> bool {
                 | b'>'
                 | b'|'
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::resp::cut::show;
+
+    /// What a stream reported for one message: its cuts and how many more there were.
+    fn cuts_of(chunks: &[&[u8]]) -> Vec<(Vec<Cut<u32>>, u32)> {
+        let mut s: RespStream<u32> = RespStream::new(Role::Requests, true);
+        let mut got = Vec::new();
+        for (k, c) in chunks.iter().enumerate() {
+            s.feed(c, k as u32 + 1, &mut |e| {
+                if let Event::Message { found, cuts, more_cuts, .. } = e {
+                    if found.split.is_some() {
+                        got.push((cuts.to_vec(), *more_cuts));
+                    }
+                }
+            });
+        }
+        got
+    }
+
+    /// The position of a cut after each byte of a multibulk command, from its arguments
+    /// alone: the reference the scanner's answer is checked against.
+    fn reference(args: &[&[u8]]) -> Vec<Position> {
+        let mut at = Vec::new();
+        let header = format!("*{}\r\n", args.len());
+        at.extend(std::iter::repeat_n(Position::ArrayHeader, header.len() - 1));
+        for (i, a) in args.iter().enumerate() {
+            at.push(Position::BetweenElements);
+            let h = format!("${}\r\n", a.len());
+            at.extend(std::iter::repeat_n(Position::BulkHeader, h.len() - 1));
+            let n = a.len() as u64;
+            if n > 0 {
+                at.push(Position::BeforeBulkPayload);
+            }
+            at.extend((1..n).map(|k| Position::BulkPayload { k, n }));
+            at.push(Position::Crlf);
+            at.push(Position::Crlf);
+            if i + 1 == args.len() {
+                // The last `\n` ends the command: no cut after it.
+                break;
+            }
+        }
+        at
+    }
+
+    fn multibulk(args: &[&[u8]]) -> Vec<u8> {
+        let mut v = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            v.extend_from_slice(a);
+            v.extend_from_slice(b"\r\n");
+        }
+        v
+    }
+
+    #[test]
+    fn a_cut_at_every_byte_is_placed_exactly() {
+        let value = [b'v'; 20];
+        for args in [&[&b"GET"[..], b"jedis"][..], &[b"SET", b"key", &value[..]]] {
+            let cmd = multibulk(args);
+            let want = reference(args);
+            assert_eq!(want.len(), cmd.len() - 1);
+            for i in 1..cmd.len() {
+                let got = cuts_of(&[&cmd[..i], &cmd[i..]]);
+                assert_eq!(got.len(), 1, "cut at {i}");
+                let (cuts, more) = &got[0];
+                assert_eq!((cuts.len(), *more), (1, 0));
+                let c = cuts[0];
+                assert_eq!(c.position, want[i - 1], "cut at {i} of {}", show(&cmd));
+                assert_eq!((c.at, c.before, c.after), (i as u64, 1, 2));
+                let before = &cmd[i.saturating_sub(32)..i];
+                let after = &cmd[i..(i + 32).min(cmd.len())];
+                let dots = |more: bool| if more { "…" } else { "" };
+                let text =
+                    format!("{}{} ┃ {}{}", dots(i > 32), show(before), show(after), dots(cmd.len() - i > 32));
+                assert_eq!(c.bytes.text(), text, "cut at {i}");
+            }
+        }
+        // The example of the issue: the first segment ends with `*2\r\n$3\r\n`.
+        let cmd = multibulk(&[b"GET", b"jedis"]);
+        let got = cuts_of(&[&[b"PING\r\n", &cmd[..8]].concat(), &[&cmd[8..], b"PING\r\n"].concat()]);
+        let c = got[0].0[0];
+        assert_eq!(c.position, Position::BeforeBulkPayload);
+        assert_eq!(c.bytes.text(), r"…*2\r\n$3\r\n ┃ GET\r\n$5\r\njedis\r\n…");
+    }
+
+    #[test]
+    fn an_inline_command_is_cut_inline_at_every_byte() {
+        let cmd = b"PING\r\n";
+        for i in 1..cmd.len() {
+            let got = cuts_of(&[&cmd[..i], &cmd[i..]]);
+            let c = got[0].0[0];
+            assert_eq!((c.position, c.at), (Position::Inline, i as u64));
+            assert_eq!(c.bytes.text(), format!("{} ┃ {}", show(&cmd[..i]), show(&cmd[i..])));
+        }
+    }
+
+    #[test]
+    fn a_command_cut_many_times_keeps_sixteen_cuts_and_counts_the_rest() {
+        let value = [b'v'; 20];
+        let cmd = multibulk(&[b"SET", b"key", &value]);
+        let bytes: Vec<&[u8]> = cmd.chunks(1).collect();
+        let got = cuts_of(&bytes);
+        let (cuts, more) = &got[0];
+        assert_eq!(cuts.len(), MAX_CUTS);
+        assert_eq!(*more as usize, cmd.len() - 1 - MAX_CUTS);
+        for (k, c) in cuts.iter().enumerate() {
+            assert_eq!((c.at, c.before, c.after), (k as u64 + 1, k as u32 + 1, k as u32 + 2));
+            assert_eq!(c.bytes.lens(), (1, 1));
+        }
+        // Split commands beyond the first thousand are counted, their cuts not recorded.
+        let mut s: RespStream<u32> = RespStream::new(Role::Requests, false);
+        let mut recorded = 0;
+        for k in 0..1005u32 {
+            for (j, part) in [&cmd[..10], &cmd[10..]].iter().enumerate() {
+                s.feed(part, 2 * k + j as u32, &mut |e| {
+                    if let Event::Message { cuts, .. } = e {
+                        recorded += usize::from(!cuts.is_empty());
+                    }
+                });
+            }
+        }
+        assert_eq!(recorded, MAX_CUT_RECORDS as usize);
+        assert_eq!(s.heap_bytes(), 0);
+    }
+
+    #[test]
+    fn secrets_never_show_in_the_bytes_at_a_cut() {
+        // Every three bytes of the secret (and the user name where it is hidden too).
+        let pw = b"hunter2x";
+        let grams: Vec<String> = pw.windows(3).map(|w| String::from_utf8_lossy(w).into_owned()).collect();
+        let cases: [(&[u8], bool); 6] = [
+            (&multibulk(&[b"AUTH", b"alice", pw]), true),
+            (&multibulk(&[b"auth", pw]), false),
+            (&multibulk(&[b"HELLO", b"3", b"AUTH", b"alice", pw]), true),
+            (&multibulk(&[b"CONFIG", b"SET", b"requirepass", pw]), false),
+            (&multibulk(&[b"ACL", b"SETUSER", b"bob", b"on", b">hunter2x"]), false),
+            (b"AUTH alice hunter2x\r\n", true),
+        ];
+        for (cmd, user) in cases {
+            let mut hidden = 0;
+            for i in 1..cmd.len() {
+                let got = cuts_of(&[&cmd[..i], &cmd[i..]]);
+                let text = got[0].0[0].bytes.text();
+                for g in &grams {
+                    assert!(!text.contains(g.as_str()), "cut at {i} of {}: {text}", show(cmd));
+                }
+                assert!(!(user && text.contains("lic")), "cut at {i} of {}: {text}", show(cmd));
+                hidden += usize::from(text.contains("***"));
+            }
+            assert!(hidden > 0, "{}", show(cmd));
+        }
+        // The password straddling the cut: neither half, nor its length, is shown.
+        let cmd = multibulk(&[b"AUTH", b"user", pw]);
+        let at = cmd.len() - 2 - 4;
+        let got = cuts_of(&[&cmd[..at], &cmd[at..]]);
+        let c = got[0].0[0];
+        assert_eq!(c.position, Position::BulkPayload { k: 4, n: 8 });
+        assert_eq!(c.bytes.text(), r"*3\r\n$4\r\nAUTH\r\n$***\r\n***\r\n$***\r\n*** ┃ ***\r\n");
+        // A command without secrets shows its arguments.
+        let cmd = multibulk(&[b"CONFIG", b"SET", b"maxmemory", b"100mb"]);
+        let got = cuts_of(&[&cmd[..cmd.len() - 4], &cmd[cmd.len() - 4..]]);
+        assert!(got[0].0[0].bytes.text().contains("100"));
     }
 }

@@ -237,8 +237,8 @@ pub struct SplitStart {
     pub offset: u64,
     /// Its bytes in this segment.
     pub bytes: u64,
-    /// Token at the cut.
-    pub cut: crate::protocol::resp::Token,
+    /// Position of the cut.
+    pub cut: crate::protocol::resp::Position,
     /// Its top-level header line (`*N\r\n`) is complete in this segment.
     pub header_done: bool,
 }
@@ -267,7 +267,7 @@ pub struct SegmentRecord {
     /// Messages completed here.
     pub items: Vec<SegmentItem>,
     /// A message that starts here and continues in a later segment: its start offset, the
-    /// bytes it has here and the token at the cut.
+    /// bytes it has here and the position of the cut.
     pub split_start: Option<SplitStart>,
     /// Gaps declared while processing this segment (stream offset, length).
     pub gaps: Vec<(u64, u64)>,

@@ -48,34 +48,71 @@ impl std::fmt::Display for ParseError {
     }
 }
 
-/// Where inside a message the scanner stands: used to say at which token a command was split
-/// across TCP segments ("after `$5`, before CRLF").
+/// Where inside a message a cut falls: what the scanner has read of the message when its bytes
+/// stop at a TCP segment's end. Every byte offset inside a message has exactly one position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Token {
-    /// Between two values: the cut fell on a clean token boundary.
-    Boundary,
-    /// Inside a length or integer (`$5` with more digits possibly to come).
-    Length,
-    /// Between the `\r` and the `\n` of a header line.
-    HeaderCrlf,
-    /// Inside a bulk payload.
-    Payload,
-    /// In the CRLF that ends a bulk payload.
-    PayloadCrlf,
-    /// Inside a simple or inline line.
+pub enum Position {
+    /// Inside the top-level header `*N\r\n` (after the `*`, up to and including its `\r`);
+    /// for replies, any aggregate's header (`* % ~ > |`).
+    ArrayHeader,
+    /// Inside an element's header `$N\r\n` (after the `$`, up to and including its `\r`).
+    BulkHeader,
+    /// Right after a complete `$N\r\n` (N > 0), before the first payload byte.
+    BeforeBulkPayload,
+    /// Inside a bulk payload, after `k` of its `n` bytes (0 < k < n).
+    BulkPayload {
+        /// Payload bytes before the cut.
+        k: u64,
+        /// Payload length.
+        n: u64,
+    },
+    /// In the CRLF after a bulk payload: after the payload's last byte (before `\r`), or
+    /// between its `\r` and `\n`.
+    Crlf,
+    /// After the array header's or an element's final `\n`, before the next element's type
+    /// byte (`$`).
+    BetweenElements,
+    /// Inside an inline command (before its final `\n`).
+    Inline,
+    /// Replies only: inside a one-line value (simple string, error, integer, double…).
     Line,
 }
 
-impl Token {
-    /// Short human description of a cut at this token.
+impl Position {
+    /// The name used in JSON (`snake_case`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Position::ArrayHeader => "array_header",
+            Position::BulkHeader => "bulk_header",
+            Position::BeforeBulkPayload => "before_bulk_payload",
+            Position::BulkPayload { .. } => "bulk_payload",
+            Position::Crlf => "crlf",
+            Position::BetweenElements => "between_elements",
+            Position::Inline => "inline",
+            Position::Line => "line",
+        }
+    }
+
+    /// Short human description of a cut here (the `cut` of a split command).
     pub fn describe(self) -> &'static str {
         match self {
-            Token::Boundary => "between tokens",
-            Token::Length => "inside a length, before its CRLF",
-            Token::HeaderCrlf => "inside a header CRLF",
-            Token::Payload => "inside a bulk payload",
-            Token::PayloadCrlf => "before a bulk's trailing CRLF",
-            Token::Line => "inside a line",
+            Position::ArrayHeader => "inside the array header",
+            Position::BulkHeader => "inside a bulk header",
+            Position::BeforeBulkPayload => "before a bulk payload",
+            Position::BulkPayload { .. } => "inside a bulk payload",
+            Position::Crlf => "in a bulk payload's trailing CRLF",
+            Position::BetweenElements => "between elements",
+            Position::Inline => "inside an inline command",
+            Position::Line => "inside a line",
+        }
+    }
+
+    /// The description with the payload's numbers: "inside a bulk payload, after 3 of 10
+    /// bytes".
+    pub fn describe_exact(self) -> String {
+        match self {
+            Position::BulkPayload { k, n } => format!("inside a bulk payload, after {k} of {n} bytes"),
+            p => p.describe().to_string(),
         }
     }
 }

@@ -6,10 +6,12 @@
 //! - [`bytes`]: small inline byte buffers for names, arguments and previews.
 //! - [`redact`]: which arguments are secrets.
 //! - [`escape`]: untrusted text made safe to show.
+//! - [`cut`]: the bytes on both sides of a cut through a message, secrets masked.
 //!
 //! Nothing here depends on any other part of respscope.
 
 pub mod bytes;
+pub mod cut;
 pub mod escape;
 mod fast;
 pub mod message;
@@ -17,5 +19,6 @@ pub mod redact;
 pub mod scan;
 
 pub use bytes::{Arg, Head, InlineBytes, Name, Preview};
-pub use message::{Kind, Message, Outcome, ParseError, Role, Shape, Status, Token};
+pub use cut::CutBytes;
+pub use message::{Kind, Message, Outcome, ParseError, Position, Role, Shape, Status};
 pub use scan::Scanner;

@@ -16,7 +16,7 @@
 
 use super::bytes::{Arg, Head, InlineBytes, Name, Preview};
 use super::fast::{fast_number, itoa_buf, whole_message, write_elided};
-use super::message::{Kind, Message, Outcome, ParseError, Role, Shape, Status, Token, SHAPE_MAX_LEN};
+use super::message::{Kind, Message, Outcome, ParseError, Position, Role, Shape, Status, SHAPE_MAX_LEN};
 use super::redact::Redactor;
 
 /// Deepest aggregate nesting accepted; deeper input is a parse error, not a stack overflow.
@@ -190,15 +190,74 @@ impl Scanner {
         self.msg_start
     }
 
-    /// The token the scanner stands in (meaningful while [`Scanner::in_message`]).
-    pub fn token(&self) -> Token {
+    /// Where in the message in progress the scanner stands: the position of a cut after the
+    /// bytes read so far (meaningful while [`Scanner::in_message`]).
+    pub fn position(&self) -> Position {
         match self.state {
-            State::Start | State::Type => Token::Boundary,
-            State::Number(_) => Token::Length,
-            State::NumberLf(_) | State::LineLf => Token::HeaderCrlf,
-            State::Line | State::Inline => Token::Line,
-            State::Bulk(_) => Token::Payload,
-            State::BulkCr | State::BulkLf => Token::PayloadCrlf,
+            State::Start | State::Type => Position::BetweenElements,
+            State::Number(Num::Aggregate(_)) | State::NumberLf(Num::Aggregate(_)) => Position::ArrayHeader,
+            State::Number(Num::Bulk(_)) | State::NumberLf(Num::Bulk(_)) => Position::BulkHeader,
+            State::Number(Num::Integer) | State::NumberLf(Num::Integer) | State::Line | State::LineLf => {
+                Position::Line
+            }
+            State::Inline => Position::Inline,
+            State::Bulk(left) if left >= self.arg_len => Position::BeforeBulkPayload,
+            State::Bulk(left) => Position::BulkPayload { k: self.arg_len - left, n: self.arg_len },
+            State::BulkCr | State::BulkLf => Position::Crlf,
+        }
+    }
+
+    /// Reads `bytes` one at a time, the message in progress continuing from where this
+    /// scanner stands, and says which of them belong to an argument the redaction policy
+    /// hides: bit `i` for `bytes[i]` (the first 32 only). A hidden argument's payload and the
+    /// digits of its length are marked, so neither the secret nor its size is shown. Stops
+    /// where the message ends or fails. For the few bytes shown around a cut (on a copy of
+    /// the scanner), never on the hot path.
+    pub fn secret_bits(&mut self, bytes: &[u8]) -> u32 {
+        let mut bits = 0u32;
+        let mut msg = Message::EMPTY;
+        for (i, b) in bytes.iter().enumerate().take(32) {
+            if self.hides(*b) {
+                bits |= 1 << i;
+            }
+            if self.scan(std::slice::from_ref(b), &mut msg).1 != Status::Incomplete {
+                break;
+            }
+        }
+        bits
+    }
+
+    /// False when no byte of the message in progress, before or after this point, can belong
+    /// to a hidden argument: its name is read and carries no secret (the policy of a command
+    /// that hides nothing never changes afterwards). Spares the walk of
+    /// [`Scanner::secret_bits`] for almost every split command.
+    pub fn may_hide(&self) -> bool {
+        let named = if self.ty == b'i' {
+            self.argc >= 2 || (self.argc == 1 && !self.in_token)
+        } else {
+            self.arg_idx >= 1
+        };
+        self.role == Role::Requests && (!named || self.redactor.hides_any())
+    }
+
+    /// True when the next byte, `b`, belongs to a hidden argument (see
+    /// [`Scanner::secret_bits`]).
+    fn hides(&self, b: u8) -> bool {
+        if self.role != Role::Requests || !self.redactor.hides_any() {
+            return false;
+        }
+        match self.state {
+            State::Bulk(_) => self.depth == 1 && self.redactor.redacting(self.arg_idx),
+            State::Number(Num::Bulk(_)) => {
+                self.depth == 1 && b != b'\r' && self.redactor.redacting(self.arg_idx)
+            }
+            // Inline arguments are hidden whole once the name says the command carries a
+            // secret, as in previews.
+            State::Inline => {
+                !matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+                    && (self.argc >= 2 || (self.argc == 1 && !self.in_token))
+            }
+            _ => false,
         }
     }
 

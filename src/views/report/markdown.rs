@@ -143,4 +143,22 @@ fn splits(o: &mut String, c: &ConnReport) {
             s.cut.describe()
         );
     }
+    let cuts: Vec<String> = c
+        .splits
+        .iter()
+        .take(50)
+        .flat_map(|s| {
+            let lines = super::text::cut_lines(s);
+            lines.into_iter().map(move |l| format!("- command #{}: `{}`", s.index, l.replace('`', "'")))
+        })
+        .collect();
+    if !cuts.is_empty() {
+        let _ = writeln!(o);
+        let _ =
+            writeln!(o, "Bytes at each cut (`┃` marks the segment boundary, `…` where a segment goes on):");
+        let _ = writeln!(o);
+        for l in cuts {
+            let _ = writeln!(o, "{l}");
+        }
+    }
 }

@@ -146,7 +146,7 @@ pub fn json_line(rec: &SegmentRecord, w: &WireAnalyzer) -> String {
                 "latency_us": latency,
                 "split": it.found.split.map(|s| serde_json::json!({
                     "first_frame": s.first.frame, "first_bytes": s.first_bytes, "last_bytes": s.last_bytes,
-                    "segments": s.chunks, "cut": s.token.describe(),
+                    "segments": s.chunks, "cut": s.cut.describe(),
                 })),
             })
         })

@@ -168,6 +168,9 @@ fn connection(o: &mut String, c: &ConnReport) {
                 s.segments,
                 s.cut.describe()
             );
+            for line in cut_lines(s) {
+                let _ = writeln!(o, "      {line}");
+            }
         }
         if c.splits.len() > LIST {
             let _ = writeln!(o, "    … {} more (see --format json)", c.split_commands as usize - LIST);
@@ -208,4 +211,21 @@ fn connection(o: &mut String, c: &ConnReport) {
             let _ = writeln!(o, "    {d}");
         }
     }
+}
+
+/// One line per cut of a split command: the frames on each side, where it fell and the bytes
+/// around it (`#85 ┃ #86 before a bulk payload (byte 8 of 24): …*2\r\n$3\r\n ┃ GET\r\n…`),
+/// then how many more cuts were not recorded.
+pub fn cut_lines(s: &crate::analysis::conversation::SplitCommand) -> Vec<String> {
+    let mut out: Vec<String> = s
+        .cuts
+        .iter()
+        .map(|c| {
+            format!("#{} ┃ #{} {}: {}", c.before_frame, c.after_frame, c.describe(s.len), c.bytes.text())
+        })
+        .collect();
+    if s.more_cuts > 0 {
+        out.push(format!("… and {} more cut(s) not shown", s.more_cuts));
+    }
+    out
 }

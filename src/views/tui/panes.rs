@@ -655,6 +655,9 @@ fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, ui: &UiState
             s.last_bytes,
             s.cut.describe()
         )));
+        for line in crate::views::report::text::cut_lines(s) {
+            events.push(Line::from(format!("  {line}")));
+        }
     }
     if events.is_empty() {
         events.push(Line::from(Span::styled("no window events, no split commands", t.good)));
