@@ -224,8 +224,10 @@ fn parallel(file: &mut CaptureFile, cfg: &WireConfig, n: usize) -> (Option<WireA
         txs.push(tx);
         rxs.push(rx);
     }
+    let mut local = WireAnalyzer::new(cfg.clone(), link);
+    local.set_part();
     let mut dispatch = Dispatch {
-        local: WireAnalyzer::new(cfg.clone(), link),
+        local,
         buckets: 2 * n - 1,
         open: (0..threads).map(|_| Vec::new()).collect(),
         bytes: None,
@@ -241,6 +243,7 @@ fn parallel(file: &mut CaptureFile, cfg: &WireConfig, n: usize) -> (Option<WireA
                 let back: Sender<Vec<Decoded>> = back.clone();
                 s.spawn(move || {
                     let mut wire = WireAnalyzer::new(cfg, link);
+                    wire.set_part();
                     for batch in rx {
                         let buf = batch.bytes.as_slice();
                         for d in &batch.frames {

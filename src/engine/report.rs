@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::analysis::conversation::interleave::{InterleaveReport, InterleaveSummary};
 use crate::analysis::conversation::{ConnKind, LatencySummary, SplitCommand};
 use crate::analysis::tcp::flags;
 use crate::analysis::tcp::rtt::RttStats;
@@ -34,6 +35,9 @@ pub struct Report {
     pub propagated_by_name: BTreeMap<String, u64>,
     /// One entry per connection, in order of first appearance.
     pub connections: Vec<Arc<ConnReport>>,
+    /// Other clients' commands inside write batches, estimated from reply order, over all
+    /// connections.
+    pub interleave: InterleaveSummary,
 }
 
 /// Capture-wide counts.
@@ -180,6 +184,9 @@ pub struct ConnReport {
     pub window_events: Vec<EventEntry>,
     /// Parse errors in detail (first 100): frame, direction, offset, what.
     pub parse_error_details: Vec<String>,
+    /// Other clients' commands inside its write batches, estimated from reply order; null
+    /// when no batch got two replies or more.
+    pub interleave: Option<InterleaveReport>,
 }
 
 /// ACK round trips of one connection.
@@ -250,6 +257,10 @@ impl Report {
                 c.snapped
             ));
         }
+        let interleave = w.interleave_summary();
+        if interleave.unresolved > 0 {
+            warnings.push(interleave_warning(&interleave));
+        }
         if t.gaps > 0 {
             warnings.push(format!(
                 "{} gaps: bytes the capture never saw; messages across them are lost and FIFO pairing after them may be shifted",
@@ -274,6 +285,7 @@ impl Report {
             commands_by_stat_name: w.names.by_stat_name(),
             propagated_by_name: by_name(&w.propagated),
             connections: Vec::new(),
+            interleave,
         }
     }
 
@@ -343,7 +355,7 @@ impl Serialize for Streamed<'_> {
             }
         }
         let r = self.report;
-        let mut st = s.serialize_struct("Report", 7)?;
+        let mut st = s.serialize_struct("Report", 8)?;
         st.serialize_field("schema", r.schema)?;
         st.serialize_field("capture", &r.capture)?;
         st.serialize_field("totals", &r.totals)?;
@@ -351,6 +363,7 @@ impl Serialize for Streamed<'_> {
         st.serialize_field("commands_by_stat_name", &r.commands_by_stat_name)?;
         st.serialize_field("propagated_by_name", &r.propagated_by_name)?;
         st.serialize_field("connections", &Seq(self.connections))?;
+        st.serialize_field("interleave", &r.interleave)?;
         st.end()
     }
 }
@@ -427,7 +440,19 @@ pub fn conn_report_latest(c: &Connection, n: usize) -> ConnReport {
         ack_rtt_us: AckRttSection { to_server: c.ack_rtt().stats[0], to_client: c.ack_rtt().stats[1] },
         ping_rtt_us: v.ping_rtt,
         tls: c.tls,
+        interleave: v.interleave.stats.report(),
     }
+}
+
+/// Why some batches have no interleaving estimate, and what to do about it.
+fn interleave_warning(s: &InterleaveSummary) -> String {
+    let why = match s.covered_before_frame {
+        Some(f) => format!(
+            "the index of replies per frame filled at frame #{f}, so later batches are not estimated; raise --memory (the index takes a sixth of it)"
+        ),
+        None => "a connection had more batches waiting to be resolved than it keeps, or its batches left the index; raise --memory or analyse with RESPSCOPE_ANALYZERS=1 (one analyzer resolves as it goes)".to_string(),
+    };
+    format!("interleaving: {} batches of two replies or more could not be estimated: {why}", s.unresolved)
 }
 
 /// Flag names for an event, without tshark's Keep-Alive on a Linux probe (named once, as a

@@ -8,6 +8,7 @@
 //! `CLIENT REPLY`, replication) is [`pairing`]'s to say.
 
 pub mod batches;
+pub mod interleave;
 pub mod latency;
 pub mod pairing;
 
@@ -134,6 +135,8 @@ struct Pending {
     /// No other command was waiting when this one completed.
     alone: bool,
     class: CmdClass,
+    /// The write batch owning its last byte: which batch its reply answers.
+    batch: u64,
 }
 
 /// What a connection is, from what it did (contract v1.1's `kind`).
@@ -214,6 +217,8 @@ pub struct Conversation {
     pub last_command: u32,
     /// Latency of PINGs sent with nothing else in flight: the client's own round trips.
     pub ping_rtt: crate::analysis::tcp::rtt::RttStats,
+    /// Other clients' commands inside each write batch, from the order of replies.
+    pub interleave: interleave::Interleave,
     pending: VecDeque<Pending>,
     modes: Modes,
 }
@@ -271,7 +276,14 @@ impl Conversation {
             self.pending_overflow += 1;
         }
         let alone = self.pending.is_empty();
-        self.pending.push_back(Pending { ts: f.last.ts, name: name_id, index: self.commands, alone, class });
+        self.pending.push_back(Pending {
+            ts: f.last.ts,
+            name: name_id,
+            index: self.commands,
+            alone,
+            class,
+            batch: f.last.batch,
+        });
         self.add_depth(1);
         Step::Command(self.commands)
     }
@@ -332,6 +344,7 @@ impl Conversation {
         };
         let us = u64::try_from(f.last.ts - p.ts).unwrap_or(0);
         self.latency.record(us);
+        self.interleave.reply(p.batch, p.index, f.last.frame);
         let head = shape.head.as_bytes();
         let next = match p.class {
             CmdClass::Monitor if !error => {
@@ -409,6 +422,7 @@ impl Conversation {
             + self.latency.heap_bytes()
             + self.pending.capacity() * std::mem::size_of::<Pending>()
             + self.batches.heap_bytes()
+            + self.interleave.heap_bytes()
     }
 
     /// Starts a new interval for [`Conversation::interval_max_depth`].

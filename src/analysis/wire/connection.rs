@@ -20,6 +20,7 @@ use super::batchlog::{BatchLog, KEEP_BATCHES};
 use super::feed::{apply_event, flush_streams, looks_like_tls};
 use super::names::NameTable;
 use super::records::{Dir, ParseErrorRecord, SegmentLine, SegmentRecord, SplitStart, TcpCounts, WindowEvent};
+use crate::analysis::conversation::interleave::{Interleave, ReplyIndex};
 use crate::analysis::conversation::{Conversation, SegRef};
 use crate::analysis::resp::RespStream;
 use crate::analysis::tcp::flags::{self, Analysis, Seg};
@@ -56,6 +57,8 @@ pub(super) struct Shared<'a> {
     pub(super) interval: Option<&'a mut Histogram<u32>>,
     /// Latency by command name, when an exporter asks for it.
     pub(super) by_command: Option<&'a mut super::bycommand::CommandLatency>,
+    /// Replies completed per frame, for the interleaving estimate.
+    pub(super) replies: &'a mut ReplyIndex,
 }
 
 /// What the analyzer wants of a segment besides its numbers.
@@ -67,6 +70,8 @@ pub(super) struct SegmentOptions {
     pub(super) log: usize,
     /// Build display previews.
     pub(super) previews: bool,
+    /// Keep each write batch's interleaving estimate (tests).
+    pub(super) interleave_detail: bool,
 }
 
 /// One TCP connection to a Redis port.
@@ -353,7 +358,7 @@ impl Connection {
         shared: &mut Shared<'_>,
         o: SegmentOptions,
     ) -> Option<Box<SegmentRecord>> {
-        let SegmentOptions { listing, log, previews } = o;
+        let SegmentOptions { listing, log, previews, interleave_detail } = o;
         self.packets += 1;
         self.interval_packets = self.interval_packets.saturating_add(1);
         self.last_ts = ts;
@@ -413,6 +418,11 @@ impl Connection {
         let joined = self.joined_midstream;
         let before = (log > 0).then(|| self.counters());
         self.promote(log);
+        if interleave_detail {
+            if let Some(d) = self.detail.as_deref_mut() {
+                d.conv.interleave.keep_detail();
+            }
+        }
         let Stage::Live(live) = &mut self.stage else { return None };
         live.note(dir, &seg);
         let af = live.analysis.segment(d, &seg);
@@ -569,6 +579,15 @@ impl Connection {
         if let (Some(s), Some(detail)) = (live.streams.as_deref_mut(), self.detail.as_deref_mut()) {
             (self.gaps, self.parse_errors) = flush_streams(s, detail, self.tls, shared, true);
         }
+        // No reply can come any more: the batch being answered is complete.
+        if let Some(d) = self.detail.as_deref_mut() {
+            d.conv.interleave.close();
+        }
+    }
+
+    /// The interleaving estimate's per-connection side, for the analyzer to resolve.
+    pub(super) fn interleave_mut(&mut self) -> Option<&mut Interleave> {
+        self.detail.as_deref_mut().map(|d| &mut d.conv.interleave)
     }
 
     /// Gives up what only a live view needs, once finished: latency samples (their summary

@@ -72,6 +72,11 @@ fn message(
         }
         Kind::Reply { .. } => {
             let (step, answered, next) = conv.reply(found);
+            if let Step::Reply { .. } = step {
+                // Every reply is a command the server ran: the interleaving estimate counts
+                // them by the frame that completed them (pushes are not).
+                shared.replies.record(found.last.frame);
+            }
             if let Step::Reply { latency_us: Some(us), .. } = step {
                 if let Some(h) = shared.interval.as_deref_mut() {
                     let _ = h.record(us.clamp(1, MAX_LATENCY_US));

@@ -24,6 +24,9 @@ use std::net::IpAddr;
 use hashbrown::HashTable;
 use hdrhistogram::Histogram;
 
+use crate::analysis::conversation::interleave::{
+    between_all, InterleaveStats, InterleaveSummary, ReplyIndex, INDEX_BUDGET_SHARE,
+};
 use crate::analysis::conversation::latency::{IntervalLatency, MAX_LATENCY_US};
 use crate::protocol::tcp as tcpf;
 use crate::sources::capture::{decode, Frame, Link, Skip, TcpPacket};
@@ -162,11 +165,23 @@ pub struct WireAnalyzer {
     by_command: Option<bycommand::CommandLatency>,
     last_sweep_us: i64,
     finished: bool,
+    /// Replies completed per frame, for the interleaving estimate: this analyzer's, then,
+    /// once merged, the other analyzers' (each holds its own connections' frames).
+    replies: ReplyIndex,
+    merged_replies: Vec<ReplyIndex>,
+    /// One share of a parallel analysis: its index holds only its own connections' frames,
+    /// so batches are resolved when the shares are merged, not before.
+    part: bool,
+    /// Keep each write batch's interleaving estimate (tests compare them with MONITOR).
+    interleave_detail: bool,
+    /// The interleaving sums of connections retired from the table.
+    retired_interleave: InterleaveStats,
 }
 
 impl WireAnalyzer {
     /// An analyzer for frames of `link` framing.
     pub fn new(cfg: WireConfig, link: Link) -> Self {
+        let cfg_index_bytes = cfg.memory_budget / INDEX_BUDGET_SHARE;
         WireAnalyzer {
             cfg,
             link,
@@ -186,6 +201,11 @@ impl WireAnalyzer {
             by_command: None,
             last_sweep_us: 0,
             finished: false,
+            replies: ReplyIndex::new(cfg_index_bytes, true),
+            merged_replies: Vec::new(),
+            part: false,
+            interleave_detail: false,
+            retired_interleave: InterleaveStats::default(),
         }
     }
 
@@ -250,7 +270,68 @@ impl WireAnalyzer {
     /// allocated for connections, the index, and the heap each connection holds.
     pub fn memory_used(&self) -> usize {
         // The index: a u32 and a control byte per bucket, buckets at most 8/7 of capacity.
-        self.conns.capacity() * size_of::<Connection>() + self.table.capacity() * 6 + self.heap
+        self.conns.capacity() * size_of::<Connection>()
+            + self.table.capacity() * 6
+            + self.heap
+            + self.replies.heap_bytes()
+    }
+
+    /// Makes this analyzer one share of a parallel analysis: it sees only its own
+    /// connections' frames, so its interleaving estimates wait for [`WireAnalyzer::merge`]
+    /// (and its reply index keeps everything until then, stopping when full).
+    pub fn set_part(&mut self) {
+        self.part = true;
+        self.replies.set_rolling(false);
+    }
+
+    /// Keeps each write batch's interleaving estimate one by one (the first
+    /// [`MAX_DETAIL`](crate::analysis::conversation::interleave::MAX_DETAIL) per connection),
+    /// for tests that compare them with MONITOR.
+    pub fn keep_interleave_detail(&mut self) {
+        self.interleave_detail = true;
+    }
+
+    /// Resolves the interleaving estimates of batches whose replies all completed before
+    /// frame `before`, from every reply index this analyzer holds; then, for an analyzer
+    /// that sees every frame, drops the index entries no waiting batch needs.
+    fn resolve_interleave(&mut self, before: u64) {
+        self.replies.prepare();
+        for m in &mut self.merged_replies {
+            m.prepare();
+        }
+        let mut indices: Vec<&ReplyIndex> = Vec::with_capacity(1 + self.merged_replies.len());
+        indices.push(&self.replies);
+        indices.extend(self.merged_replies.iter());
+        let mut oldest = before;
+        for c in &mut self.conns {
+            // Nothing waits for a reply: the batch being answered got all of its replies.
+            let idle = c.conv().depth <= 0;
+            let Some(il) = c.interleave_mut() else { continue };
+            if idle {
+                il.close();
+            }
+            il.resolve(before, &mut |a, b| between_all(&indices, a, b));
+            if let Some(f) = il.oldest_frame() {
+                oldest = oldest.min(f);
+            }
+        }
+        // Frames up to the oldest one a batch still needs are never asked for again.
+        if !self.part && self.merged_replies.is_empty() && oldest > 0 {
+            self.replies.trim(oldest);
+        }
+    }
+
+    /// The capture-wide interleaving summary: sums over every connection, listed or retired.
+    pub fn interleave_summary(&self) -> InterleaveSummary {
+        let mut s = self.retired_interleave;
+        for c in &self.conns {
+            s.add(&c.conv().interleave.stats);
+        }
+        let full = std::iter::once(&self.replies)
+            .chain(&self.merged_replies)
+            .filter_map(ReplyIndex::full_from)
+            .min();
+        InterleaveSummary::of(&s, full)
     }
 
     #[inline]
@@ -316,15 +397,21 @@ impl WireAnalyzer {
             self.counts.snapped += 1;
         }
         if ts_us.saturating_sub(self.last_sweep_us) >= SWEEP_EVERY_US {
-            self.sweep(ts_us);
+            self.sweep(ts_us, no);
         }
         let idx = self.connection_for(&p, flow, no, ts_us);
-        let o = SegmentOptions { listing, log: self.segment_log, previews: self.cfg.previews };
+        let o = SegmentOptions {
+            listing,
+            log: self.segment_log,
+            previews: self.cfg.previews,
+            interleave_detail: self.interleave_detail,
+        };
         let mut shared = Shared {
             names: &mut self.names,
             propagated: &mut self.propagated,
             interval: self.interval.as_mut(),
             by_command: self.by_command.as_mut(),
+            replies: &mut self.replies,
         };
         let conn = self.conns.get_mut(idx)?;
         // Boxed by the connection: a listing is rare, and the record is too large to be
@@ -361,6 +448,7 @@ impl WireAnalyzer {
                 propagated: &mut self.propagated,
                 interval: self.interval.as_mut(),
                 by_command: self.by_command.as_mut(),
+                replies: &mut self.replies,
             };
             if let Some(old) = self.conns.get_mut(i) {
                 old.finish(&mut shared);
@@ -425,12 +513,14 @@ impl WireAnalyzer {
     /// Drops the connections marked in `gone` from `conns`, summing them into the totals.
     fn retire(&mut self, gone: &[bool]) {
         let mut k = 0;
-        let (retired, heap) = (&mut self.retired, &mut self.heap);
+        let (retired, heap, retired_interleave) =
+            (&mut self.retired, &mut self.heap, &mut self.retired_interleave);
         self.conns.retain(|c| {
             let drop = gone.get(k).copied().unwrap_or(false);
             k += 1;
             if drop {
                 retired.add(c);
+                retired_interleave.add(&c.conv().interleave.abandon());
                 *heap = heap.saturating_sub(c.charged);
             }
             !drop
@@ -443,13 +533,19 @@ impl WireAnalyzer {
 
     /// Finishes connections closed for a while (their memory shrinks to their numbers) and,
     /// past the limit, retires the oldest finished ones.
-    fn sweep(&mut self, now_us: i64) {
+    fn sweep(&mut self, now_us: i64, frame: u64) {
         self.last_sweep_us = now_us;
+        if !self.part {
+            // Every frame before this one has been seen: batches answered before it can be
+            // resolved, and the index entries behind them dropped.
+            self.resolve_interleave(frame);
+        }
         let mut shared = Shared {
             names: &mut self.names,
             propagated: &mut self.propagated,
             interval: self.interval.as_mut(),
             by_command: self.by_command.as_mut(),
+            replies: &mut self.replies,
         };
         for c in &mut self.conns {
             // Both sides finished (a half-closed connection may still stream replies).
@@ -520,6 +616,7 @@ impl WireAnalyzer {
             propagated: &mut self.propagated,
             interval: self.interval.as_mut(),
             by_command: self.by_command.as_mut(),
+            replies: &mut self.replies,
         };
         for c in &mut self.conns {
             if c.buffered() > share.min(1 << 20) {
@@ -529,8 +626,10 @@ impl WireAnalyzer {
                 c.charged = f;
             }
         }
-        let mut used =
-            self.conns.capacity() * size_of::<Connection>() + self.table.capacity() * 6 + self.heap;
+        let mut used = self.conns.capacity() * size_of::<Connection>()
+            + self.table.capacity() * 6
+            + self.heap
+            + shared.replies.heap_bytes();
         if used <= target {
             return;
         }
@@ -575,9 +674,13 @@ impl WireAnalyzer {
             propagated: &mut self.propagated,
             interval: self.interval.as_mut(),
             by_command: self.by_command.as_mut(),
+            replies: &mut self.replies,
         };
         for c in &mut self.conns {
             c.finish(&mut shared);
+        }
+        if !self.part {
+            self.resolve_interleave(u64::MAX);
         }
     }
 }

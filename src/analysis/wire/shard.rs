@@ -57,6 +57,13 @@ impl WireAnalyzer {
             first.names.merge(&other.names);
             first.propagated.merge(&other.propagated);
             first.conns.append(&mut other.conns);
+            first.retired_interleave.add(&other.retired_interleave);
+            // Each share's reply index holds its own connections' frames: together they count
+            // every reply, and a batch's estimate sums over them.
+            first
+                .merged_replies
+                .push(std::mem::replace(&mut other.replies, super::ReplyIndex::new(0, false)));
+            first.merged_replies.append(&mut other.merged_replies);
         }
         first.conns.sort_by_key(|c| c.first_frame);
         for (i, c) in first.conns.iter_mut().enumerate() {
@@ -64,6 +71,9 @@ impl WireAnalyzer {
         }
         first.next_id = first.conns.len() as u64 + 1;
         first.reindex();
+        // Every share is in: the waiting batches can be resolved.
+        first.part = false;
+        first.resolve_interleave(u64::MAX);
         Some(first)
     }
 }

@@ -28,6 +28,29 @@ pub fn write(
         row(&mut o, &c);
         out.write_all(o.as_bytes())?;
     }
+    if r.interleave.batches > 0 {
+        let il = &r.interleave;
+        o.clear();
+        let _ = writeln!(o, "\n## Interleaving (estimated from reply order)\n");
+        let _ = writeln!(
+            o,
+            "Over all connections: {}.\n",
+            super::interleave_words(il.batches, il.interleaved, il.others_mean, il.others_max)
+        );
+        out.write_all(o.as_bytes())?;
+        for c in conns.iter() {
+            let Some(i) = &c.interleave else { continue };
+            o.clear();
+            let _ = writeln!(
+                o,
+                "- connection {} ({}): {}",
+                c.id,
+                c.client,
+                super::interleave_words(i.batches, i.interleaved, i.others_mean, i.others_max)
+            );
+            out.write_all(o.as_bytes())?;
+        }
+    }
     for c in conns.iter() {
         o.clear();
         splits(&mut o, &c);

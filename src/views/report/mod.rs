@@ -90,3 +90,11 @@ pub fn rtt_sources(c: &crate::engine::report::ConnReport) -> String {
         ack(&c.ack_rtt_us.to_client)
     )
 }
+
+/// Interleaving in words, one line: `12 of 40 batches had other clients' commands inside, 3.1
+/// on average, at most 17`.
+pub fn interleave_words(batches: u64, interleaved: u64, mean: f64, max: u64) -> String {
+    format!(
+        "{interleaved} of {batches} batches had other clients' commands inside, {mean:.1} on average, at most {max}"
+    )
+}

@@ -60,6 +60,14 @@ fn header(r: &Report, source: &str) -> String {
     if t.moved > 0 || t.ask > 0 {
         let _ = writeln!(o, "cluster redirections: {} MOVED, {} ASK", t.moved, t.ask);
     }
+    let il = &r.interleave;
+    if il.batches > 0 {
+        let _ = writeln!(
+            o,
+            "interleaving (estimated from reply order, batches of two replies or more): {}",
+            super::interleave_words(il.batches, il.interleaved, il.others_mean, il.others_max)
+        );
+    }
     let _ = writeln!(
         o,
         "tcp: {} zero windows, {} window full, {} window updates, {} zero-window probes, {} retransmissions",
@@ -146,6 +154,13 @@ fn connection(o: &mut String, c: &ConnReport) {
         for (size, count) in &c.batch_sizes {
             let _ = writeln!(o, "    {size:>14} {count:>10}  {}", bar(*count, max));
         }
+    }
+    if let Some(i) = &c.interleave {
+        let _ = writeln!(
+            o,
+            "  interleaving (estimated from reply order): {}",
+            super::interleave_words(i.batches, i.interleaved, i.others_mean, i.others_max)
+        );
     }
     if c.split_commands > 0 {
         let _ = writeln!(
