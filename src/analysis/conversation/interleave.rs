@@ -29,7 +29,10 @@ pub const INDEX_ENTRY_BYTES: usize = 12;
 /// million frames that completed replies) of `analyze`'s 96 MiB.
 pub const INDEX_BUDGET_SHARE: usize = 6;
 
-/// The batch whose replies are arriving.
+/// No batch is being answered.
+const NONE: u64 = u64::MAX;
+
+/// The batch whose replies are arriving (`batch` [`NONE`]: none).
 #[derive(Clone, Copy, Debug)]
 struct Open {
     batch: u64,
@@ -38,9 +41,15 @@ struct Open {
     f1: u64,
     f2: u64,
     replies: u32,
-    /// Its replies completed in frame f1, and in frame f2.
+    /// Its replies completed in frame f1 (set when a later frame comes), and in frame f2.
     in_first: u32,
     in_last: u32,
+}
+
+impl Default for Open {
+    fn default() -> Self {
+        Open { batch: NONE, first: 0, f1: 0, f2: 0, replies: 0, in_first: 0, in_last: 0 }
+    }
 }
 
 /// A closed batch waiting for the index to cover it: frames f1 and f1 + gap, and its own
@@ -134,7 +143,7 @@ struct Detail {
 /// and the sums over resolved ones.
 #[derive(Debug, Default)]
 pub struct Interleave {
-    open: Option<Open>,
+    open: Open,
     spans: Vec<Span>,
     /// Sums over resolved batches.
     pub stats: InterleaveStats,
@@ -146,30 +155,41 @@ impl Interleave {
     /// (FIFO pairing: a batch's replies come one after another).
     #[inline]
     pub fn reply(&mut self, batch: u64, command: u64, frame: u64) {
-        if let Some(o) = &mut self.open {
-            if o.batch == batch {
-                o.replies = o.replies.saturating_add(1);
-                if frame == o.f2 {
-                    o.in_last += 1;
-                } else if frame > o.f2 {
-                    (o.f2, o.in_last) = (frame, 1);
+        let o = &mut self.open;
+        // Most replies: the same batch, the same frame as the one before.
+        if batch == o.batch && frame == o.f2 {
+            o.replies = o.replies.wrapping_add(1);
+            o.in_last = o.in_last.wrapping_add(1);
+            return;
+        }
+        self.next(batch, command, frame);
+    }
+
+    /// A reply in another frame than the one before, or of another batch: out of line, so
+    /// that the per-reply path stays two compares.
+    #[inline(never)]
+    fn next(&mut self, batch: u64, command: u64, frame: u64) {
+        let o = &mut self.open;
+        if batch == o.batch {
+            o.replies = o.replies.wrapping_add(1);
+            if frame > o.f2 {
+                if o.f2 == o.f1 {
+                    o.in_first = o.in_last;
                 }
-                if frame == o.f1 {
-                    o.in_first += 1;
-                }
-                return;
+                (o.f2, o.in_last) = (frame, 1);
             }
+            // An older frame (completed behind a hole) lies between: its own.
+            return;
         }
         self.close();
-        self.open =
-            Some(Open { batch, first: command, f1: frame, f2: frame, replies: 1, in_first: 1, in_last: 1 });
+        self.open = Open { batch, first: command, f1: frame, f2: frame, replies: 1, in_first: 0, in_last: 1 };
     }
 
     /// Closes the batch being answered (its connection finished, or another batch's reply
     /// came): a batch of two replies or more waits to be resolved.
     pub fn close(&mut self) {
-        let Some(o) = self.open.take() else { return };
-        if o.replies < 2 {
+        let o = std::mem::take(&mut self.open);
+        if o.batch == NONE || o.replies < 2 {
             return;
         }
         // All its replies in one frame: nothing can lie between them.
@@ -237,7 +257,8 @@ impl Interleave {
     /// The oldest frame a waiting batch (or the one being answered) still needs the index
     /// from.
     pub fn oldest_frame(&self) -> Option<u64> {
-        self.spans.first().map(|s| s.f1).or(self.open.map(|o| o.f1))
+        let open = (self.open.batch != NONE).then_some(self.open.f1);
+        self.spans.first().map(|s| s.f1).or(open)
     }
 
     /// Batches waiting, given up: their connection leaves the table.
