@@ -436,6 +436,74 @@ impl ReplyIndex {
         }
     }
 
+    /// One index of the indices of several analyzers, each holding its own connections'
+    /// frames: merged in frame order, linearly, so that a range is two lookups however many
+    /// analyzers there were.
+    pub fn combine(parts: Vec<ReplyIndex>) -> ReplyIndex {
+        let mut out: Option<ReplyIndex> = None;
+        for mut p in parts {
+            p.prepare();
+            out = Some(match out {
+                None => p,
+                Some(o) => o.merged_with(&p),
+            });
+        }
+        out.unwrap_or_else(|| ReplyIndex::new(0, false))
+    }
+
+    /// Both prepared.
+    fn merged_with(self, b: &ReplyIndex) -> ReplyIndex {
+        let a = &self;
+        let n = a.frames.len() + b.frames.len();
+        let (mut frames, mut cum) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut i, mut j, mut run) = (0, 0, 0u32);
+        let (mut prev_a, mut prev_b) = (a.base, b.base);
+        loop {
+            let next = match (a.frames.get(i), b.frames.get(j)) {
+                (Some(&fa), Some(&fb)) if fa <= fb => Some((fa, true)),
+                (Some(&fa), None) => Some((fa, true)),
+                (_, Some(&fb)) => Some((fb, false)),
+                (None, None) => None,
+            };
+            let Some((f, from_a)) = next else { break };
+            // Each entry's own count is the difference of running counts.
+            let count = if from_a {
+                let c = a.cum.get(i).copied().unwrap_or(prev_a);
+                i += 1;
+                c.wrapping_sub(std::mem::replace(&mut prev_a, c))
+            } else {
+                let c = b.cum.get(j).copied().unwrap_or(prev_b);
+                j += 1;
+                c.wrapping_sub(std::mem::replace(&mut prev_b, c))
+            };
+            run = run.wrapping_add(count);
+            if frames.last() == Some(&f) {
+                if let Some(c) = cum.last_mut() {
+                    *c = run;
+                }
+            } else {
+                frames.push(f);
+                cum.push(run);
+            }
+        }
+        let full_from = match (a.full_from, b.full_from) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
+        ReplyIndex {
+            frames,
+            cum,
+            base: 0,
+            trimmed_to: a.trimmed_to.max(b.trimmed_to),
+            full_from,
+            unsorted: false,
+            cap: a.cap.saturating_add(b.cap),
+            rolling: false,
+            tail_frame: 0,
+            tail_n: 0,
+        }
+    }
+
     /// Drops the entries of frames up to `frame` (sorted).
     pub fn trim(&mut self, frame: u64) {
         let k = self.frames.partition_point(|&f| f <= frame);
@@ -607,6 +675,11 @@ mod tests {
         let refs: Vec<&ReplyIndex> = parts.iter().collect();
         for (a, b) in [(1, 300), (5, 6), (5, 7), (0, 301), (100, 250), (299, 300)] {
             assert_eq!(between_all(&refs, a, b), whole.between(a, b), "({a}, {b})");
+        }
+        let one = ReplyIndex::combine(parts.into_iter().collect());
+        assert_eq!(one.len(), whole.len());
+        for (a, b) in [(1, 300), (5, 6), (5, 7), (0, 301), (100, 250), (299, 300), (17, 18)] {
+            assert_eq!(one.between(a, b), whole.between(a, b), "({a}, {b})");
         }
         assert_eq!(whole.between(0, 4), Some(1 + 2 + 3));
     }

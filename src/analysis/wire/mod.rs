@@ -25,7 +25,7 @@ use hashbrown::HashTable;
 use hdrhistogram::Histogram;
 
 use crate::analysis::conversation::interleave::{
-    between_all, InterleaveStats, InterleaveSummary, ReplyIndex, INDEX_BUDGET_SHARE,
+    InterleaveStats, InterleaveSummary, ReplyIndex, INDEX_BUDGET_SHARE,
 };
 use crate::analysis::conversation::latency::{IntervalLatency, MAX_LATENCY_US};
 use crate::protocol::tcp as tcpf;
@@ -165,10 +165,9 @@ pub struct WireAnalyzer {
     by_command: Option<bycommand::CommandLatency>,
     last_sweep_us: i64,
     finished: bool,
-    /// Replies completed per frame, for the interleaving estimate: this analyzer's, then,
-    /// once merged, the other analyzers' (each holds its own connections' frames).
+    /// Replies completed per frame, for the interleaving estimate (once merged, every
+    /// analyzer's combined).
     replies: ReplyIndex,
-    merged_replies: Vec<ReplyIndex>,
     /// One share of a parallel analysis: its index holds only its own connections' frames,
     /// so batches are resolved when the shares are merged, not before.
     part: bool,
@@ -202,7 +201,6 @@ impl WireAnalyzer {
             last_sweep_us: 0,
             finished: false,
             replies: ReplyIndex::new(cfg_index_bytes, true),
-            merged_replies: Vec::new(),
             part: false,
             interleave_detail: false,
             retired_interleave: InterleaveStats::default(),
@@ -292,16 +290,10 @@ impl WireAnalyzer {
     }
 
     /// Resolves the interleaving estimates of batches whose replies all completed before
-    /// frame `before`, from every reply index this analyzer holds; then, for an analyzer
-    /// that sees every frame, drops the index entries no waiting batch needs.
-    fn resolve_interleave(&mut self, before: u64) {
+    /// frame `before`; then drops the index entries no waiting batch needs.
+    pub(super) fn resolve_interleave(&mut self, before: u64) {
         self.replies.prepare();
-        for m in &mut self.merged_replies {
-            m.prepare();
-        }
-        let mut indices: Vec<&ReplyIndex> = Vec::with_capacity(1 + self.merged_replies.len());
-        indices.push(&self.replies);
-        indices.extend(self.merged_replies.iter());
+        let index = &self.replies;
         let mut oldest = before;
         for c in &mut self.conns {
             // Nothing waits for a reply: the batch being answered got all of its replies.
@@ -310,13 +302,13 @@ impl WireAnalyzer {
             if idle {
                 il.close();
             }
-            il.resolve(before, &mut |a, b| between_all(&indices, a, b));
+            il.resolve(before, &mut |a, b| index.between(a, b));
             if let Some(f) = il.oldest_frame() {
                 oldest = oldest.min(f);
             }
         }
         // Frames up to the oldest one a batch still needs are never asked for again.
-        if !self.part && self.merged_replies.is_empty() && oldest > 0 {
+        if !self.part && oldest > 0 {
             self.replies.trim(oldest);
         }
     }
@@ -327,11 +319,7 @@ impl WireAnalyzer {
         for c in &self.conns {
             s.add(&c.conv().interleave.stats);
         }
-        let full = std::iter::once(&self.replies)
-            .chain(&self.merged_replies)
-            .filter_map(ReplyIndex::full_from)
-            .min();
-        InterleaveSummary::of(&s, full)
+        InterleaveSummary::of(&s, self.replies.full_from())
     }
 
     #[inline]

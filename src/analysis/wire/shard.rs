@@ -1,7 +1,7 @@
 //! Connections analysed in parallel: frames dealt out to analyzers by connection, and their
 //! finished tables joined as if one analyzer had seen every frame.
 
-use super::{flow_hash, WireAnalyzer};
+use super::{flow_hash, ReplyIndex, WireAnalyzer};
 use crate::sources::capture::{Skip, TcpPacket};
 
 impl WireAnalyzer {
@@ -39,6 +39,7 @@ impl WireAnalyzer {
         let mut first = parts.swap_remove(most);
         // One allocation for all; each part is freed as soon as it is moved.
         first.conns.reserve_exact(parts.iter().map(|p| p.conns.len()).sum());
+        let mut indices = Vec::with_capacity(parts.len() + 1);
         for mut other in parts {
             let c = &mut first.counts;
             let o = &other.counts;
@@ -58,13 +59,12 @@ impl WireAnalyzer {
             first.propagated.merge(&other.propagated);
             first.conns.append(&mut other.conns);
             first.retired_interleave.add(&other.retired_interleave);
-            // Each share's reply index holds its own connections' frames: together they count
-            // every reply, and a batch's estimate sums over them.
-            first
-                .merged_replies
-                .push(std::mem::replace(&mut other.replies, super::ReplyIndex::new(0, false)));
-            first.merged_replies.append(&mut other.merged_replies);
+            indices.push(std::mem::replace(&mut other.replies, ReplyIndex::new(0, false)));
         }
+        // Each share's reply index holds its own connections' frames: combined, they count
+        // every reply of the capture.
+        indices.push(std::mem::replace(&mut first.replies, ReplyIndex::new(0, false)));
+        first.replies = ReplyIndex::combine(indices);
         first.conns.sort_by_key(|c| c.first_frame);
         for (i, c) in first.conns.iter_mut().enumerate() {
             c.id = i as u64 + 1;
