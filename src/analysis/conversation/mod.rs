@@ -8,7 +8,9 @@
 //! `CLIENT REPLY`, replication) is [`pairing`]'s to say.
 
 pub mod batches;
+pub mod flush;
 pub mod latency;
+pub mod library;
 pub mod pairing;
 
 use std::collections::VecDeque;
@@ -18,6 +20,7 @@ use crate::protocol::resp::{CutBytes, Kind, Name, Position, Preview};
 
 pub use batches::Batches;
 pub use latency::{Latency, LatencySummary};
+pub use library::Library;
 pub use pairing::CmdClass;
 use pairing::Modes;
 
@@ -214,6 +217,8 @@ pub struct Conversation {
     pub last_command: u32,
     /// Latency of PINGs sent with nothing else in flight: the client's own round trips.
     pub ping_rtt: crate::analysis::tcp::rtt::RttStats,
+    /// What the client announced about itself (boxed: most connections announce nothing).
+    pub library: Option<Box<Library>>,
     pending: VecDeque<Pending>,
     modes: Modes,
 }
@@ -274,6 +279,17 @@ impl Conversation {
         self.pending.push_back(Pending { ts: f.last.ts, name: name_id, index: self.commands, alone, class });
         self.add_depth(1);
         Step::Command(self.commands)
+    }
+
+    /// A command that may announce the client ([`library::may_announce`]), with its whole
+    /// bytes (empty when it was split: then it is not read).
+    pub fn announce(&mut self, raw: &[u8]) {
+        if raw.is_empty() {
+            return;
+        }
+        let mut l = self.library.take().unwrap_or_default();
+        l.command(raw);
+        self.library = (!l.is_empty()).then_some(l);
     }
 
     /// A command the server sent: on a replica link, what it propagates.
@@ -409,6 +425,7 @@ impl Conversation {
             + self.latency.heap_bytes()
             + self.pending.capacity() * std::mem::size_of::<Pending>()
             + self.batches.heap_bytes()
+            + self.library.as_ref().map_or(0, |_| std::mem::size_of::<Library>())
     }
 
     /// Starts a new interval for [`Conversation::interval_max_depth`].

@@ -101,6 +101,10 @@ pub enum Event<'a, O> {
         cuts: &'a [Cut<O>],
         /// Its cuts beyond those.
         more_cuts: u32,
+        /// Its bytes, when the chunk just fed holds all of them (empty for a message that
+        /// began in an earlier chunk): what a consumer reads arguments from, for the rare
+        /// commands it needs more of than the scanner keeps.
+        bytes: &'a [u8],
     },
     /// The bytes at `offset` are not RESP; parsing will resume at the next message.
     ParseError {
@@ -496,11 +500,16 @@ impl<O: Copy> RespStream<O> {
                     }
                     let (cuts, more_cuts) =
                         if recorded { (&self.cuts[..], self.more_cuts) } else { (&[][..], 0) };
+                    let bytes = match usize::try_from(start.wrapping_sub(chunk_start)) {
+                        Ok(from) if start >= chunk_start && from <= pos => &data[from..pos],
+                        _ => &[][..],
+                    };
                     let next = out(&Event::Message {
                         found: &found,
                         preview: self.scanner.preview(),
                         cuts,
                         more_cuts,
+                        bytes,
                     });
                     if self.cuts.capacity() > 0 {
                         self.drop_pending();
@@ -671,7 +680,13 @@ impl<O: Copy> RespStream<O> {
                 let msg = Message { start, end, kind: Kind::Rdb { diskless } };
                 let preview = Preview::default();
                 let found = Found { msg, first, last: owner, split: None };
-                let _ = out(&Event::Message { found: &found, preview: &preview, cuts: &[], more_cuts: 0 });
+                let _ = out(&Event::Message {
+                    found: &found,
+                    preview: &preview,
+                    cuts: &[],
+                    more_cuts: 0,
+                    bytes: &[],
+                });
                 self.switch_to_commands(end);
                 used
             }

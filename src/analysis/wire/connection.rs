@@ -435,6 +435,8 @@ impl Connection {
         let mut rec = record(af, window_size);
         if let Some(s) = streams {
             let owner = SegRef { frame, ts, batch: detail.conv.batches.current() };
+            // Before this segment's commands count: did the client wait for every reply?
+            let drained = detail.conv.depth <= 0;
             let Streams { reasm, resp } = s;
             let stream = &mut resp[d];
             let conv = &mut detail.conv;
@@ -470,7 +472,9 @@ impl Connection {
             });
             self.bytes[d] += new;
             if dir == Dir::ToServer {
-                detail.conv.batches.segment(new, p.has(tcpf::PSH));
+                // A write that ends inside a command: the client flushed on a byte count.
+                let cut = stream.has_partial();
+                detail.conv.batches.segment(new, p.has(tcpf::PSH), drained, cut);
             }
             if let Some(r) = rec.as_mut() {
                 r.split_start = stream.pending_split().filter(|(first, ..)| first.frame == frame).map(

@@ -4,7 +4,7 @@
 use super::connection::{Detail, Shared, Streams, MAX_ERROR_RECORDS};
 use super::records::{Dir, ParseErrorRecord, SegmentItem, SegmentRecord};
 use crate::analysis::conversation::latency::MAX_LATENCY_US;
-use crate::analysis::conversation::{Conversation, SegRef, Step};
+use crate::analysis::conversation::{library, Conversation, SegRef, Step};
 use crate::analysis::resp::{Cut, Event, Found, Next, RespStream};
 use crate::analysis::tcp::Delivery;
 use crate::protocol::resp::{Kind, Preview};
@@ -26,8 +26,8 @@ pub(super) fn apply_event(
     rec: Option<&mut SegmentRecord>,
 ) -> Next {
     match ev {
-        Event::Message { found, preview, cuts, more_cuts } => {
-            let (step, next) = message(found, preview, (cuts, *more_cuts), dir, conv, shared);
+        Event::Message { found, preview, cuts, more_cuts, bytes } => {
+            let (step, next) = message(found, preview, (cuts, *more_cuts), bytes, dir, conv, shared);
             if let Some(r) = rec {
                 r.items.push(SegmentItem { found: **found, preview: **preview, step });
             }
@@ -52,6 +52,7 @@ fn message(
     found: &Found<SegRef>,
     preview: &Preview,
     cuts: (&[Cut<SegRef>], u32),
+    raw: &[u8],
     dir: Dir,
     conv: &mut Conversation,
     shared: &mut Shared<'_>,
@@ -63,6 +64,9 @@ fn message(
             (Step::Propagated, Next::Same)
         }
         Kind::Command { name, sub, arg2, argc, .. } => {
+            if library::may_announce(name) {
+                conv.announce(raw);
+            }
             let (id, class) = shared.names.command(name, sub, arg2, *argc);
             (conv.command(found, preview, cuts, id, class), Next::Same)
         }

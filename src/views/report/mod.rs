@@ -90,3 +90,22 @@ pub fn rtt_sources(c: &crate::engine::report::ConnReport) -> String {
         ack(&c.ack_rtt_us.to_client)
     )
 }
+
+/// "flushes every 8192 bytes (341 commands), does not wait for replies (…)", or why there is
+/// no verdict.
+pub fn flush_line(c: &crate::engine::report::ConnReport) -> String {
+    match &c.flush {
+        Some(v) => v.describe(),
+        None => format!(
+            "no verdict: {} batch(es) carried commands, {} needed",
+            c.batch_sizes.iter().filter(|(&k, _)| k > 0).map(|(_, n)| n).sum::<u64>(),
+            crate::analysis::conversation::flush::MIN_BATCHES
+        ),
+    }
+}
+
+/// What the connection announced ("redis-py 8.1.0 (name web-1)"), escaped; `None` when
+/// nothing.
+pub fn library_line(c: &crate::engine::report::ConnReport) -> Option<String> {
+    c.library.as_ref().map(|l| l.describe())
+}
