@@ -1,6 +1,7 @@
 //! Headless outputs of `respscope analyze`: a text report for people, markdown for issues and
 //! wikis, JSON (contract v1) for scripts, and the RESP-aware segment listing.
 
+pub mod compare;
 pub mod incident;
 pub mod json;
 pub mod markdown;
