@@ -1061,6 +1061,29 @@ mod tests {
     }
 
     #[test]
+    fn a_message_lends_its_bytes_only_when_its_chunk_holds_all_of_them() {
+        let a = multibulk(&[b"CLIENT", b"SETNAME", b"web-1"]);
+        let b = multibulk(&[b"GET", b"k"]);
+        let mut both = a.clone();
+        both.extend_from_slice(&b);
+        both.extend_from_slice(&b[..5]);
+        let mut s: RespStream<u32> = RespStream::new(Role::Requests, false);
+        let mut got: Vec<Vec<u8>> = Vec::new();
+        s.feed(&both, 1, &mut |e| {
+            if let Event::Message { bytes, .. } = e {
+                got.push(bytes.to_vec());
+            }
+        });
+        s.feed(&b[5..], 2, &mut |e| {
+            if let Event::Message { bytes, .. } = e {
+                got.push(bytes.to_vec());
+            }
+        });
+        // Whole in the first chunk: lent; begun in the first and ended in the second: not.
+        assert_eq!(got, [a, b, Vec::new()]);
+    }
+
+    #[test]
     fn a_command_cut_many_times_keeps_sixteen_cuts_and_counts_the_rest() {
         let value = [b'v'; 20];
         let cmd = multibulk(&[b"SET", b"key", &value]);
