@@ -157,7 +157,10 @@ fn detail_shows_the_announced_library_and_the_flush_verdict() {
         insta::assert_snapshot!(format!("detail_library_flush_{w}x{h}"), s);
     }
     let s = screen(&m, &u, 160, 40);
-    assert!(s.contains("flush: flushes once 6013-6023 bytes are buffered (180 commands), does not wait"), "{s}");
+    assert!(
+        s.contains("flush: flushes once 6013-6023 bytes are buffered (180 commands), does not wait"),
+        "{s}"
+    );
 }
 
 /// A fixture analysed as a live feed analyses it (the last 100 segments of each connection

@@ -56,15 +56,23 @@ struct SizeTable {
     other_ends: u64,
     /// Largest burst end among them.
     other_end_max: u64,
+    /// The slot used last: a client's writes mostly repeat a size.
+    last: usize,
 }
 
 impl SizeTable {
+    #[inline]
     fn add(&mut self, size: u64, end: bool, commands: u64) {
-        let slot = match self.sizes.iter().rposition(|s| s.size == size) {
-            Some(i) => Some(i),
+        let hit = self.sizes.get(self.last).is_some_and(|s| s.size == size);
+        let slot = match if hit { Some(self.last) } else { self.sizes.iter().position(|s| s.size == size) } {
+            Some(i) => {
+                self.last = i;
+                Some(i)
+            }
             None if self.sizes.len() < MAX_SIZES => {
                 self.sizes.push(SizeCount { size, ..SizeCount::default() });
-                Some(self.sizes.len() - 1)
+                self.last = self.sizes.len() - 1;
+                Some(self.last)
             }
             None => None,
         };
@@ -89,7 +97,10 @@ impl SizeTable {
     /// size and whether it ended a burst) counted as if tallied. A full write is any of size
     /// `b..=b + band` (a buffer flushed once it passes a threshold overshoots by less than a
     /// command); a fitting one is full, or shorter and ending a burst.
-    fn best_fixed(&self, extra: Option<(u64, bool)>, band: u64) -> Option<Fixed> {
+    ///
+    /// One-command writes are not in the table (they are never full): `singles` gives those
+    /// that ended a burst and the largest of them, which fit when smaller than the full size.
+    fn best_fixed(&self, extra: Option<(u64, bool)>, band: u64, singles: (u64, u64)) -> Option<Fixed> {
         let (xs, xe) = extra.unwrap_or((u64::MAX, false));
         let mut best: Option<Fixed> = None;
         for c in &self.sizes {
@@ -115,6 +126,9 @@ impl SizeTable {
             }
             if self.other_ends > 0 && self.other_end_max < c.size {
                 f.fit += self.other_ends;
+            }
+            if singles.0 > 0 && singles.1 < c.size {
+                f.fit += singles.0;
             }
             f.fit += f.full;
             if best.is_none_or(|b| (f.fit, f.full, u64::MAX - f.min) > (b.fit, b.full, u64::MAX - b.min)) {
@@ -159,8 +173,12 @@ pub struct FlushTally {
     held: Option<Held>,
     /// Batches tallied (with at least one command).
     batches: u64,
-    /// Batches with exactly one command.
+    /// Batches with exactly one command (kept out of the tables: the common case of a client
+    /// that does not pipeline costs two additions per write).
     single: u64,
+    /// Those that ended a burst, and the largest of them in bytes.
+    single_ends: u64,
+    single_end_max: u64,
     /// Batches that ended inside a command: writes cut on a byte count.
     cut_writes: u64,
     /// Batches after the first that started with nothing waiting for a reply.
@@ -273,7 +291,14 @@ impl FlushTally {
             return;
         }
         self.batches += 1;
-        self.single += u64::from(h.commands == 1);
+        if h.commands == 1 {
+            self.single += 1;
+            if end {
+                self.single_ends += 1;
+                self.single_end_max = self.single_end_max.max(h.bytes);
+            }
+            return;
+        }
         self.by_bytes.add(h.bytes, end, h.commands);
         self.by_commands.add(h.commands, end, h.commands);
     }
@@ -322,13 +347,24 @@ impl FlushTally {
         // A threshold overshoots by less than the command that crossed it: twice the mean
         // command leaves room for a larger one; an exact quota has no spread.
         let band = if splits > 0 { 0 } else { command_bytes.saturating_mul(2) };
-        let by_bytes = self.by_bytes.best_fixed(held.map(|h| (h.bytes, true)), band).filter(enough);
-        let by_commands = self.by_commands.best_fixed(held.map(|h| (h.commands, true)), 0).filter(enough);
+        // The held batch ends a burst: a single one joins the single burst ends.
+        let held_multi = held.filter(|h| h.commands > 1);
+        let held_single = held.filter(|h| h.commands == 1);
+        let single_ends = self.single_ends + u64::from(held_single.is_some());
+        let single_end_max = held_single.map_or(self.single_end_max, |h| self.single_end_max.max(h.bytes));
+        let by_bytes = self
+            .by_bytes
+            .best_fixed(held_multi.map(|h| (h.bytes, true)), band, (single_ends, single_end_max))
+            .filter(enough);
+        let by_commands = self
+            .by_commands
+            .best_fixed(held_multi.map(|h| (h.commands, true)), 0, (single_ends, 1))
+            .filter(enough);
         match (by_bytes, by_commands) {
             // A count that never cut a command explains the writes as well: it wins.
             (Some(b), c) if splits > 0 || c.is_none_or(|c| c.min < 2) => {
                 let held_commands =
-                    held.filter(|h| (b.min..=b.max).contains(&h.bytes)).map_or(0, |h| h.commands);
+                    held_multi.filter(|h| (b.min..=b.max).contains(&h.bytes)).map_or(0, |h| h.commands);
                 let per = (b.commands + held_commands) as f64 / b.full as f64;
                 return Some(verdict(
                     FlushKind::FixedBytes,

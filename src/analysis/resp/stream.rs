@@ -101,10 +101,6 @@ pub enum Event<'a, O> {
         cuts: &'a [Cut<O>],
         /// Its cuts beyond those.
         more_cuts: u32,
-        /// Its bytes, when the chunk just fed holds all of them (empty for a message that
-        /// began in an earlier chunk): what a consumer reads arguments from, for the rare
-        /// commands it needs more of than the scanner keeps.
-        bytes: &'a [u8],
     },
     /// The bytes at `offset` are not RESP; parsing will resume at the next message.
     ParseError {
@@ -500,16 +496,11 @@ impl<O: Copy> RespStream<O> {
                     }
                     let (cuts, more_cuts) =
                         if recorded { (&self.cuts[..], self.more_cuts) } else { (&[][..], 0) };
-                    let bytes = match usize::try_from(start.wrapping_sub(chunk_start)) {
-                        Ok(from) if start >= chunk_start && from <= pos => &data[from..pos],
-                        _ => &[][..],
-                    };
                     let next = out(&Event::Message {
                         found: &found,
                         preview: self.scanner.preview(),
                         cuts,
                         more_cuts,
-                        bytes,
                     });
                     if self.cuts.capacity() > 0 {
                         self.drop_pending();
@@ -680,13 +671,7 @@ impl<O: Copy> RespStream<O> {
                 let msg = Message { start, end, kind: Kind::Rdb { diskless } };
                 let preview = Preview::default();
                 let found = Found { msg, first, last: owner, split: None };
-                let _ = out(&Event::Message {
-                    found: &found,
-                    preview: &preview,
-                    cuts: &[],
-                    more_cuts: 0,
-                    bytes: &[],
-                });
+                let _ = out(&Event::Message { found: &found, preview: &preview, cuts: &[], more_cuts: 0 });
                 self.switch_to_commands(end);
                 used
             }
@@ -1058,29 +1043,6 @@ mod tests {
             assert_eq!((c.position, c.at), (Position::Inline, i as u64));
             assert_eq!(c.bytes.text(), format!("{} ┃ {}", show(&cmd[..i]), show(&cmd[i..])));
         }
-    }
-
-    #[test]
-    fn a_message_lends_its_bytes_only_when_its_chunk_holds_all_of_them() {
-        let a = multibulk(&[b"CLIENT", b"SETNAME", b"web-1"]);
-        let b = multibulk(&[b"GET", b"k"]);
-        let mut both = a.clone();
-        both.extend_from_slice(&b);
-        both.extend_from_slice(&b[..5]);
-        let mut s: RespStream<u32> = RespStream::new(Role::Requests, false);
-        let mut got: Vec<Vec<u8>> = Vec::new();
-        s.feed(&both, 1, &mut |e| {
-            if let Event::Message { bytes, .. } = e {
-                got.push(bytes.to_vec());
-            }
-        });
-        s.feed(&b[5..], 2, &mut |e| {
-            if let Event::Message { bytes, .. } = e {
-                got.push(bytes.to_vec());
-            }
-        });
-        // Whole in the first chunk: lent; begun in the first and ended in the second: not.
-        assert_eq!(got, [a, b, Vec::new()]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 use hdrhistogram::Histogram;
 
 use super::batchlog::{BatchLog, KEEP_BATCHES};
-use super::feed::{apply_event, flush_streams, looks_like_tls};
+use super::feed::{apply_event, flush_streams, looks_like_tls, Chunk};
 use super::names::NameTable;
 use super::records::{Dir, ParseErrorRecord, SegmentLine, SegmentRecord, SplitStart, TcpCounts, WindowEvent};
 use crate::analysis::conversation::{Conversation, SegRef};
@@ -456,8 +456,9 @@ impl Connection {
                     if dir == Dir::ToClient {
                         stream.expect(conv.next_after_reply());
                     }
+                    let chunk = Chunk { offset, bytes };
                     stream.feed_with(bytes, owner, &mut |ev| {
-                        apply_event(ev, dir, conv, shared, errors, rec_ref.as_deref_mut())
+                        apply_event(ev, chunk, dir, conv, shared, errors, rec_ref.as_deref_mut())
                     });
                 }
                 Delivery::Gap { offset, len } => {
