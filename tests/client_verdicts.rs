@@ -153,7 +153,13 @@ fn the_recorded_clients_cover_every_kind() {
     let dir = fixtures();
     let verdict = |name: &str| -> Vec<Value> {
         let t = read_json(&dir.join(format!("{name}.writes.json")));
-        t["connections"].as_array().cloned().unwrap_or_default().iter().map(|c| c["verdict"].clone()).collect()
+        t["connections"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c["verdict"].clone())
+            .collect()
     };
     let kind_of = |name: &str| -> Vec<String> {
         verdict(name).iter().map(|v| v["kind"].as_str().unwrap_or("null").to_string()).collect()
@@ -200,10 +206,7 @@ fn live_clients_verdicts_are_what_strace_saw_them_write() {
         return;
     }
     // the clients and strace: never a skip
-    common::require(
-        "client verdicts, live",
-        &["strace", "python3", "redis-benchmark", "gcc", "go"],
-    );
+    common::require("client verdicts, live", &["strace", "python3", "redis-benchmark", "gcc", "go"]);
     let out_dir = std::env::temp_dir().join(format!("respscope-client-verdicts-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out_dir);
     std::fs::create_dir_all(&out_dir).expect("temp dir");
