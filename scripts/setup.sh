@@ -8,10 +8,15 @@
 # the labs' SVG charts in a test; prometheus scrapes the exporter in a test (each test starts
 # its own on a free port; the package's service is not used); groff-base checks the man page;
 # curl scrapes in scripts/bench_exporter.sh; python3-redis (redis-py 4.3 on Debian 12, with
-# RedisCluster) is the cluster-aware client of the Redis Cluster tests.
+# RedisCluster) is the cluster-aware client of the Redis Cluster tests. The flush-verdict test
+# (tests/client_verdicts.rs) records real client libraries under strace: strace, gcc with
+# libhiredis-dev (C hiredis), golang-go with golang-github-gomodule-redigo-dev (Go redigo, built
+# from /usr/share/gocode without modules); scripts/fixtures/record_clients.sh also records
+# ruby-redis (redis-rb) and libredis-perl (Redis.pm).
 set -euo pipefail
 
-want=(libpcap-dev pkg-config redis-server redis-tools tcpdump tshark tmux openssl ca-certificates time iproute2 librsvg2-bin prometheus groff-base curl python3-redis)
+want=(libpcap-dev pkg-config redis-server redis-tools tcpdump tshark tmux openssl ca-certificates time iproute2 librsvg2-bin prometheus groff-base curl python3-redis
+  strace gcc libhiredis-dev golang-go golang-github-gomodule-redigo-dev ruby-redis libredis-perl)
 [ "${1:-}" = "--build-only" ] && want=(libpcap-dev pkg-config)
 
 missing=()

@@ -452,6 +452,12 @@ pub struct AnalyzeArgs {
     /// output is JSON Lines: one object per segment, then the report on the last line.
     #[arg(long)]
     pub segments: bool,
+    /// Compare with a second capture: per client library (or per connection class when
+    /// none is announced), side by side: commands, batch sizes, flush verdict, split commands
+    /// per 1,000, max depth, latency, zero windows; what changed is marked. The markdown
+    /// format fits in a pull request.
+    #[arg(long, value_name = "B.pcap", value_hint = clap::ValueHint::FilePath, conflicts_with = "segments")]
+    pub compare: Option<PathBuf>,
     /// Memory for the connection table, in MiB. Past it, connections are summed into the
     /// totals and no longer listed (those that carried no data first, then finished ones,
     /// then the longest idle); the report says how many.

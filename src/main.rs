@@ -418,6 +418,9 @@ fn open_capture(file: &std::path::Path) -> anyhow::Result<CaptureFile> {
 }
 
 fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    if let Some(b) = &args.compare {
+        return compare(args, b);
+    }
     let capture = open_capture(&args.file)?;
     let cfg = WireConfig {
         ports: args.ports.clone(),
@@ -481,4 +484,43 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_INTERNAL));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `analyze A --compare B`: both captures analysed one after the other, grouped, paired.
+fn compare(args: &AnalyzeArgs, b: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use respscope::engine::compare;
+    if args.file.as_os_str() == "-" && b.as_os_str() == "-" {
+        anyhow::bail!("only one of the two captures can come from stdin");
+    }
+    let mut failed = 0;
+    let mut side = |file: &std::path::Path| -> anyhow::Result<_> {
+        let cfg = WireConfig {
+            ports: args.ports.clone(),
+            previews: false,
+            memory_budget: (args.memory as usize) << 20,
+        };
+        let analysis = engine::analyze_capture(open_capture(file)?, cfg, None);
+        for w in &analysis.warnings {
+            eprintln!("respscope: warning: {}: {w}", file.display());
+        }
+        failed += analysis.failed_analyzers;
+        Ok(compare::groups(analysis.connections()))
+    };
+    let ga = side(&args.file)?;
+    let gb = side(b)?;
+    let c = compare::compare(&args.file.display().to_string(), ga, &b.display().to_string(), gb);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let r = match args.format {
+        Format::Text => out.write_all(report::compare::text(&c).as_bytes()),
+        Format::Markdown => out.write_all(report::compare::markdown(&c).as_bytes()),
+        Format::Json => {
+            serde_json::to_writer(&mut out, &c).map_err(std::io::Error::from).and_then(|()| writeln!(out))
+        }
+    };
+    match r.and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        r => r?,
+    }
+    Ok(if failed > 0 { ExitCode::from(EXIT_INTERNAL) } else { ExitCode::SUCCESS })
 }

@@ -144,6 +144,25 @@ fn enter_opens_a_connection_in_detail() {
     assert!(!u.detail);
 }
 
+/// A library investigator opens redis-py's connection: the library it announced on the wire
+/// and how it flushes, above the batch sizes, at 80x24 and on a big screen.
+#[test]
+fn detail_shows_the_announced_library_and_the_flush_verdict() {
+    let m = live_model("redispy_pipeline.pcap");
+    let mut u = ui(Pane::Connections);
+    u.apply(Action::Detail, &m);
+    for (w, h) in [(80, 24), (160, 40)] {
+        let s = screen(&m, &u, w, h);
+        assert!(s.contains("redis-py 8.1.0"), "{s}");
+        insta::assert_snapshot!(format!("detail_library_flush_{w}x{h}"), s);
+    }
+    let s = screen(&m, &u, 160, 40);
+    assert!(
+        s.contains("flush: flushes once 6013-6023 bytes are buffered (180 commands), does not wait"),
+        "{s}"
+    );
+}
+
 /// A fixture analysed as a live feed analyses it (the last 100 segments of each connection
 /// kept), folded into a model as one snapshot.
 fn live_model(fixture: &str) -> Model {

@@ -11,14 +11,14 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{free_port, Guard};
+use common::free_port;
 
 fn preconditions() -> bool {
     common::preconditions("live capture test", &["redis-server", "redis-benchmark", "redis-cli", "tcpdump"])
 }
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `INFO commandstats` calls of one command, by a plain RESP request on a raw socket.
 fn calls(port: u16, cmd: &str) -> u64 {
@@ -74,58 +74,13 @@ fn live_capture_agrees_with_the_servers_own_counters() {
     let port = free_port();
     let _redis = common::redis(port, &[]);
     let pcap = dir.join("live.pcap");
-    let mut tcpdump = Guard(
-        Command::new("tcpdump")
-            // Not --immediate-mode: libpcap then sizes every ring slot for a 64 KiB loopback
-            // frame and a burst overflows the buffer. Instead the file is left to settle
-            // before tcpdump is stopped (below).
-            .args(["-i", "lo", "-U", "-B", "65536", "-s", "0", "-w"])
-            .arg(&pcap)
-            .arg(format!("tcp port {port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tcpdump"),
-    );
-    // tcpdump says "listening on" once the capture is open.
-    let mut err = tcpdump.0.stderr.take().expect("stderr");
-    let mut seen = Vec::new();
-    let t = Instant::now();
-    while !String::from_utf8_lossy(&seen).contains("listening on") {
-        let mut b = [0u8; 256];
-        let n = err.read(&mut b).unwrap_or(0);
-        assert!(
-            n > 0 && t.elapsed() < Duration::from_secs(10),
-            "tcpdump did not start: {}",
-            String::from_utf8_lossy(&seen)
-        );
-        seen.extend_from_slice(&b[..n]);
-    }
+    let capture = common::tcpdump::Capture::start(port, &pcap);
 
     let (set0, get0) = (calls(port, "set"), calls(port, "get"));
     common::bench_p16(port, 4000, "set,get");
     jedis_like(port);
     let (set1, get1) = (calls(port, "set"), calls(port, "get"));
-    // libpcap hands packets over in blocks (at least once a second): wait until the file has
-    // stopped growing, then SIGINT lets tcpdump flush it.
-    let size = || std::fs::metadata(&pcap).map(|m| m.len()).unwrap_or(0);
-    let (mut last, mut stable_since, t) = (size(), Instant::now(), Instant::now());
-    while stable_since.elapsed() < Duration::from_millis(1500) && t.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(100));
-        let now = size();
-        if now != last {
-            (last, stable_since) = (now, Instant::now());
-        }
-    }
-    let pid = tcpdump.0.id().to_string();
-    let _ = Command::new("kill").args(["-INT", &pid]).status();
-    let _ = tcpdump.0.wait();
-    let mut tail = String::new();
-    let _ = err.read_to_string(&mut tail);
-    assert!(
-        tail.lines().any(|l| l.trim() == "0 packets dropped by kernel"),
-        "the capture itself lost packets, so nothing can be compared: {tail}"
-    );
+    capture.stop();
 
     let r = analyze_json(&pcap, port);
     let by_name = &r["commands_by_name"];

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::analysis::conversation::library::{Label, Library};
 use crate::analysis::wire::bycommand::Buckets;
 use crate::analysis::wire::Tally;
 use crate::engine::live::FeedSnapshot;
@@ -125,8 +126,13 @@ impl Exported {
         // What each listed connection grew by, busiest first: labels go to the busiest.
         let mut grown: Vec<(String, String, LibTotals)> = Vec::with_capacity(w.report.connections.len());
         for c in &w.report.connections {
-            let lib = self.lib_of.get(&c.client).cloned();
-            let name = self.name_of.get(&c.client).cloned();
+            // The server's CLIENT LIST first; what the client announced on the wire when the
+            // server is not polled (or has not listed it yet).
+            let announced = |f: fn(&Library) -> Option<Label>| {
+                c.library.as_ref().and_then(f).map(|v| label(&v.to_string_lossy()))
+            };
+            let lib = self.lib_of.get(&c.client).cloned().or_else(|| announced(|l| l.name));
+            let name = self.name_of.get(&c.client).cloned().or_else(|| announced(|l| l.client_name));
             let e = self.seen.entry(c.id).or_default();
             // A library (or name) learnt after the first packets counts from then on.
             match lib {

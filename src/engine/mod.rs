@@ -6,6 +6,7 @@
 pub mod activity;
 pub mod alerts;
 pub mod cluster;
+pub mod compare;
 pub mod evidence;
 pub mod exporter;
 pub mod lab;

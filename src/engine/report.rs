@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::analysis::conversation::flush::FlushVerdict;
 use crate::analysis::conversation::interleave::{InterleaveReport, InterleaveSummary};
-use crate::analysis::conversation::{ConnKind, LatencySummary, SplitCommand};
+use crate::analysis::conversation::{ConnKind, LatencySummary, Library, SplitCommand};
 use crate::analysis::tcp::flags;
 use crate::analysis::tcp::rtt::RttStats;
 use crate::analysis::wire::{CaptureCounts, Connection, Dir, Tally, WireAnalyzer};
@@ -178,6 +179,10 @@ pub struct ConnReport {
     pub split_replies: u64,
     /// Batches by number of commands.
     pub batch_sizes: BTreeMap<u32, u64>,
+    /// How the client flushes its writes (null under three batches with commands).
+    pub flush: Option<FlushVerdict>,
+    /// What the client announced about itself on the wire (null: nothing).
+    pub library: Option<Library>,
     /// Split commands in detail (first 1000).
     pub splits: Vec<SplitCommand>,
     /// Window and loss events (first 1000).
@@ -421,6 +426,8 @@ pub fn conn_report_latest(c: &Connection, n: usize) -> ConnReport {
         rdb_bytes: v.rdb_bytes,
         split_replies: v.split_replies,
         batch_sizes: v.batches.sizes.clone(),
+        flush: v.batches.flush.verdict(c.bytes[0].checked_div(v.commands).unwrap_or(0)),
+        library: v.library.as_deref().copied(),
         splits: latest(&v.splits, n).to_vec(),
         window_events: latest(c.events(), n)
             .iter()

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test file uses its own part of this
 
 pub mod pcap;
+pub mod tcpdump;
 pub mod tmux;
 
 use std::net::{TcpListener, TcpStream};

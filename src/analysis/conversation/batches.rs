@@ -11,6 +11,8 @@
 
 use std::collections::BTreeMap;
 
+use super::flush::FlushTally;
+
 /// Recent batches whose counts can still change.
 const RING: usize = 64;
 /// Distinct batch sizes tracked one by one; larger sizes share the last bucket.
@@ -45,6 +47,8 @@ fn slot_in(ring: &mut Option<Box<[Slot; RING]>>, id: u64) -> &mut Slot {
 pub struct Batches {
     open: u64,
     open_has_bytes: bool,
+    /// Bytes of the open batch.
+    open_bytes: u64,
     /// Allocated with the first client segment: most connections that carry nothing never
     /// need it.
     ring: Option<Box<[Slot; RING]>>,
@@ -56,6 +60,8 @@ pub struct Batches {
     pub sizes: BTreeMap<u32, u64>,
     /// Commands whose batch had left the ring when they completed.
     pub late_commands: u64,
+    /// What the batches say about how the client flushes.
+    pub flush: FlushTally,
 }
 
 impl Batches {
@@ -63,6 +69,7 @@ impl Batches {
     pub fn heap_bytes(&self) -> usize {
         self.ring.as_ref().map_or(0, |_| std::mem::size_of::<[Slot; RING]>())
             + self.sizes.len() * (std::mem::size_of::<(u32, u64)>() + 16)
+            + self.flush.heap_bytes()
     }
 
     /// Frees the ring of a finished connection: no command can complete any more.
@@ -75,13 +82,17 @@ impl Batches {
         self.open
     }
 
-    /// A client segment was processed: `new_bytes` it carried first, `psh` its flag.
-    pub fn segment(&mut self, new_bytes: u64, psh: bool) {
+    /// A client segment was processed: `new_bytes` it carried first, `psh` its flag,
+    /// `drained` whether no command was waiting for a reply before it, `mid_command` whether
+    /// the stream stands inside a command after it.
+    pub fn segment(&mut self, new_bytes: u64, psh: bool, drained: bool, mid_command: bool) {
         if new_bytes == 0 {
             return;
         }
+        self.open_bytes += new_bytes;
         if !self.open_has_bytes {
             self.open_has_bytes = true;
+            self.flush.start(drained);
             let open = self.open;
             let slot = slot_in(&mut self.ring, open);
             let carried = if slot.used && slot.id == self.open { slot.commands } else { 0 };
@@ -95,6 +106,7 @@ impl Batches {
             self.count += 1;
             self.max_commands = self.max_commands.max(n);
             *self.sizes.entry(n.min(SIZE_BUCKET_CAP)).or_default() += 1;
+            self.flush.closed(std::mem::take(&mut self.open_bytes), u64::from(n), mid_command);
             self.open += 1;
             self.open_has_bytes = false;
         }
@@ -149,17 +161,17 @@ mod tests {
     fn psh_closes_and_a_trailing_run_is_not_a_batch() {
         let mut b = Batches::default();
         // Batch 0: two segments, the second with PSH, three commands.
-        b.segment(100, false);
+        b.segment(100, false, true, true);
         b.command(0);
         b.command(0);
-        b.segment(50, true);
+        b.segment(50, true, false, false);
         b.command(0);
         // That command completed after the close (late): the distribution is corrected.
         assert_eq!(b.count, 1);
         assert_eq!(b.max_commands, 3);
         assert_eq!(b.sizes.get(&3), Some(&1));
         // Batch 1 never sees PSH.
-        b.segment(10, false);
+        b.segment(10, false, true, true);
         b.command(1);
         assert_eq!(b.count, 1);
         assert_eq!(b.open_commands(), 1);
@@ -168,7 +180,7 @@ mod tests {
     #[test]
     fn segments_without_new_bytes_do_not_count() {
         let mut b = Batches::default();
-        b.segment(0, true);
+        b.segment(0, true, true, false);
         assert_eq!(b.count, 0);
     }
 }

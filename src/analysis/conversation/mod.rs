@@ -8,8 +8,10 @@
 //! `CLIENT REPLY`, replication) is [`pairing`]'s to say.
 
 pub mod batches;
+pub mod flush;
 pub mod interleave;
 pub mod latency;
+pub mod library;
 pub mod pairing;
 
 use std::collections::VecDeque;
@@ -19,6 +21,7 @@ use crate::protocol::resp::{CutBytes, Kind, Name, Position, Preview};
 
 pub use batches::Batches;
 pub use latency::{Latency, LatencySummary};
+pub use library::Library;
 pub use pairing::CmdClass;
 use pairing::Modes;
 
@@ -219,6 +222,8 @@ pub struct Conversation {
     pub ping_rtt: crate::analysis::tcp::rtt::RttStats,
     /// Other clients' commands inside each write batch, from the order of replies.
     pub interleave: interleave::Interleave,
+    /// What the client announced about itself (boxed: most connections announce nothing).
+    pub library: Option<Box<Library>>,
     pending: VecDeque<Pending>,
     modes: Modes,
 }
@@ -286,6 +291,17 @@ impl Conversation {
         });
         self.add_depth(1);
         Step::Command(self.commands)
+    }
+
+    /// A command that may announce the client ([`library::may_announce`]), with its whole
+    /// bytes (empty when it was split: then it is not read).
+    pub fn announce(&mut self, raw: &[u8]) {
+        if raw.is_empty() {
+            return;
+        }
+        let mut l = self.library.take().unwrap_or_default();
+        l.command(raw);
+        self.library = (!l.is_empty()).then_some(l);
     }
 
     /// A command the server sent: on a replica link, what it propagates.
@@ -423,6 +439,7 @@ impl Conversation {
             + self.pending.capacity() * std::mem::size_of::<Pending>()
             + self.batches.heap_bytes()
             + self.interleave.heap_bytes()
+            + self.library.as_ref().map_or(0, |_| std::mem::size_of::<Library>())
     }
 
     /// Starts a new interval for [`Conversation::interval_max_depth`].

@@ -17,7 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 use hdrhistogram::Histogram;
 
 use super::batchlog::{BatchLog, KEEP_BATCHES};
-use super::feed::{apply_event, flush_streams, looks_like_tls};
+use super::feed::{apply_event, flush_streams, looks_like_tls, Chunk};
 use super::names::NameTable;
 use super::records::{Dir, ParseErrorRecord, SegmentLine, SegmentRecord, SplitStart, TcpCounts, WindowEvent};
 use crate::analysis::conversation::interleave::{Interleave, ReplyIndex};
@@ -445,6 +445,8 @@ impl Connection {
         let mut rec = record(af, window_size);
         if let Some(s) = streams {
             let owner = SegRef { frame, ts, batch: detail.conv.batches.current() };
+            // Before this segment's commands count: did the client wait for every reply?
+            let drained = detail.conv.depth <= 0;
             let Streams { reasm, resp } = s;
             let stream = &mut resp[d];
             let conv = &mut detail.conv;
@@ -464,8 +466,9 @@ impl Connection {
                     if dir == Dir::ToClient {
                         stream.expect(conv.next_after_reply());
                     }
+                    let chunk = Chunk { offset, bytes };
                     stream.feed_with(bytes, owner, &mut |ev| {
-                        apply_event(ev, dir, conv, shared, errors, rec_ref.as_deref_mut())
+                        apply_event(ev, chunk, dir, conv, shared, errors, rec_ref.as_deref_mut())
                     });
                 }
                 Delivery::Gap { offset, len } => {
@@ -480,7 +483,9 @@ impl Connection {
             });
             self.bytes[d] += new;
             if dir == Dir::ToServer {
-                detail.conv.batches.segment(new, p.has(tcpf::PSH));
+                // A write that ends inside a command: the client flushed on a byte count.
+                let cut = stream.has_partial();
+                detail.conv.batches.segment(new, p.has(tcpf::PSH), drained, cut);
             }
             if let Some(r) = rec.as_mut() {
                 r.split_start = stream.pending_split().filter(|(first, ..)| first.frame == frame).map(

@@ -4,7 +4,7 @@
 use super::connection::{Detail, Shared, Streams, MAX_ERROR_RECORDS};
 use super::records::{Dir, ParseErrorRecord, SegmentItem, SegmentRecord};
 use crate::analysis::conversation::latency::MAX_LATENCY_US;
-use crate::analysis::conversation::{Conversation, SegRef, Step};
+use crate::analysis::conversation::{library, Conversation, SegRef, Step};
 use crate::analysis::resp::{Cut, Event, Found, Next, RespStream};
 use crate::analysis::tcp::Delivery;
 use crate::protocol::resp::{Kind, Preview};
@@ -15,10 +15,38 @@ pub(super) fn looks_like_tls(b: &[u8]) -> bool {
     matches!(b, [0x16 | 0x17, 0x03, 0x00..=0x04, ..])
 }
 
+/// The bytes a stream was fed and where they start in it: a message that lies inside them is
+/// read from here, for the few commands that need more than the scanner keeps.
+#[derive(Clone, Copy)]
+pub(super) struct Chunk<'a> {
+    /// Stream offset of `bytes[0]`.
+    pub(super) offset: u64,
+    pub(super) bytes: &'a [u8],
+}
+
+impl Chunk<'_> {
+    /// The message's bytes when all of them are in this chunk, else nothing (a message begun
+    /// in an earlier chunk, or parsed again from bytes a resync held).
+    fn message(&self, f: &Found<SegRef>) -> &[u8] {
+        let (Some(from), Some(to)) =
+            (f.msg.start.checked_sub(self.offset), f.msg.end.checked_sub(self.offset))
+        else {
+            return &[];
+        };
+        match (usize::try_from(from), usize::try_from(to)) {
+            (Ok(from), Ok(to)) => self.bytes.get(from..to).unwrap_or_default(),
+            _ => &[],
+        }
+    }
+}
+
 /// Folds one stream event into the connection (and `rec`, the segment's listing); returns
-/// what the stream should parse next.
+/// what the stream should parse next. Inlined into each stream's consumer: called once per
+/// message, its seven arguments cost more to pass than the common path costs to run.
+#[inline(always)]
 pub(super) fn apply_event(
     ev: &Event<'_, SegRef>,
+    chunk: Chunk<'_>,
     dir: Dir,
     conv: &mut Conversation,
     shared: &mut Shared<'_>,
@@ -27,7 +55,7 @@ pub(super) fn apply_event(
 ) -> Next {
     match ev {
         Event::Message { found, preview, cuts, more_cuts } => {
-            let (step, next) = message(found, preview, (cuts, *more_cuts), dir, conv, shared);
+            let (step, next) = message(found, preview, (cuts, *more_cuts), chunk, dir, conv, shared);
             if let Some(r) = rec {
                 r.items.push(SegmentItem { found: **found, preview: **preview, step });
             }
@@ -48,10 +76,12 @@ pub(super) fn apply_event(
 
 /// One message: a client's command, a server's reply or push, or on a replica link what the
 /// master sends after the handshake (its RDB file, then the commands it propagates).
+#[inline(always)]
 fn message(
     found: &Found<SegRef>,
     preview: &Preview,
     cuts: (&[Cut<SegRef>], u32),
+    chunk: Chunk<'_>,
     dir: Dir,
     conv: &mut Conversation,
     shared: &mut Shared<'_>,
@@ -63,6 +93,9 @@ fn message(
             (Step::Propagated, Next::Same)
         }
         Kind::Command { name, sub, arg2, argc, .. } => {
+            if library::may_announce(name) {
+                conv.announce(chunk.message(found));
+            }
             let (id, class) = shared.names.command(name, sub, arg2, *argc);
             (conv.command(found, preview, cuts, id, class), Next::Same)
         }
@@ -142,11 +175,12 @@ pub(super) fn deliver(
         return;
     }
     match dl {
-        Delivery::Data { bytes, owner, .. } => {
+        Delivery::Data { offset, bytes, owner } => {
             if dir == Dir::ToClient {
                 stream.expect(conv.next_after_reply());
             }
-            stream.feed_with(bytes, owner, &mut |ev| apply_event(ev, dir, conv, shared, errors, None));
+            let chunk = Chunk { offset, bytes };
+            stream.feed_with(bytes, owner, &mut |ev| apply_event(ev, chunk, dir, conv, shared, errors, None));
         }
         Delivery::Gap { len, .. } => stream.gap(len),
     }

@@ -6,10 +6,12 @@
 //! - [`bytes`]: small inline byte buffers for names, arguments and previews.
 //! - [`redact`]: which arguments are secrets.
 //! - [`escape`]: untrusted text made safe to show.
+//! - [`args`]: the arguments of one whole command, for the few that need more than a scan.
 //! - [`cut`]: the bytes on both sides of a cut through a message, secrets masked.
 //!
 //! Nothing here depends on any other part of respscope.
 
+pub mod args;
 pub mod bytes;
 pub mod cut;
 pub mod escape;

@@ -28,6 +28,12 @@ pub fn write(
         row(&mut o, &c);
         out.write_all(o.as_bytes())?;
     }
+    out.write_all(b"\n## How each client writes\n\n| # | library | flush | waits for replies | confidence |\n|---:|---|---|---|---:|\n")?;
+    for c in conns.iter() {
+        o.clear();
+        writes(&mut o, &c);
+        out.write_all(o.as_bytes())?;
+    }
     if r.interleave.batches > 0 {
         let il = &r.interleave;
         o.clear();
@@ -139,6 +145,20 @@ fn row(o: &mut String, c: &ConnReport) {
         c.tcp.retransmissions,
         c.gaps
     );
+}
+
+fn writes(o: &mut String, c: &ConnReport) {
+    let cell = |t: &str| t.replace('|', "\\|").replace('`', "'");
+    let library = super::library_line(c).map_or_else(|| "-".to_string(), |l| format!("`{}`", cell(&l)));
+    let (flush, waits, confidence) = match &c.flush {
+        Some(v) => {
+            let what = v.describe();
+            let what = what.split(", ").next().unwrap_or_default().to_string();
+            (what, if v.waits_for_replies { "yes" } else { "no" }, format!("{:.2}", v.confidence))
+        }
+        None => (super::flush_line(c), "-", "-".to_string()),
+    };
+    let _ = writeln!(o, "| {} | {library} | {} | {waits} | {confidence} |", c.id, cell(&flush));
 }
 
 fn splits(o: &mut String, c: &ConnReport) {

@@ -1,6 +1,7 @@
 //! Headless outputs of `respscope analyze`: a text report for people, markdown for issues and
 //! wikis, JSON (contract v1) for scripts, and the RESP-aware segment listing.
 
+pub mod compare;
 pub mod incident;
 pub mod json;
 pub mod markdown;
@@ -97,4 +98,23 @@ pub fn interleave_words(batches: u64, interleaved: u64, mean: f64, max: u64) -> 
     format!(
         "{interleaved} of {batches} batches had other clients' commands inside, {mean:.1} on average, at most {max}"
     )
+}
+
+/// "flushes every 8192 bytes (341 commands), does not wait for replies (…)", or why there is
+/// no verdict.
+pub fn flush_line(c: &crate::engine::report::ConnReport) -> String {
+    match &c.flush {
+        Some(v) => v.describe(),
+        None => format!(
+            "no verdict: {} batch(es) carried commands, {} needed",
+            c.batch_sizes.iter().filter(|(&k, _)| k > 0).map(|(_, n)| n).sum::<u64>(),
+            crate::analysis::conversation::flush::MIN_BATCHES
+        ),
+    }
+}
+
+/// What the connection announced ("redis-py 8.1.0 (name web-1)"), escaped; `None` when
+/// nothing.
+pub fn library_line(c: &crate::engine::report::ConnReport) -> Option<String> {
+    c.library.as_ref().map(|l| l.describe())
 }

@@ -116,6 +116,9 @@ fn connection(o: &mut String, c: &ConnReport) {
         if c.joined_midstream { " (capture joined mid-connection)" } else { "" }
     );
     let _ = writeln!(o, "  rtt: {}", super::rtt_sources(c));
+    if let Some(l) = super::library_line(c) {
+        let _ = writeln!(o, "  library: {l} (announced on the wire)");
+    }
     if c.tls {
         let _ = writeln!(o, "  TLS: encrypted, so RESP is not read; the TCP numbers below still are");
     }
@@ -148,6 +151,7 @@ fn connection(o: &mut String, c: &ConnReport) {
     }
     let _ = writeln!(o, "  pipeline: max depth {}", c.max_pipeline_depth);
     let _ = writeln!(o, "  batches: {}, at most {} commands in one", c.batches, c.max_batch_commands);
+    let _ = writeln!(o, "  flush: {}", super::flush_line(c));
     if !c.batch_sizes.is_empty() {
         let max = c.batch_sizes.values().copied().max().unwrap_or(1).max(1);
         let _ = writeln!(o, "    commands/batch    batches");

@@ -546,13 +546,17 @@ fn kind_label(k: crate::analysis::conversation::ConnKind) -> &'static str {
 fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, ui: &UiState) {
     let t = &ui.theme;
     let [top, curves, bottom] =
-        Layout::vertical([Constraint::Length(8), Constraint::Length(4), Constraint::Min(3)]).areas(area);
+        Layout::vertical([Constraint::Length(9), Constraint::Length(4), Constraint::Min(3)]).areas(area);
     let row = m.client_row(&c.client);
     let l = &c.latency_us;
     let (kind, extra) = crate::views::report::kind_and_extras(c);
     let lines = vec![
         Line::from(vec![
             Span::styled(format!("{} → {}", c.client, c.server), t.title),
+            Span::styled(
+                crate::views::report::library_line(c).map_or_else(String::new, |l| format!("  {l}")),
+                t.title,
+            ),
             Span::styled(closed_note(m, c.id), t.dim),
             Span::styled("   (enter or esc: back)", t.title),
         ]),
@@ -582,6 +586,7 @@ fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, ui: &UiState
             "pipeline max depth {}   batches {} (at most {} commands)   split commands {}   split replies {}",
             c.max_pipeline_depth, c.batches, c.max_batch_commands, c.split_commands, c.split_replies
         )),
+        Line::from(format!("flush: {}", crate::views::report::flush_line(c))),
         Line::from(format!("rtt: {}", crate::views::report::rtt_sources(c))),
         Line::from(format!(
             "tcp: {} zero windows, {} window full, {} updates, {} probes, {} retransmissions, {} gaps",
