@@ -345,9 +345,19 @@ fn timeline_puts_each_clients_batches_on_one_axis_with_the_servers_order() {
         "j picks lane B: {s}"
     );
     let _ = screen(&m, &u, 80, 24);
-    // Without MONITOR the pane says how to get the server's order.
-    let s = screen(&interleave_model(false), &ui(Pane::Timeline), 160, 40);
-    assert!(s.contains("MONITOR is off: m starts it"), "{s}");
+    // Without MONITOR the pane estimates from the reply order, and says how to get the
+    // server's order.
+    let m = interleave_model(false);
+    let mut u = ui(Pane::Timeline);
+    for _ in 0..3 {
+        let s = screen(&m, &u, 160, 40);
+        let row = s.lines().find(|l| l.starts_with("server")).unwrap_or_default().to_string();
+        assert!(row.contains("MONITOR is off; from reply order, "), "{s}");
+        assert!(row.contains("; m for the exact order"), "{s}");
+        eprintln!("{row}");
+        u.apply(Action::Down, &m);
+    }
+    insta::assert_snapshot!("timeline_monitor_off_estimate_120x30", screen(&m, &ui(Pane::Timeline), 120, 30));
 }
 
 #[test]

@@ -31,6 +31,8 @@ struct Version {
     packets: u64,
     live: bool,
     depth: i64,
+    /// Batches whose interleaving was estimated: resolved after their last packet.
+    interleave: u64,
 }
 
 impl Version {
@@ -38,7 +40,13 @@ impl Version {
         // A finished connection's interval depth is never shown (its history takes no more
         // points), and its reset after the last interval must not build it again.
         let live = c.is_live();
-        Version { packets: c.packets, live, depth: if live { c.conv().interval_max_depth } else { 0 } }
+        let il = &c.conv().interleave.stats;
+        Version {
+            packets: c.packets,
+            live,
+            depth: if live { c.conv().interval_max_depth } else { 0 },
+            interleave: il.batches + il.unresolved,
+        }
     }
 }
 
@@ -81,6 +89,7 @@ impl Snapshotter {
     /// The analyzer now; starts the next interval.
     pub fn take(&mut self, w: &mut WireAnalyzer) -> Snap {
         self.rebuilt = 0;
+        w.resolve_seen();
         let mut report = Report::summary(w, Vec::new());
         let listed = Report::listed(w, self.limits);
         let mut activity = Vec::with_capacity(listed.len());

@@ -175,6 +175,8 @@ pub struct WireAnalyzer {
     interleave_detail: bool,
     /// The interleaving sums of connections retired from the table.
     retired_interleave: InterleaveStats,
+    /// The newest frame's number.
+    last_frame: u64,
 }
 
 impl WireAnalyzer {
@@ -204,6 +206,7 @@ impl WireAnalyzer {
             part: false,
             interleave_detail: false,
             retired_interleave: InterleaveStats::default(),
+            last_frame: 0,
         }
     }
 
@@ -289,6 +292,15 @@ impl WireAnalyzer {
         self.interleave_detail = true;
     }
 
+    /// Resolves the interleaving estimates of every batch answered in the frames seen so far:
+    /// what a live snapshot shows (the sweep resolves only once a second of packet time).
+    /// A share of a parallel analysis waits for the merge.
+    pub fn resolve_seen(&mut self) {
+        if !self.part {
+            self.resolve_interleave(self.last_frame.saturating_add(1));
+        }
+    }
+
     /// Resolves the interleaving estimates of batches whose replies all completed before
     /// frame `before`; then drops the index entries no waiting batch needs.
     pub(super) fn resolve_interleave(&mut self, before: u64) {
@@ -358,6 +370,7 @@ impl WireAnalyzer {
         flow: u64,
         listing: bool,
     ) -> Option<SegmentRecord> {
+        self.last_frame = no;
         let c = &mut self.counts;
         c.packets += 1;
         c.first_ts.get_or_insert(ts_us);

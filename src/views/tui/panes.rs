@@ -546,7 +546,7 @@ fn kind_label(k: crate::analysis::conversation::ConnKind) -> &'static str {
 fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, ui: &UiState) {
     let t = &ui.theme;
     let [top, curves, bottom] =
-        Layout::vertical([Constraint::Length(9), Constraint::Length(4), Constraint::Min(3)]).areas(area);
+        Layout::vertical([Constraint::Length(10), Constraint::Length(4), Constraint::Min(3)]).areas(area);
     let row = m.client_row(&c.client);
     let l = &c.latency_us;
     let (kind, extra) = crate::views::report::kind_and_extras(c);
@@ -587,6 +587,13 @@ fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, ui: &UiState
             c.max_pipeline_depth, c.batches, c.max_batch_commands, c.split_commands, c.split_replies
         )),
         Line::from(format!("flush: {}", crate::views::report::flush_line(c))),
+        Line::from(match &c.interleave {
+            Some(i) => format!(
+                "interleaving, estimated from reply order: {}",
+                crate::views::report::interleave_words(i.batches, i.interleaved, i.others_mean, i.others_max)
+            ),
+            None => "interleaving: no batch of two replies or more yet".to_string(),
+        }),
         Line::from(format!("rtt: {}", crate::views::report::rtt_sources(c))),
         Line::from(format!(
             "tcp: {} zero windows, {} window full, {} updates, {} probes, {} retransmissions, {} gaps",

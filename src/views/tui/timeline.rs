@@ -92,24 +92,37 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     let mut rows: Vec<Line<'_>> = Vec::new();
     match &tl.server {
         Some(cells) => {
-            let mut spans = vec![Span::styled(format!("{:<w$}│", "server (MONITOR)", w = usize::from(LABEL)), t.dim)];
+            let mut spans =
+                vec![Span::styled(format!("{:<w$}│", "server (MONITOR)", w = usize::from(LABEL)), t.dim)];
             spans.extend(cells.iter().map(|c| server_span(c, &tl, t)));
             rows.push(Line::from(spans));
-            let mut spans = vec![Span::styled(format!("{:<w$}│", "order, newest last", w = usize::from(LABEL)), t.dim)];
+            let mut spans =
+                vec![Span::styled(format!("{:<w$}│", "order, newest last", w = usize::from(LABEL)), t.dim)];
             spans.extend(tl.order.iter().map(|o| match o {
                 Some(i) => Span::styled(label_of(&tl, *i).to_string(), t.lane(*i)),
                 None => Span::styled("·", t.dim),
             }));
             rows.push(Line::from(spans));
         }
-        None => rows.push(Line::from(Span::styled(
-            format!(
-                "{:<w$}│ MONITOR is off: m starts it to see the server's execution order and other clients' commands inside each batch",
-                "server",
-                w = usize::from(LABEL)
-            ),
-            t.dim,
-        ))),
+        None => {
+            // Without MONITOR the reply order still says roughly how much ran inside the
+            // selected client's batches (docs/METRICS.md: "interleaving").
+            let estimate = tl.lanes.get(selected).and_then(|l| {
+                let c = m.connections().iter().find(|c| c.client == l.client)?;
+                let i = c.interleave.as_ref()?;
+                Some(format!(
+                    "MONITOR is off; from reply order, {}: {} of {} batches had others inside ({:.1} on average, at most {}); m for the exact order",
+                    l.label, i.interleaved, i.batches, i.others_mean, i.others_max
+                ))
+            });
+            let text = estimate.unwrap_or_else(|| {
+                "MONITOR is off: m starts it to see the server's execution order and other clients' commands inside each batch".to_string()
+            });
+            rows.push(Line::from(Span::styled(
+                format!("{:<w$}│ {text}", "server", w = usize::from(LABEL)),
+                t.dim,
+            )));
+        }
     }
     f.render_widget(Paragraph::new(rows), server);
     batches_table(f, table, m, &tl, selected, ui);
