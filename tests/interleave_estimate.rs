@@ -16,10 +16,10 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use common::{free_port, Guard};
+use common::free_port;
 use respscope::analysis::conversation::interleave::{BatchEstimate, InterleaveReport, InterleaveSummary};
 use respscope::analysis::wire::{WireAnalyzer, WireConfig};
 use respscope::sources::capture::{decode, CaptureFile};
@@ -301,25 +301,7 @@ fn live_estimates_agree_with_monitor() {
     let port = free_port();
     let _redis = common::redis(port, &[]);
     let pcap = dir.join("interleave.pcap");
-    let mut tcpdump = Guard(
-        Command::new("tcpdump")
-            .args(["-i", "lo", "-U", "-B", "65536", "-s", "0", "-w"])
-            .arg(&pcap)
-            .arg(format!("tcp port {port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tcpdump"),
-    );
-    let mut err = tcpdump.0.stderr.take().expect("stderr");
-    let mut seen = Vec::new();
-    let t = Instant::now();
-    while !String::from_utf8_lossy(&seen).contains("listening on") {
-        let mut b = [0u8; 256];
-        let n = err.read(&mut b).unwrap_or(0);
-        assert!(n > 0 && t.elapsed() < Duration::from_secs(10), "tcpdump did not start");
-        seen.extend_from_slice(&b[..n]);
-    }
+    let capture = common::tcpdump::Capture::start(port, &pcap);
 
     let mut mon = TcpStream::connect(("127.0.0.1", port)).expect("connect MONITOR");
     mon.write_all(&resp(&[b"MONITOR"])).expect("MONITOR");
@@ -344,24 +326,7 @@ fn live_estimates_agree_with_monitor() {
     let _ = mon.shutdown(std::net::Shutdown::Both);
     let lines = reader.join().expect("MONITOR reader");
 
-    let size = || std::fs::metadata(&pcap).map(|m| m.len()).unwrap_or(0);
-    let (mut last, mut stable_since, t) = (size(), Instant::now(), Instant::now());
-    while stable_since.elapsed() < Duration::from_millis(1500) && t.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(100));
-        let now = size();
-        if now != last {
-            (last, stable_since) = (now, Instant::now());
-        }
-    }
-    let pid = tcpdump.0.id().to_string();
-    let _ = Command::new("kill").args(["-INT", &pid]).status();
-    let _ = tcpdump.0.wait();
-    let mut tail = String::new();
-    let _ = err.read_to_string(&mut tail);
-    assert!(
-        tail.lines().any(|l| l.trim() == "0 packets dropped by kernel"),
-        "the capture lost packets, so nothing can be compared: {tail}"
-    );
+    capture.stop();
 
     let commands: usize = plans.iter().flatten().sum();
     let feed = monitor_clients(&lines);
