@@ -139,7 +139,12 @@ fn demo_brings_every_workload_to_the_console_and_cleans_up() {
     // The Timeline: a lane per client; with MONITOR on, the server's execution order.
     t.keys("8");
     let s = t.wait_for("A demo-", 10);
-    assert!(s.contains("MONITOR is off: m starts it"), "{s}");
+    // Without MONITOR: the reply order's estimate for the selected lane once one of its
+    // batches is answered, else how to start MONITOR.
+    assert!(
+        s.contains("MONITOR is off: m starts it") || s.contains("MONITOR is off; from reply order, A: "),
+        "{s}"
+    );
     t.keys("m");
     let s = t.wait_for("order, newest last", 10);
     assert!(s.contains("server (MONITOR)") && s.contains("other clients inside"), "{s}");

@@ -459,6 +459,7 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     .filter(|&(_, _, min)| area.width >= min)
     .map(|(h, w, _)| (h, w))
     .collect();
+    let cols = fit_columns(cols, area.width);
     let header = Row::new(cols.iter().map(|(h, _)| *h).collect::<Vec<_>>()).style(t.dim);
     // Only the rows on screen are built: a thousand connections would otherwise cost most of
     // a frame in strings nobody sees.
@@ -529,6 +530,32 @@ pub fn connections(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
         .block(Block::default().title(title));
     let mut state = TableState::default().with_selected(if n == 0 { None } else { Some(selected - offset) });
     f.render_stateful_widget(table, area, &mut state);
+}
+
+/// Columns the least needed give way, in this order, when the rest would not fit.
+const GIVE_WAY: [&str; 5] = ["kind", "zwin", "depth", "trips", "cmd/s"];
+
+/// Drops columns until their widths and the gaps between them fit in `width`: a table asked
+/// for more than it has is laid out by a constraint solver whose choice among equal
+/// solutions is not the same from one run to the next.
+fn fit_columns<'a>(mut cols: Vec<(&'a str, Constraint)>, width: u16) -> Vec<(&'a str, Constraint)> {
+    let need = |cols: &[(&str, Constraint)]| -> usize {
+        let widths: usize = cols
+            .iter()
+            .map(|(_, c)| match c {
+                Constraint::Length(n) | Constraint::Min(n) => usize::from(*n),
+                _ => 0,
+            })
+            .sum();
+        widths + cols.len().saturating_sub(1)
+    };
+    for drop in GIVE_WAY {
+        if need(&cols) <= usize::from(width) {
+            break;
+        }
+        cols.retain(|(h, _)| *h != drop);
+    }
+    cols
 }
 
 /// A connection's kind in a few letters (a plain client shows nothing).
