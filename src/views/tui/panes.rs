@@ -538,7 +538,7 @@ const GIVE_WAY: [&str; 5] = ["kind", "zwin", "depth", "trips", "cmd/s"];
 /// Drops columns until their widths and the gaps between them fit in `width`: a table asked
 /// for more than it has is laid out by a constraint solver whose choice among equal
 /// solutions is not the same from one run to the next.
-fn fit_columns<'a>(mut cols: Vec<(&'a str, Constraint)>, width: u16) -> Vec<(&'a str, Constraint)> {
+fn fit_columns(mut cols: Vec<(&str, Constraint)>, width: u16) -> Vec<(&str, Constraint)> {
     let need = |cols: &[(&str, Constraint)]| -> usize {
         let widths: usize = cols
             .iter()
