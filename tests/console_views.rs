@@ -161,6 +161,12 @@ fn detail_shows_the_announced_library_and_the_flush_verdict() {
         s.contains("flush: flushes once 6013-6023 bytes are buffered (180 commands), does not wait"),
         "{s}"
     );
+    // `/` finds a connection by the library it announced, with no server to list it.
+    let mut f = ui(Pane::Connections);
+    f.filter = "redis-py 8.1".into();
+    assert_eq!(respscope::views::tui::state::sorted_connections(&m, &f).len(), 1);
+    f.filter = "jedis".into();
+    assert!(respscope::views::tui::state::sorted_connections(&m, &f).is_empty());
 }
 
 /// A fixture analysed as a live feed analyses it (the last 100 segments of each connection
@@ -751,7 +757,7 @@ fn a_cluster_gets_a_row_per_node_and_its_redirections_are_shown() {
     }
     // A connection's detail says its redirections.
     let mut u = ui(Pane::Connections);
-    let pipelined = respscope::views::tui::panes::sorted_connections(&m, &u)
+    let pipelined = respscope::views::tui::state::sorted_connections(&m, &u)
         .iter()
         .position(|c| c.moved == 3)
         .expect("the pipelined connection");

@@ -609,7 +609,7 @@ async fn event_loop(
                 if let Some(s) = saving.take() {
                     saving = evidence::poll(s, model, ports);
                 }
-                ui.clock = Some(tui::panes::clock(now.saturating_mul(1000)));
+                ui.clock = Some(tui::parts::clock(now.saturating_mul(1000)));
                 terminal.draw(|f| tui::render(f, ui.shown(model), &ui))?;
             }
         }

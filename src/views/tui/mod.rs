@@ -9,8 +9,10 @@
 //! ```
 
 pub mod args;
+pub mod connections;
 pub mod lab;
 pub mod panes;
+pub mod parts;
 pub mod reply;
 pub mod state;
 pub mod theme;
@@ -56,7 +58,7 @@ pub fn render(f: &mut Frame<'_>, model: &Model, ui: &UiState) {
     } else {
         match ui.pane {
             Pane::Overview => panes::overview(f, inner, model, ui),
-            Pane::Connections => panes::connections(f, inner, model, ui),
+            Pane::Connections => connections::connections(f, inner, model, ui),
             Pane::Slowlog => panes::slowlog(f, inner, model, ui),
             Pane::Memory => panes::memory(f, inner, model, ui),
             Pane::Console => panes::console(f, inner, model, ui),

@@ -4,6 +4,7 @@
 
 use crate::engine::alerts::Evidence;
 use crate::engine::model::Model;
+use crate::engine::report::ConnReport;
 
 use super::theme::Theme;
 
@@ -550,7 +551,7 @@ impl UiState {
     /// scrolling back up from the end starts moving at once.
     fn detail_lines(&self, live: &Model) -> usize {
         let m = self.shown(live);
-        let conns = super::panes::sorted_connections(m, self);
+        let conns = sorted_connections(m, self);
         conns
             .get(self.selected.min(conns.len().saturating_sub(1)))
             .map_or(0, |c| c.window_events.len() + c.splits.len())
@@ -566,7 +567,7 @@ impl UiState {
                 self.filter.clear();
                 self.pane = Pane::Connections;
                 let m = self.shown(live);
-                let pos = super::panes::sorted_connections(m, self).iter().position(|c| c.client == addr);
+                let pos = sorted_connections(m, self).iter().position(|c| c.client == addr);
                 if let Some(i) = pos {
                     self.selected = i;
                     self.detail = true;
@@ -587,6 +588,42 @@ impl UiState {
     pub fn shown<'a>(&'a self, live: &'a Model) -> &'a Model {
         self.frozen.as_deref().unwrap_or(live)
     }
+}
+
+/// A connection passes the filter by its address, its CLIENT LIST name, library or last
+/// command, or what it announced on the wire (library, version, name).
+pub fn conn_passes(m: &Model, ui: &UiState, c: &ConnReport) -> bool {
+    // respscope's own connections (poller, console, MONITOR) only when asked (`o`).
+    if !ui.show_own && m.is_own(&c.client) {
+        return false;
+    }
+    if ui.filter.is_empty() {
+        return true;
+    }
+    // By who it was, too, once it has closed.
+    let row = m.identity(&c.client);
+    let announced = c.library.as_ref().map(|l| l.describe()).unwrap_or_default();
+    ui.passes(&[
+        &c.client,
+        row.map_or("", |r| r.name.as_str()),
+        row.and_then(|r| r.lib_name.as_deref()).unwrap_or(""),
+        row.map_or("", |r| r.cmd.as_str()),
+        &announced,
+    ])
+}
+
+/// The connections in the table's order.
+pub fn sorted_connections<'a>(m: &'a Model, ui: &UiState) -> Vec<&'a ConnReport> {
+    let mut conns: Vec<&ConnReport> =
+        m.connections().iter().map(|c| &**c).filter(|c| conn_passes(m, ui, c)).collect();
+    match ui.sort {
+        SortBy::Age => {}
+        SortBy::Commands => conns.sort_by_key(|c| std::cmp::Reverse(c.commands)),
+        SortBy::Depth => conns.sort_by_key(|c| std::cmp::Reverse(c.max_pipeline_depth)),
+        SortBy::P99 => conns.sort_by_key(|c| std::cmp::Reverse(c.latency_us.p99)),
+        SortBy::ZeroWindows => conns.sort_by_key(|c| std::cmp::Reverse(c.tcp.zero_windows)),
+    }
+    conns
 }
 
 #[cfg(test)]

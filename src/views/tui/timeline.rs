@@ -30,7 +30,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, m: &Model, ui: &UiState) {
     let columns = usize::from(area.width.saturating_sub(LABEL + 1)).max(1);
     // Lanes take what is left after the legend, the server's two rows and a few table rows.
     let max_lanes = usize::from(area.height.saturating_sub(9)).max(1);
-    let keep = |c: &crate::engine::report::ConnReport| super::panes::conn_passes(m, ui, c);
+    let keep = |c: &crate::engine::report::ConnReport| super::state::conn_passes(m, ui, c);
     let tl = timeline::build(m, columns, timeline::Span::Auto(ui.zoom), max_lanes, &keep);
     let server_rows = if tl.server.is_some() { 2 } else { 1 };
     let lane_rows = u16::try_from(tl.lanes.len().max(1)).unwrap_or(u16::MAX);
