@@ -81,8 +81,8 @@ fn compare_marks_a_changed_flush_between_two_real_captures() {
     // The markdown a pull request gets: the changed rows in bold, side by side.
     let md = run("markdown");
     eprintln!("{md}");
-    assert!(md.contains("| **flush** | **every 16 commands, waits ("), "{md}");
-    assert!(md.contains("** | **every 4 commands, waits ("), "{md}");
+    assert!(md.contains("| **flush** | **flushes every 16 commands, waits ("), "{md}");
+    assert!(md.contains("** | **flushes every 4 commands, waits ("), "{md}");
     assert!(
         md.contains("| **commands per batch p50 / p90 / max** | **16 / 16 / 16** | **4 / 4 / 4** |"),
         "{md}"

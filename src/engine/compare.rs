@@ -64,8 +64,11 @@ pub struct GroupStats {
     pub worst_p99_us: Option<u64>,
     /// Zero windows, summed.
     pub zero_windows: u64,
+    /// Commands of the busiest connection with a verdict, and of the busiest of all.
     #[serde(skip)]
     busiest: u64,
+    #[serde(skip)]
+    busiest_commands: u64,
     #[serde(skip)]
     versions_seen: Vec<String>,
     /// Connections per verdict kind (five kinds at most).
@@ -116,7 +119,6 @@ pub fn group_key(c: &ConnReport) -> String {
 /// Groups the connections of one capture.
 pub fn groups(conns: Connections<'_>) -> BTreeMap<String, GroupStats> {
     let mut out: BTreeMap<String, GroupStats> = BTreeMap::new();
-    let mut latency: BTreeMap<String, (u64, Option<u64>, Option<u64>)> = BTreeMap::new();
     for c in conns.iter() {
         if c.commands == 0 {
             continue;
@@ -125,23 +127,20 @@ pub fn groups(conns: Connections<'_>) -> BTreeMap<String, GroupStats> {
         if !out.contains_key(&key) && out.len() >= MAX_GROUPS {
             key = OTHER.to_string();
         }
-        let g = out.entry(key.clone()).or_default();
-        add(g, &c);
-        let l = latency.entry(key).or_default();
-        if c.commands > l.0 {
-            *l = (c.commands, c.latency_us.p50, c.latency_us.p99);
-        }
+        add(out.entry(key).or_default(), &c);
     }
-    for (key, g) in &mut out {
-        if let Some(&(_, p50, p99)) = latency.get(key) {
-            (g.latency_p50_us, g.latency_p99_us) = (p50, p99);
-        }
+    for g in out.values_mut() {
         finish(g);
     }
     out
 }
 
 fn add(g: &mut GroupStats, c: &ConnReport) {
+    if g.connections == 0 || c.commands > g.busiest_commands {
+        // The busiest connection's percentiles speak for the group.
+        g.busiest_commands = c.commands;
+        (g.latency_p50_us, g.latency_p99_us) = (c.latency_us.p50, c.latency_us.p99);
+    }
     g.connections += 1;
     g.commands += c.commands;
     g.batches += c.batches;
@@ -277,22 +276,11 @@ pub fn compare(
 }
 
 impl GroupStats {
-    /// The flush verdict in a few words ("every 8192 bytes", "16 commands").
+    /// The flush verdict in a few words ("flushes every 16 commands, waits (0.91)").
     pub fn flush_short(&self) -> String {
         let Some(v) = &self.flush else { return "no verdict".to_string() };
-        let what = match v.kind {
-            FlushKind::FixedBytes => match (v.bytes, v.bytes_max) {
-                (Some(b), Some(m)) if m > b => format!("once {b}-{m} bytes"),
-                (Some(b), _) => format!("every {b} bytes"),
-                _ => "fixed bytes".to_string(),
-            },
-            FlushKind::FixedCommands => format!("every {} commands", v.commands.unwrap_or(0)),
-            FlushKind::PerCommand => "per command".to_string(),
-            FlushKind::WholePipeline => "whole pipeline".to_string(),
-            FlushKind::Irregular => "irregular".to_string(),
-        };
         let wait = if v.waits_for_replies { ", waits" } else { "" };
-        format!("{what}{wait} ({:.2})", v.confidence)
+        format!("{}{wait} ({:.2})", v.what(), v.confidence)
     }
 }
 

@@ -183,9 +183,7 @@ pub struct FlushTally {
     cut_writes: u64,
     /// Batches after the first that started with nothing waiting for a reply.
     drained_starts: u64,
-    /// Batches after the first.
-    later_starts: u64,
-    /// Batches that started (the first is not a "later" start).
+    /// Batches that started (all but the first are "later" starts).
     started: u64,
 }
 
@@ -232,7 +230,19 @@ pub struct FlushVerdict {
 impl FlushVerdict {
     /// "flushes every 8192 bytes (341 commands), does not wait for replies".
     pub fn describe(&self) -> String {
-        let what = match self.kind {
+        let wait = if self.waits_for_replies { "waits for replies" } else { "does not wait for replies" };
+        format!(
+            "{}, {wait} ({} of {} batches fit, confidence {:.2})",
+            self.what(),
+            self.fitting,
+            self.batches,
+            self.confidence
+        )
+    }
+
+    /// What the writes look like, alone: "flushes every 8192 bytes (341 commands)".
+    pub fn what(&self) -> String {
+        match self.kind {
             FlushKind::FixedBytes => {
                 let size = match (self.bytes, self.bytes_max) {
                     (Some(b), Some(m)) if m > b => format!("once {b}-{m} bytes are buffered"),
@@ -251,12 +261,7 @@ impl FlushVerdict {
             FlushKind::PerCommand => "writes each command on its own".to_string(),
             FlushKind::WholePipeline => "writes each pipeline whole, sizes following the caller".to_string(),
             FlushKind::Irregular => "writes irregularly".to_string(),
-        };
-        let wait = if self.waits_for_replies { "waits for replies" } else { "does not wait for replies" };
-        format!(
-            "{what}, {wait} ({} of {} batches fit, confidence {:.2})",
-            self.fitting, self.batches, self.confidence
-        )
+        }
     }
 }
 
@@ -268,7 +273,6 @@ impl FlushTally {
             self.tally(h, drained);
         }
         if self.started > 0 {
-            self.later_starts += 1;
             self.drained_starts += u64::from(drained);
         }
         self.started += 1;
@@ -324,7 +328,8 @@ impl FlushTally {
         // written after the last data, a write the kernel merged).
         let misfits = if n >= 5 { (n / 10).max(1) } else { 0 };
         let fits = |fit: u64| fit + misfits >= n;
-        let waits = self.later_starts > 0 && fits_share(self.drained_starts, self.later_starts);
+        let later = self.started.saturating_sub(1);
+        let waits = later > 0 && fits_share(self.drained_starts, later);
         let verdict = |kind, bytes: Option<(u64, u64)>, commands, fitting: u64| FlushVerdict {
             kind,
             bytes: bytes.map(|b| b.0),

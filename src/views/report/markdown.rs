@@ -151,11 +151,7 @@ fn writes(o: &mut String, c: &ConnReport) {
     let cell = |t: &str| t.replace('|', "\\|").replace('`', "'");
     let library = super::library_line(c).map_or_else(|| "-".to_string(), |l| format!("`{}`", cell(&l)));
     let (flush, waits, confidence) = match &c.flush {
-        Some(v) => {
-            let what = v.describe();
-            let what = what.split(", ").next().unwrap_or_default().to_string();
-            (what, if v.waits_for_replies { "yes" } else { "no" }, format!("{:.2}", v.confidence))
-        }
+        Some(v) => (v.what(), if v.waits_for_replies { "yes" } else { "no" }, format!("{:.2}", v.confidence)),
         None => (super::flush_line(c), "-", "-".to_string()),
     };
     let _ = writeln!(o, "| {} | {library} | {} | {waits} | {confidence} |", c.id, cell(&flush));
