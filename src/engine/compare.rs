@@ -294,6 +294,7 @@ mod tests {
         g.flush = Some(FlushVerdict {
             kind,
             bytes: None,
+            bytes_min: None,
             bytes_max: None,
             commands: Some(u64::from(p50)),
             waits_for_replies: true,

@@ -426,7 +426,7 @@ pub fn conn_report_latest(c: &Connection, n: usize) -> ConnReport {
         rdb_bytes: v.rdb_bytes,
         split_replies: v.split_replies,
         batch_sizes: v.batches.sizes.clone(),
-        flush: v.batches.flush.verdict(c.bytes[0].checked_div(v.commands).unwrap_or(0)),
+        flush: v.batches.flush.verdict(),
         library: v.library.as_deref().copied(),
         splits: latest(&v.splits, n).to_vec(),
         window_events: latest(c.events(), n)

@@ -62,6 +62,9 @@ pub struct Batches {
     pub late_commands: u64,
     /// What the batches say about how the client flushes.
     pub flush: FlushTally,
+    /// Bytes and commands of batches cut by a full receive window inside a command, not yet
+    /// handed to `flush`: one write with the batch that follows.
+    carried: Option<(u64, u64)>,
 }
 
 impl Batches {
@@ -84,15 +87,30 @@ impl Batches {
 
     /// A client segment was processed: `new_bytes` it carried first, `psh` its flag,
     /// `drained` whether no command was waiting for a reply before it, `mid_command` whether
-    /// the stream stands inside a command after it.
-    pub fn segment(&mut self, new_bytes: u64, psh: bool, drained: bool, mid_command: bool) {
+    /// the stream stands inside a command after it, `window_full` whether it filled the
+    /// server's receive window.
+    ///
+    /// Linux also sets PSH when a `send()` has to wait for room (the receiver's window is
+    /// full), so a large write comes as several batches; for the flush verdict such a batch,
+    /// when it ends inside a command, is one write with the next: a buffer's flush never
+    /// stops at the window.
+    pub fn segment(
+        &mut self,
+        new_bytes: u64,
+        psh: bool,
+        drained: bool,
+        mid_command: bool,
+        window_full: bool,
+    ) {
         if new_bytes == 0 {
             return;
         }
         self.open_bytes += new_bytes;
         if !self.open_has_bytes {
             self.open_has_bytes = true;
-            self.flush.start(drained);
+            if self.carried.is_none() {
+                self.flush.start(drained);
+            }
             let open = self.open;
             let slot = slot_in(&mut self.ring, open);
             let carried = if slot.used && slot.id == self.open { slot.commands } else { 0 };
@@ -106,7 +124,14 @@ impl Batches {
             self.count += 1;
             self.max_commands = self.max_commands.max(n);
             *self.sizes.entry(n.min(SIZE_BUCKET_CAP)).or_default() += 1;
-            self.flush.closed(std::mem::take(&mut self.open_bytes), u64::from(n), mid_command);
+            let bytes = std::mem::take(&mut self.open_bytes);
+            if mid_command && window_full {
+                let (b, c) = self.carried.unwrap_or_default();
+                self.carried = Some((b + bytes, c + u64::from(n)));
+            } else {
+                let (b, c) = self.carried.take().unwrap_or_default();
+                self.flush.closed(b + bytes, c + u64::from(n), mid_command);
+            }
             self.open += 1;
             self.open_has_bytes = false;
         }
@@ -156,31 +181,56 @@ impl Batches {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::conversation::flush::FlushKind;
 
     #[test]
     fn psh_closes_and_a_trailing_run_is_not_a_batch() {
         let mut b = Batches::default();
         // Batch 0: two segments, the second with PSH, three commands.
-        b.segment(100, false, true, true);
+        b.segment(100, false, true, true, false);
         b.command(0);
         b.command(0);
-        b.segment(50, true, false, false);
+        b.segment(50, true, false, false, false);
         b.command(0);
         // That command completed after the close (late): the distribution is corrected.
         assert_eq!(b.count, 1);
         assert_eq!(b.max_commands, 3);
         assert_eq!(b.sizes.get(&3), Some(&1));
         // Batch 1 never sees PSH.
-        b.segment(10, false, true, true);
+        b.segment(10, false, true, true, false);
         b.command(1);
         assert_eq!(b.count, 1);
         assert_eq!(b.open_commands(), 1);
     }
 
     #[test]
+    fn a_write_cut_by_a_full_window_is_one_write_for_the_verdict() {
+        let mut b = Batches::default();
+        for (i, commands) in [40u64, 55, 70, 85].into_iter().enumerate() {
+            let id = b.current();
+            // The write's first part: PSH where the window filled, inside a command.
+            b.segment(60_000, false, true, true, false);
+            for _ in 0..commands / 2 {
+                b.command(id);
+            }
+            b.segment(5_000, true, false, true, true);
+            let id = b.current();
+            b.segment(30_000 + i as u64, false, false, true, false);
+            for _ in 0..commands - commands / 2 {
+                b.command(id);
+            }
+            b.segment(1_000, true, false, false, false);
+        }
+        // Batches stay cut at every PSH; the verdict sees four writes, each after a drain.
+        assert_eq!(b.count, 8);
+        let v = b.flush.verdict().expect("a verdict");
+        assert_eq!((v.kind, v.batches, v.waits_for_replies), (FlushKind::WholePipeline, 4, true), "{v:?}");
+    }
+
+    #[test]
     fn segments_without_new_bytes_do_not_count() {
         let mut b = Batches::default();
-        b.segment(0, true, true, false);
+        b.segment(0, true, true, false, false);
         assert_eq!(b.count, 0);
     }
 }

@@ -485,7 +485,8 @@ impl Connection {
             if dir == Dir::ToServer {
                 // A write that ends inside a command: the client flushed on a byte count.
                 let cut = stream.has_partial();
-                detail.conv.batches.segment(new, p.has(tcpf::PSH), drained, cut);
+                let full = af & flags::WINDOW_FULL != 0;
+                detail.conv.batches.segment(new, p.has(tcpf::PSH), drained, cut, full);
             }
             if let Some(r) = rec.as_mut() {
                 r.split_start = stream.pending_split().filter(|(first, ..)| first.frame == frame).map(
