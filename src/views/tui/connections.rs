@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-use super::parts::{closed_note, filtered, spark};
+use super::parts::{closed_note, filtered, spark, wrap_words};
 use super::state::{sorted_connections, UiState};
 use super::theme::Theme;
 use crate::engine::model::Model;
@@ -171,12 +171,10 @@ fn kind_label(k: crate::analysis::conversation::ConnKind) -> &'static str {
 /// One connection in detail: what a client library investigator asks about.
 fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, ui: &UiState) {
     let t = &ui.theme;
-    let [top, curves, bottom] =
-        Layout::vertical([Constraint::Length(10), Constraint::Length(4), Constraint::Min(3)]).areas(area);
     let row = m.client_row(&c.client);
     let l = &c.latency_us;
     let (kind, extra) = crate::views::report::kind_and_extras(c);
-    let lines = vec![
+    let mut lines = vec![
         Line::from(vec![
             Span::styled(format!("{} → {}", c.client, c.server), t.title),
             Span::styled(
@@ -212,14 +210,21 @@ fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, ui: &UiState
             "pipeline max depth {}   batches {} (at most {} commands)   split commands {}   split replies {}",
             c.max_pipeline_depth, c.batches, c.max_batch_commands, c.split_commands, c.split_replies
         )),
-        Line::from(format!("flush: {}", crate::views::report::flush_line(c))),
-        Line::from(match &c.interleave {
-            Some(i) => format!(
-                "interleaving, estimated from reply order: {}",
-                crate::views::report::interleave_words(i.batches, i.interleaved, i.others_mean, i.others_max)
-            ),
-            None => "interleaving: no batch of two replies or more yet".to_string(),
-        }),
+    ];
+    // The verdicts are sentences: wrapped, never cut at the edge of a narrow terminal (the
+    // lines of numbers around them keep one row each).
+    let flush = format!("flush: {}", crate::views::report::flush_line(c));
+    let interleave = match &c.interleave {
+        Some(i) => format!(
+            "interleaving, estimated from reply order: {}",
+            crate::views::report::interleave_words(i.batches, i.interleaved, i.others_mean, i.others_max)
+        ),
+        None => "interleaving: no batch of two replies or more yet".to_string(),
+    };
+    for sentence in [flush, interleave] {
+        lines.extend(wrap_words(&sentence, usize::from(area.width)).into_iter().map(Line::from));
+    }
+    lines.extend([
         Line::from(format!("rtt: {}", crate::views::report::rtt_sources(c))),
         Line::from(format!(
             "tcp: {} zero windows, {} window full, {} updates, {} probes, {} retransmissions, {} gaps",
@@ -244,7 +249,11 @@ fn detail(f: &mut Frame<'_>, area: Rect, m: &Model, c: &ConnReport, ui: &UiState
             ),
             None => "CLIENT LIST: not listed (closed, or no server)".to_string(),
         }),
-    ];
+    ]);
+    // A blank row under the header when there is room for it.
+    let rows = u16::try_from(lines.len() + 1).unwrap_or(u16::MAX);
+    let [top, curves, bottom] =
+        Layout::vertical([Constraint::Length(rows), Constraint::Length(4), Constraint::Min(3)]).areas(area);
     f.render_widget(Paragraph::new(lines), top);
     conn_curves(f, curves, m, c, t);
     let [hist, right] =

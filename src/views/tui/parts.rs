@@ -86,3 +86,54 @@ pub fn clock(ts_us: i64) -> String {
         secs.rem_euclid(60)
     )
 }
+
+/// `text` in lines of at most `width` characters, broken at spaces (a word longer than the
+/// width is cut): the sentences a pane must show whole on a narrow terminal.
+pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    let mut len = 0;
+    for word in text.split(' ') {
+        let mut w = word;
+        loop {
+            let n = w.chars().count();
+            let room = if len == 0 { width } else { width.saturating_sub(len + 1) };
+            if n <= room {
+                if len > 0 {
+                    line.push(' ');
+                    len += 1;
+                }
+                line.push_str(w);
+                len += n;
+                break;
+            }
+            if len > 0 {
+                out.push(std::mem::take(&mut line));
+                len = 0;
+                continue;
+            }
+            // Longer than a whole line: cut it.
+            let cut = w.char_indices().nth(width).map_or(w.len(), |(i, _)| i);
+            out.push(w[..cut].to_string());
+            w = &w[cut..];
+        }
+    }
+    if len > 0 || out.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_words;
+
+    #[test]
+    fn words_wrap_at_spaces_and_long_ones_are_cut() {
+        assert_eq!(wrap_words("flushes every 8192 bytes", 14), ["flushes every", "8192 bytes"]);
+        assert_eq!(wrap_words("abcdefghij k", 4), ["abcd", "efgh", "ij k"]);
+        assert_eq!(wrap_words("", 10), [""]);
+        assert_eq!(wrap_words("fits", 80), ["fits"]);
+    }
+}
