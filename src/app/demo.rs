@@ -321,20 +321,85 @@ fn pipelined(addr: SocketAddr, stop: &AtomicBool) -> std::io::Result<()> {
     Ok(())
 }
 
-/// 1000 GETs through an 8192-byte buffer flushed when full, as Jedis does: command 342
-/// straddles the first flush.
+/// 1000 GETs and SETs through an 8192-byte buffer as Jedis's `RedisOutputStream` fills it:
+/// a piece (length digits, CRLF, bulk payload) that would fill the buffer flushes it first,
+/// a single `*` or `$` only when it is full, so its writes fall a few bytes short of 8192 and
+/// end inside a command.
 fn jedis_like(addr: SocketAddr, stop: &AtomicBool) -> std::io::Result<()> {
     let mut s = connect(addr, "demo-jedis")?;
-    let cmd = encode(&[b"GET", b"jedis"]);
-    let all: Vec<u8> = cmd.iter().copied().cycle().take(cmd.len() * 1000).collect();
+    let mut out = JedisBuffer { s: &mut s, buf: Vec::with_capacity(JedisBuffer::CAP) };
+    // Values change length from round to round, so the cuts fall at new places and in time
+    // a single `*` or `$` fills the buffer to its last byte.
+    let mut round = 0usize;
     while !stop.load(Ordering::Relaxed) {
-        for chunk in all.chunks(8192) {
-            s.write_all(chunk)?;
+        round += 1;
+        for i in 0..1000usize {
+            let value = vec![b'v'; 20 + (i * 37 + round * 11) % 180];
+            if i % 2 == 0 {
+                out.command(&[b"GET", b"jedis"])?;
+            } else {
+                out.command(&[b"SET", b"jedis", &value])?;
+            }
         }
-        read_replies(&mut s, 1000)?;
+        out.flush()?;
+        read_replies(out.s, 1000)?;
         pause(stop, Duration::from_secs(1));
     }
     Ok(())
+}
+
+/// Jedis's output buffer, by its rules.
+struct JedisBuffer<'a> {
+    s: &'a mut TcpStream,
+    buf: Vec<u8>,
+}
+
+impl JedisBuffer<'_> {
+    const CAP: usize = 8192;
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            self.s.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn byte(&mut self, b: u8) -> std::io::Result<()> {
+        if self.buf.len() == Self::CAP {
+            self.flush()?;
+        }
+        self.buf.push(b);
+        Ok(())
+    }
+
+    fn piece(&mut self, p: &[u8]) -> std::io::Result<()> {
+        if p.len() >= Self::CAP - self.buf.len() {
+            self.flush()?;
+        }
+        if p.len() >= Self::CAP {
+            return self.s.write_all(p);
+        }
+        self.buf.extend_from_slice(p);
+        Ok(())
+    }
+
+    fn int_crlf(&mut self, n: usize) -> std::io::Result<()> {
+        self.piece(n.to_string().as_bytes())?;
+        self.piece(b"\r\n")
+    }
+
+    fn command(&mut self, args: &[&[u8]]) -> std::io::Result<()> {
+        self.byte(b'*')?;
+        self.int_crlf(args.len())?;
+        for a in args {
+            self.byte(b'$')?;
+            self.int_crlf(a.len())?;
+            self.piece(a)?;
+            self.piece(b"\r\n")?;
+        }
+        Ok(())
+    }
 }
 
 /// 16 commands per write, as Lettuce batches them.
