@@ -144,10 +144,16 @@ fn every_clients_verdict_is_what_strace_saw_it_write() {
         "hiredis",
         "ioredis",
         "jedis_8192",
+        "jedis_real",
         "lettuce_16",
+        "noderedis_batch",
+        "noderedis_multi",
         "perl",
         "redigo",
         "redispy",
+        "redispy_async",
+        "redispy_async_multi",
+        "redisrs",
         "ruby",
     ] {
         assert!(all.iter().any(|n| n == want), "tests/fixtures/clients/{want}.writes.json is missing");
@@ -200,6 +206,44 @@ fn the_recorded_clients_cover_every_kind() {
     }
     assert_eq!(kind_of("ruby"), ["per_command"]);
     assert_eq!(kind_of("perl"), ["per_command"]);
+    // real Jedis 5.2.0: its 8192-byte buffer written when the next piece does not fit, so
+    // full writes stop short of 8192 (most inside a command) and the size is the largest
+    assert_eq!(kind_of("jedis_real"), ["fixed_bytes"]);
+    assert_eq!(verdict("jedis_real")[0]["bytes"], 8192);
+    // node-redis 5: a write once the socket's buffer passes Node's 16 KiB high-water mark, at
+    // a command boundary, so just past 16384 by less than the command that crossed it
+    for node in ["noderedis_multi", "noderedis_batch"] {
+        assert_eq!(kind_of(node), ["fixed_bytes"], "{node}");
+        let t = read_json(&dir.join(format!("{node}.writes.json")));
+        let (bytes, largest) =
+            (&t["connections"][0]["verdict"]["bytes"], &t["connections"][0]["largest_command"]);
+        let (bytes, largest) = (bytes.as_u64().expect("bytes"), largest.as_u64().expect("largest"));
+        assert!(
+            bytes > 16384 && bytes < 16384 + largest,
+            "{node}: {bytes} bytes (largest command {largest})"
+        );
+    }
+    // a write per pipeline however large (redis-rs, redis-py asyncio up to 204 KB); redis-py
+    // asyncio runs its plain commands on one connection and its pipelines on another
+    assert_eq!(kind_of("redisrs"), ["whole_pipeline"]);
+    for asyncio in ["redispy_async", "redispy_async_multi"] {
+        assert_eq!(kind_of(asyncio), ["per_command", "whole_pipeline"], "{asyncio}");
+    }
+    // what the new libraries announce with CLIENT SETINFO (Jedis built from source reads its
+    // version from the pom.properties the recorder writes), compared with respscope's above
+    for (name, lib, version) in [
+        ("jedis_real", "jedis", "5.2.0"),
+        ("noderedis_batch", "node-redis", "5.12.1"),
+        ("redisrs", "redis-rs", "1.8.1"),
+    ] {
+        let t = read_json(&dir.join(format!("{name}.writes.json")));
+        let got = &t["connections"][0]["library"];
+        assert_eq!(
+            (got["name"].as_str(), got["version"].as_str()),
+            (Some(lib), Some(version)),
+            "{name}: {got}"
+        );
+    }
 }
 
 /// redis-py 8.1.0 announces itself with the 7.2-style handshake (Redis 7.0 answers it with an
