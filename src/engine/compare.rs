@@ -221,8 +221,7 @@ fn changes(a: &GroupStats, b: &GroupStats) -> Vec<&'static str> {
     {
         out.push("batch_sizes");
     }
-    let verdict = |f: &Option<FlushVerdict>| f.map(|v| (v.kind, v.bytes, v.commands, v.waits_for_replies));
-    if verdict(&a.flush) != verdict(&b.flush) {
+    if flush_changed(a.flush.as_ref(), b.flush.as_ref()) {
         out.push("flush");
     }
     // Splits: any appearance or disappearance counts, then relative.
@@ -284,9 +283,52 @@ impl GroupStats {
     }
 }
 
+/// Whether two verdicts describe different clients: another kind, waiting or not, another
+/// command count (`fixed_commands`, `per_command`), or another size (`fixed_bytes`) by more
+/// than the spread of either's full writes. The commands of a `fixed_bytes` verdict follow
+/// the workload's command sizes, and a buffer's largest write depends on where its pieces
+/// happened to fall: neither is the library's.
+fn flush_changed(a: Option<&FlushVerdict>, b: Option<&FlushVerdict>) -> bool {
+    let (Some(a), Some(b)) = (a, b) else { return a.is_some() != b.is_some() };
+    if (a.kind, a.waits_for_replies) != (b.kind, b.waits_for_replies) {
+        return true;
+    }
+    match a.kind {
+        FlushKind::FixedBytes => {
+            let spread = |v: &FlushVerdict| v.bytes_max.zip(v.bytes_min).map_or(0, |(hi, lo)| hi - lo);
+            a.bytes.zip(b.bytes).map_or(a.bytes != b.bytes, |(x, y)| x.abs_diff(y) > spread(a).max(spread(b)))
+        }
+        FlushKind::FixedCommands | FlushKind::PerCommand => a.commands != b.commands,
+        FlushKind::WholePipeline | FlushKind::Irregular => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_buffer_read_a_few_bytes_apart_is_the_same_flush() {
+        let jedis = |bytes, min, commands| FlushVerdict {
+            kind: FlushKind::FixedBytes,
+            bytes: Some(bytes),
+            bytes_min: Some(min),
+            bytes_max: Some(bytes),
+            commands: Some(commands),
+            waits_for_replies: false,
+            confidence: 0.9,
+            batches: 40,
+            fitting: 40,
+        };
+        // Two workloads through one 8192-byte buffer: the same flush.
+        assert!(!flush_changed(Some(&jedis(8192, 8030, 141)), Some(&jedis(8188, 8061, 99))));
+        // Another buffer size, an exact quota moved, or waiting: changed.
+        assert!(flush_changed(Some(&jedis(8192, 8030, 141)), Some(&jedis(16384, 16200, 282))));
+        assert!(flush_changed(Some(&jedis(4096, 4096, 130)), Some(&jedis(4095, 4095, 130))));
+        let waits = FlushVerdict { waits_for_replies: true, ..jedis(8192, 8030, 141) };
+        assert!(flush_changed(Some(&jedis(8192, 8030, 141)), Some(&waits)));
+        assert!(flush_changed(None, Some(&waits)) && !flush_changed(None, None));
+    }
 
     fn stats(commands: u64, p50: u32, splits: u64, kind: FlushKind) -> GroupStats {
         let mut g = GroupStats { commands, connections: 1, split_commands: splits, ..GroupStats::default() };
