@@ -122,9 +122,9 @@ impl SizeTable {
         }
     }
 
-    /// The full size that fits the most batches among those `accept` takes, with `extra` (the held newest batch: its
-    /// size, whether it ended a burst and whether it ended inside a command) counted as if
-    /// tallied. A full write is any of size `b..=b + band` (a buffer flushed once it passes a
+    /// The full size that fits the most batches among those `accept` takes, with `extra` (the
+    /// held newest batch: its size, whether it ended a burst and whether it ended inside a
+    /// command) counted as if tallied. A full write is any of size `b..=b + band` (a buffer flushed once it passes a
     /// threshold overshoots by less than a command, one flushed before a piece that does not
     /// fit falls short by less); a fitting one is full, or shorter and ending a burst.
     ///
