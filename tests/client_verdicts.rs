@@ -162,6 +162,40 @@ fn every_clients_verdict_is_what_strace_saw_it_write() {
     assert!(bad.is_empty(), "{} disagreement(s) with strace:\n{}", bad.len(), bad.join("\n"));
 }
 
+/// Pipelines of up to 200 KB written whole (redis-py asyncio, redis-rs) across a 1 ms link
+/// (`scripts/fixtures/record_link.sh`, captured on the server's side without segmentation
+/// offload and on the client's side with it): Linux pushes the full-sized segment in front of
+/// what the congestion window holds back, so one write reaches the wire as several batches
+/// cut inside commands. The verdict still reads one write per call, and the fixtures do carry
+/// such pushes (more batches than the writes the verdict counts).
+#[test]
+fn writes_pushed_in_pieces_across_a_link_are_still_one_write_each() {
+    let dir = fixtures().join("link");
+    for (name, plain) in [("redispy_async.server", true), ("redisrs.client", false)] {
+        let r = analyze(&dir.join(format!("{name}.pcap")), 6379);
+        let conns = r["connections"].as_array().expect("connections");
+        let pipelines =
+            conns.iter().max_by_key(|c| c["max_batch_commands"].as_u64().unwrap_or(0)).expect("a connection");
+        let f = &pipelines["flush"];
+        assert_eq!(
+            (f["kind"].as_str(), &f["waits_for_replies"]),
+            (Some("whole_pipeline"), &Value::Bool(true)),
+            "{name}: {f}"
+        );
+        let batches = pipelines["batches"].as_u64().unwrap_or(0);
+        assert!(batches > f["batches"].as_u64().unwrap_or(u64::MAX), "{name}: {batches} batches, {f}");
+        // redis-py asyncio's own connection for plain commands: one write each.
+        if plain {
+            assert!(
+                conns
+                    .iter()
+                    .any(|c| c["flush"]["kind"] == "per_command" && c["flush"]["waits_for_replies"] == true),
+                "{name}: {r}"
+            );
+        }
+    }
+}
+
 /// A client that writes without reading (the Jedis-style writer, recorded without strace by
 /// `scripts/fixtures/record.sh`): its writes come while replies are outstanding.
 #[test]

@@ -87,6 +87,7 @@ struct Segment {
     flags: u8,
     window: u16,
     wscale: Option<u8>,
+    mss: Option<u16>,
     payload_at: usize,
     payload_len: usize,
     seglen: u32,
@@ -105,6 +106,7 @@ impl Segment {
             flags: p.flags,
             window: p.window,
             wscale: p.wscale,
+            mss: p.mss,
             payload_at,
             payload_len: p.payload.len(),
             seglen: p.seglen,
@@ -122,6 +124,7 @@ impl Segment {
             flags: self.flags,
             window: self.window,
             wscale: self.wscale,
+            mss: self.mss,
             payload: buf.get(self.payload_at..self.payload_at + self.payload_len).unwrap_or_default(),
             seglen: self.seglen,
         }

@@ -87,20 +87,20 @@ impl Batches {
 
     /// A client segment was processed: `new_bytes` it carried first, `psh` its flag,
     /// `drained` whether no command was waiting for a reply before it, `mid_command` whether
-    /// the stream stands inside a command after it, `window_full` whether it filled the
-    /// server's receive window.
+    /// the stream stands inside a command after it, `kernel_push` whether its PSH is one the
+    /// kernel sets where a `send()` waits for room (it filled the server's window, or it is
+    /// a full-sized segment).
     ///
-    /// Linux also sets PSH when a `send()` has to wait for room (the receiver's window is
-    /// full), so a large write comes as several batches; for the flush verdict such a batch,
-    /// when it ends inside a command, is one write with the next: a buffer's flush never
-    /// stops at the window.
+    /// So a large write comes as several batches; for the flush verdict such a batch, when
+    /// it ends inside a command, is one write with the next: a client's buffer is flushed
+    /// where its own rule says, which is no window and rarely a whole number of segments.
     pub fn segment(
         &mut self,
         new_bytes: u64,
         psh: bool,
         drained: bool,
         mid_command: bool,
-        window_full: bool,
+        kernel_push: bool,
     ) {
         if new_bytes == 0 {
             return;
@@ -125,7 +125,7 @@ impl Batches {
             self.max_commands = self.max_commands.max(n);
             *self.sizes.entry(n.min(SIZE_BUCKET_CAP)).or_default() += 1;
             let bytes = std::mem::take(&mut self.open_bytes);
-            if mid_command && window_full {
+            if mid_command && kernel_push {
                 let (b, c) = self.carried.unwrap_or_default();
                 self.carried = Some((b + bytes, c + u64::from(n)));
             } else {

@@ -154,6 +154,8 @@ pub struct Seg {
     pub len: u32,
     /// Window scale option of a SYN.
     pub wscale: Option<u8>,
+    /// Full segment payload its peer may send, from a SYN's options.
+    pub mss: Option<u16>,
     /// Timestamp (µs).
     pub ts: i64,
 }

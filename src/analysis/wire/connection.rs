@@ -149,6 +149,8 @@ struct Live {
     synack_seen: bool,
     /// Each direction's SYN sequence number: where reassembly starts when it starts late.
     syn_seq: [Option<u32>; 2],
+    /// The full segment each direction's SYN allows its peer to send.
+    mss: [Option<u16>; 2],
     streams: Option<Box<Streams>>,
 }
 
@@ -383,6 +385,7 @@ impl Connection {
             window: p.window,
             len: p.seglen,
             wscale: p.wscale,
+            mss: p.mss,
             ts,
         };
         let id = self.id;
@@ -426,6 +429,7 @@ impl Connection {
         let Stage::Live(live) = &mut self.stage else { return None };
         live.note(dir, &seg);
         let af = live.analysis.segment(d, &seg);
+        let client_mss = live.client_mss();
         let window_size = live.analysis.window_size(d, p.flags, p.window);
         self.last_window = window_size;
         // The contract wants all three handshake packets; tshark's rule gives the number.
@@ -485,8 +489,13 @@ impl Connection {
             if dir == Dir::ToServer {
                 // A write that ends inside a command: the client flushed on a byte count.
                 let cut = stream.has_partial();
-                let full = af & flags::WINDOW_FULL != 0;
-                detail.conv.batches.segment(new, p.has(tcpf::PSH), drained, cut, full);
+                // Linux pushes when `send()` must wait for room: the segment that filled the
+                // server's window, or a full-sized one (alone or merged by segmentation
+                // offload) while the congestion window or the send buffer holds the rest. A
+                // client's own flush ends anywhere.
+                let kernel_push = af & flags::WINDOW_FULL != 0
+                    || client_mss.is_some_and(|m| p.seglen > 0 && p.seglen.is_multiple_of(m));
+                detail.conv.batches.segment(new, p.has(tcpf::PSH), drained, cut, kernel_push);
             }
             if let Some(r) = rec.as_mut() {
                 r.split_start = stream.pending_split().filter(|(first, ..)| first.frame == frame).map(
@@ -641,7 +650,14 @@ impl Live {
         }
         if syn {
             self.syn_seq[dir.index()] = Some(seg.seq);
+            self.mss[dir.index()] = seg.mss.filter(|&m| m > 0);
         }
+    }
+
+    /// The payload of a full client segment: the smaller of the two SYNs' MSS (each end caps
+    /// it), `None` without both.
+    fn client_mss(&self) -> Option<u32> {
+        Some(u32::from(self.mss[0]?.min(self.mss[1]?)))
     }
 
     /// Reassembly and RESP, started on the first payload byte or FIN with each direction's

@@ -67,6 +67,9 @@ pub struct TcpPacket<'a> {
     pub window: u16,
     /// Window scale option, when present (SYN segments).
     pub wscale: Option<u8>,
+    /// Payload bytes of a full segment its peer may send (SYN segments with an MSS option):
+    /// the MSS less the 12 bytes of a timestamp option when the SYN carries one.
+    pub mss: Option<u16>,
     /// Payload bytes captured.
     pub payload: &'a [u8],
     /// Payload length the segment carried by its IP header (>= `payload.len()`).
@@ -174,7 +177,7 @@ pub fn decode(link: Link, frame: &[u8]) -> Result<TcpPacket<'_>, Skip> {
     // A jumbo or TSO frame can claim 0 length in its IP header; trust what was captured then.
     let declared_payload = declared.saturating_sub(header_len).max(payload.len());
     let _ = captured;
-    let wscale = if tcp.syn() { window_scale(tcp.options()) } else { None };
+    let (wscale, mss) = if tcp.syn() { syn_options(tcp.options()) } else { (None, None) };
     let mut flag_bits = 0u8;
     for (on, bit) in [
         (tcp.fin(), flags::FIN),
@@ -197,6 +200,7 @@ pub fn decode(link: Link, frame: &[u8]) -> Result<TcpPacket<'_>, Skip> {
         flags: flag_bits,
         window: tcp.window_size(),
         wscale,
+        mss,
         payload,
         seglen: u32::try_from(declared_payload).unwrap_or(u32::MAX),
     })
@@ -240,6 +244,7 @@ fn plain_ip_tcp(ip: &[u8]) -> Option<TcpPacket<'_>> {
     let be32 = |i: usize| u32::from_be_bytes([tcp[i], tcp[i + 1], tcp[i + 2], tcp[i + 3]]);
     let flag_bits = tcp[13] & (flags::FIN | flags::SYN | flags::RST | flags::PSH | flags::ACK);
     let payload = &tcp[doff..];
+    let (wscale, mss) = if flag_bits & flags::SYN != 0 { syn_options(&tcp[20..doff]) } else { (None, None) };
     Some(TcpPacket {
         src,
         dst,
@@ -249,32 +254,37 @@ fn plain_ip_tcp(ip: &[u8]) -> Option<TcpPacket<'_>> {
         ack: be32(8),
         flags: flag_bits,
         window: be16(14),
-        wscale: if flag_bits & flags::SYN != 0 { window_scale(&tcp[20..doff]) } else { None },
+        wscale,
+        mss,
         payload,
         seglen: u32::try_from((declared - doff).max(payload.len())).unwrap_or(u32::MAX),
     })
 }
 
-/// Finds the window scale option (kind 3, length 3) in raw TCP options.
-fn window_scale(opts: &[u8]) -> Option<u8> {
+/// A SYN's window scale (kind 3, length 3) and MSS (kind 2, length 4, less 12 when a
+/// timestamp option, kind 8, rides along) in raw TCP options; what follows a malformed
+/// option is not read.
+fn syn_options(opts: &[u8]) -> (Option<u8>, Option<u16>) {
+    let (mut wscale, mut mss, mut timestamps) = (None, None, false);
     let mut i = 0;
     while i < opts.len() {
         match opts[i] {
-            0 => return None,
+            0 => break,
             1 => i += 1,
             kind => {
-                let len = usize::from(*opts.get(i + 1)?);
-                if len < 2 {
-                    return None;
-                }
-                if kind == 3 && len == 3 {
-                    return opts.get(i + 2).copied();
+                let Some(len) = opts.get(i + 1).map(|&l| usize::from(l)).filter(|&l| l >= 2) else { break };
+                match (kind, len) {
+                    (3, 3) => wscale = opts.get(i + 2).copied(),
+                    (2, 4) => mss = opts.get(i + 2..i + 4).map(|b| u16::from_be_bytes([b[0], b[1]])),
+                    (8, 10) => timestamps = true,
+                    _ => {}
                 }
                 i += len;
             }
         }
     }
-    None
+    let mss = mss.map(|m| if timestamps { m.saturating_sub(12) } else { m });
+    (wscale, mss)
 }
 
 #[cfg(test)]
@@ -285,10 +295,13 @@ mod tests {
     fn window_scale_option_is_found_among_others() {
         // MSS, SACK permitted, timestamps, NOP, window scale 7.
         let opts = [2, 4, 0xff, 0xd7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7];
-        assert_eq!(window_scale(&opts), Some(7));
-        assert_eq!(window_scale(&[1, 1, 0]), None);
-        // A zero length must not loop forever.
-        assert_eq!(window_scale(&[5, 0, 3, 3, 1]), None);
+        // 0xffd7 = 65495 (loopback's MSS), less the timestamps' 12 bytes.
+        assert_eq!(syn_options(&opts), (Some(7), Some(65483)));
+        assert_eq!(syn_options(&[2, 4, 5, 0xb4, 1, 3, 3, 9]), (Some(9), Some(1460)));
+        assert_eq!(syn_options(&[1, 1, 0]), (None, None));
+        // A zero length must not loop forever; a cut MSS is none.
+        assert_eq!(syn_options(&[5, 0, 3, 3, 1]), (None, None));
+        assert_eq!(syn_options(&[2, 4, 5]), (None, None));
     }
 
     #[test]

@@ -80,6 +80,7 @@ impl Clock {
             flags,
             window: 512,
             wscale: (flags & SYN != 0).then_some(7),
+            mss: None,
             payload,
             seglen,
         };
