@@ -23,6 +23,7 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
 use crate::analysis::wire::{SegmentRecord, WireAnalyzer, WireConfig};
+use crate::protocol::tcp::SynOptions;
 use crate::sources::capture::file::ReadEnd;
 use crate::sources::capture::{
     decode, pump, CaptureFile, CaptureFileError, Frame, FrameSink, Pumped, SharedBytes, Skip, TcpPacket,
@@ -86,8 +87,7 @@ struct Segment {
     ack: u32,
     flags: u8,
     window: u16,
-    wscale: Option<u8>,
-    mss: Option<u16>,
+    syn: SynOptions,
     payload_at: usize,
     payload_len: usize,
     seglen: u32,
@@ -105,8 +105,7 @@ impl Segment {
             ack: p.ack,
             flags: p.flags,
             window: p.window,
-            wscale: p.wscale,
-            mss: p.mss,
+            syn: p.syn,
             payload_at,
             payload_len: p.payload.len(),
             seglen: p.seglen,
@@ -123,8 +122,7 @@ impl Segment {
             ack: self.ack,
             flags: self.flags,
             window: self.window,
-            wscale: self.wscale,
-            mss: self.mss,
+            syn: self.syn,
             payload: buf.get(self.payload_at..self.payload_at + self.payload_len).unwrap_or_default(),
             seglen: self.seglen,
         }

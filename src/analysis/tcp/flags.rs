@@ -9,6 +9,7 @@
 
 use super::seq;
 use crate::protocol::tcp as tcpf;
+use crate::protocol::tcp::SynOptions;
 
 /// tshark `tcp.analysis.zero_window_probe`.
 pub const ZERO_WINDOW_PROBE: u32 = 1 << 0;
@@ -152,10 +153,8 @@ pub struct Seg {
     pub window: u16,
     /// Payload length the segment carried.
     pub len: u32,
-    /// Window scale option of a SYN.
-    pub wscale: Option<u8>,
-    /// Full segment payload its peer may send, from a SYN's options.
-    pub mss: Option<u16>,
+    /// A SYN's window scale and MSS.
+    pub syn: SynOptions,
     /// Timestamp (µs).
     pub ts: i64,
 }
@@ -352,7 +351,7 @@ impl Analysis {
             fwd.is_first_ack = false;
         }
         if syn {
-            if let Some(k) = s.wscale {
+            if let Some(k) = s.syn.wscale() {
                 fwd.scale = Scale::Shift(k.min(14));
             }
             if fwd.scale == Scale::Unknown {

@@ -151,6 +151,9 @@ struct Live {
     syn_seq: [Option<u32>; 2],
     /// The full segment each direction's SYN allows its peer to send.
     mss: [Option<u16>; 2],
+    /// The payload of a full client segment: the smaller of the two (each end caps it),
+    /// `None` without both SYNs.
+    client_mss: Option<u32>,
     streams: Option<Box<Streams>>,
 }
 
@@ -378,16 +381,8 @@ impl Connection {
         } else if fin {
             self.ended[d] = true;
         }
-        let seg = Seg {
-            seq: p.seq,
-            ack: p.ack,
-            flags: p.flags,
-            window: p.window,
-            len: p.seglen,
-            wscale: p.wscale,
-            mss: p.mss,
-            ts,
-        };
+        let seg =
+            Seg { seq: p.seq, ack: p.ack, flags: p.flags, window: p.window, len: p.seglen, syn: p.syn, ts };
         let id = self.id;
         let record = |af: u32, window_size: u32| {
             listing.then(|| {
@@ -429,7 +424,7 @@ impl Connection {
         let Stage::Live(live) = &mut self.stage else { return None };
         live.note(dir, &seg);
         let af = live.analysis.segment(d, &seg);
-        let client_mss = live.client_mss();
+        let client_mss = live.client_mss;
         let window_size = live.analysis.window_size(d, p.flags, p.window);
         self.last_window = window_size;
         // The contract wants all three handshake packets; tshark's rule gives the number.
@@ -493,9 +488,13 @@ impl Connection {
                 // server's window, or a full-sized one (alone or merged by segmentation
                 // offload) while the congestion window or the send buffer holds the rest. A
                 // client's own flush ends anywhere.
-                let kernel_push = af & flags::WINDOW_FULL != 0
-                    || client_mss.is_some_and(|m| p.seglen > 0 && p.seglen.is_multiple_of(m));
-                detail.conv.batches.segment(new, p.has(tcpf::PSH), drained, cut, kernel_push);
+                // (Only asked of a PSH inside a command: most segments are neither.)
+                let psh = p.has(tcpf::PSH);
+                let kernel_push = psh
+                    && cut
+                    && (af & flags::WINDOW_FULL != 0
+                        || client_mss.is_some_and(|m| p.seglen > 0 && p.seglen.is_multiple_of(m)));
+                detail.conv.batches.segment(new, psh, drained, cut, kernel_push);
             }
             if let Some(r) = rec.as_mut() {
                 r.split_start = stream.pending_split().filter(|(first, ..)| first.frame == frame).map(
@@ -650,14 +649,9 @@ impl Live {
         }
         if syn {
             self.syn_seq[dir.index()] = Some(seg.seq);
-            self.mss[dir.index()] = seg.mss.filter(|&m| m > 0);
+            self.mss[dir.index()] = seg.syn.mss();
+            self.client_mss = self.mss[0].zip(self.mss[1]).map(|(a, b)| u32::from(a.min(b)));
         }
-    }
-
-    /// The payload of a full client segment: the smaller of the two SYNs' MSS (each end caps
-    /// it), `None` without both.
-    fn client_mss(&self) -> Option<u32> {
-        Some(u32::from(self.mss[0]?.min(self.mss[1]?)))
     }
 
     /// Reassembly and RESP, started on the first payload byte or FIN with each direction's

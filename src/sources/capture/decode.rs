@@ -45,6 +45,7 @@ impl Link {
 }
 
 use crate::protocol::tcp as flags;
+use crate::protocol::tcp::SynOptions;
 
 /// One decoded TCP segment, borrowing the frame.
 #[derive(Clone, Copy, Debug)]
@@ -65,11 +66,8 @@ pub struct TcpPacket<'a> {
     pub flags: u8,
     /// Raw (unscaled) window.
     pub window: u16,
-    /// Window scale option, when present (SYN segments).
-    pub wscale: Option<u8>,
-    /// Payload bytes of a full segment its peer may send (SYN segments with an MSS option):
-    /// the MSS less the 12 bytes of a timestamp option when the SYN carries one.
-    pub mss: Option<u16>,
+    /// A SYN's window scale and MSS options (empty on other segments).
+    pub syn: SynOptions,
     /// Payload bytes captured.
     pub payload: &'a [u8],
     /// Payload length the segment carried by its IP header (>= `payload.len()`).
@@ -177,7 +175,7 @@ pub fn decode(link: Link, frame: &[u8]) -> Result<TcpPacket<'_>, Skip> {
     // A jumbo or TSO frame can claim 0 length in its IP header; trust what was captured then.
     let declared_payload = declared.saturating_sub(header_len).max(payload.len());
     let _ = captured;
-    let (wscale, mss) = if tcp.syn() { syn_options(tcp.options()) } else { (None, None) };
+    let syn = if tcp.syn() { syn_options(tcp.options()) } else { SynOptions::default() };
     let mut flag_bits = 0u8;
     for (on, bit) in [
         (tcp.fin(), flags::FIN),
@@ -199,8 +197,7 @@ pub fn decode(link: Link, frame: &[u8]) -> Result<TcpPacket<'_>, Skip> {
         ack: tcp.acknowledgment_number(),
         flags: flag_bits,
         window: tcp.window_size(),
-        wscale,
-        mss,
+        syn,
         payload,
         seglen: u32::try_from(declared_payload).unwrap_or(u32::MAX),
     })
@@ -244,7 +241,7 @@ fn plain_ip_tcp(ip: &[u8]) -> Option<TcpPacket<'_>> {
     let be32 = |i: usize| u32::from_be_bytes([tcp[i], tcp[i + 1], tcp[i + 2], tcp[i + 3]]);
     let flag_bits = tcp[13] & (flags::FIN | flags::SYN | flags::RST | flags::PSH | flags::ACK);
     let payload = &tcp[doff..];
-    let (wscale, mss) = if flag_bits & flags::SYN != 0 { syn_options(&tcp[20..doff]) } else { (None, None) };
+    let syn = if flag_bits & flags::SYN != 0 { syn_options(&tcp[20..doff]) } else { SynOptions::default() };
     Some(TcpPacket {
         src,
         dst,
@@ -254,8 +251,7 @@ fn plain_ip_tcp(ip: &[u8]) -> Option<TcpPacket<'_>> {
         ack: be32(8),
         flags: flag_bits,
         window: be16(14),
-        wscale,
-        mss,
+        syn,
         payload,
         seglen: u32::try_from((declared - doff).max(payload.len())).unwrap_or(u32::MAX),
     })
@@ -264,7 +260,7 @@ fn plain_ip_tcp(ip: &[u8]) -> Option<TcpPacket<'_>> {
 /// A SYN's window scale (kind 3, length 3) and MSS (kind 2, length 4, less 12 when a
 /// timestamp option, kind 8, rides along) in raw TCP options; what follows a malformed
 /// option is not read.
-fn syn_options(opts: &[u8]) -> (Option<u8>, Option<u16>) {
+fn syn_options(opts: &[u8]) -> SynOptions {
     let (mut wscale, mut mss, mut timestamps) = (None, None, false);
     let mut i = 0;
     while i < opts.len() {
@@ -284,7 +280,7 @@ fn syn_options(opts: &[u8]) -> (Option<u8>, Option<u16>) {
         }
     }
     let mss = mss.map(|m| if timestamps { m.saturating_sub(12) } else { m });
-    (wscale, mss)
+    SynOptions::new(wscale, mss)
 }
 
 #[cfg(test)]
@@ -296,12 +292,12 @@ mod tests {
         // MSS, SACK permitted, timestamps, NOP, window scale 7.
         let opts = [2, 4, 0xff, 0xd7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7];
         // 0xffd7 = 65495 (loopback's MSS), less the timestamps' 12 bytes.
-        assert_eq!(syn_options(&opts), (Some(7), Some(65483)));
-        assert_eq!(syn_options(&[2, 4, 5, 0xb4, 1, 3, 3, 9]), (Some(9), Some(1460)));
-        assert_eq!(syn_options(&[1, 1, 0]), (None, None));
+        assert_eq!(syn_options(&opts), SynOptions::new(Some(7), Some(65483)));
+        assert_eq!(syn_options(&[2, 4, 5, 0xb4, 1, 3, 3, 9]), SynOptions::new(Some(9), Some(1460)));
+        assert_eq!(syn_options(&[1, 1, 0]), SynOptions::default());
         // A zero length must not loop forever; a cut MSS is none.
-        assert_eq!(syn_options(&[5, 0, 3, 3, 1]), (None, None));
-        assert_eq!(syn_options(&[2, 4, 5]), (None, None));
+        assert_eq!(syn_options(&[5, 0, 3, 3, 1]), SynOptions::default());
+        assert_eq!(syn_options(&[2, 4, 5]), SynOptions::default());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::protocol::tcp::{ACK, FIN, PSH, SYN};
+use crate::protocol::tcp::{SynOptions, ACK, FIN, PSH, SYN};
 use crate::sources::capture::TcpPacket;
 
 /// The server's address.
@@ -79,8 +79,7 @@ impl Clock {
             ack: f.seq[o],
             flags,
             window: 512,
-            wscale: (flags & SYN != 0).then_some(7),
-            mss: None,
+            syn: SynOptions::new((flags & SYN != 0).then_some(7), None),
             payload,
             seglen,
         };
