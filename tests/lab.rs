@@ -340,10 +340,12 @@ fn jitter_spreads_the_round_trip_within_its_bounds() {
     );
     // What a busy machine cannot fake: it only adds delay, so round trips *shorter* than the
     // asked one are the jitter's. Steady, none is below 4 ms; with ±1 ms each way the sum of
-    // two uniform draws is below -0.3 ms a third of the time, so the p10 is well under 3.7 ms,
-    // and nothing is below the round trip less both jitters.
+    // two uniform draws is below -0.1 ms 40 % of the time, so dozens of the 100 are under
+    // 3.9 ms (a loaded machine's wake-ups, adding a few hundred µs to some, leave more than
+    // 5), and nothing is below the round trip less both jitters.
     assert!(a[0] >= 4.0, "a steady round trip below the asked 4 ms: {a:?}");
-    assert!(b[10] < 3.7, "jitter does not shorten round trips: {b:?}");
+    let short = b.iter().filter(|&&ms| ms < 3.9).count();
+    assert!(short >= 5, "jitter does not shorten round trips ({short} under 3.9 ms): {b:?}");
     assert!(b[0] >= 4.0 - 2.0 - 0.05, "below the round trip less both jitters: {b:?}");
 }
 
