@@ -127,7 +127,7 @@ impl Batches {
             let bytes = std::mem::take(&mut self.open_bytes);
             if mid_command && kernel_push {
                 let (b, c) = self.carried.unwrap_or_default();
-                self.carried = Some((b + bytes, c + u64::from(n)));
+                self.carried = Some((b.saturating_add(bytes), c.saturating_add(u64::from(n))));
             } else {
                 let (b, c) = self.carried.take().unwrap_or_default();
                 self.flush.closed(b + bytes, c + u64::from(n), mid_command);

@@ -262,7 +262,7 @@ impl Conversation {
         self.commands += 1;
         self.last_command = name_id;
         self.batches.command(f.last.batch);
-        self.batches.flush.command(f.msg.end - f.msg.start);
+        self.batches.flush.command(f.msg.end.saturating_sub(f.msg.start));
         if let Some(split) = &f.split {
             self.split_commands += 1;
             if self.splits.len() < MAX_SPLIT_RECORDS {
